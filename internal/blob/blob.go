@@ -1,0 +1,45 @@
+// Package blob defines content-addressed storage for package files and
+// published metadata: every blob is named by the sha256 of its content, so a
+// file is stored once however many repositories and publications use it, and a
+// name can never point at different bytes. Backends (the filesystem now, S3
+// later) implement Store and pass the blobtest conformance suite.
+package blob
+
+import (
+	"context"
+	"io"
+	"regexp"
+	"time"
+
+	"github.com/enmei-project/enmei/internal/errs"
+)
+
+// Info describes a stored blob.
+type Info struct {
+	Sum     string // sha256, lower-case hex
+	Size    int64
+	ModTime time.Time
+}
+
+// Store keeps blobs.
+type Store interface {
+	// Put stores the content of r and returns its address. Storing content
+	// that is already there is cheap and changes nothing. A failed Put leaves
+	// nothing visible.
+	Put(ctx context.Context, r io.Reader) (Info, error)
+	// Open returns a blob's content for streaming; Seek serves Range requests.
+	Open(ctx context.Context, sum string) (io.ReadSeekCloser, Info, error)
+	// Stat describes a blob (errs.NotFound if absent).
+	Stat(ctx context.Context, sum string) (Info, error)
+}
+
+var sumRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// CheckSum returns an Invalid error unless sum is a well-formed address, so no
+// backend ever builds a path or key from untrusted text.
+func CheckSum(sum string) error {
+	if !sumRE.MatchString(sum) {
+		return errs.E(errs.Invalid, "%q is not a blob address (sha256 hex)", sum)
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+// Package blobtest is the conformance suite every blob.Store passes.
+package blobtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/enmei-project/enmei/internal/blob"
+	"github.com/enmei-project/enmei/internal/errs"
+)
+
+// Run checks s against the blob.Store contract.
+func Run(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("延命 enmei\x00"), 10000)
+	want := sha256.Sum256(data)
+	wantSum := hex.EncodeToString(want[:])
+
+	t.Run("PutOpen", func(t *testing.T) {
+		info, err := s.Put(ctx, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Sum != wantSum || info.Size != int64(len(data)) {
+			t.Fatalf("Put = %+v, want sum %s size %d", info, wantSum, len(data))
+		}
+		again, err := s.Put(ctx, bytes.NewReader(data))
+		if err != nil || again.Sum != wantSum {
+			t.Fatalf("second Put = %+v, %v", again, err)
+		}
+		r, oi, err := s.Open(ctx, wantSum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if oi.Size != int64(len(data)) {
+			t.Errorf("Open size = %d, want %d", oi.Size, len(data))
+		}
+		if _, err := r.Seek(100, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, data[100:]) {
+			t.Fatalf("read after Seek(100) = %d bytes, %v; want %d bytes", len(got), err, len(data)-100)
+		}
+		st, err := s.Stat(ctx, wantSum)
+		if err != nil || st.Size != int64(len(data)) {
+			t.Fatalf("Stat = %+v, %v", st, err)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		missing := hex.EncodeToString(make([]byte, 32))
+		if _, _, err := s.Open(ctx, missing); !errs.Is(err, errs.NotFound) {
+			t.Errorf("Open(missing) = %v, want NotFound", err)
+		}
+		if _, err := s.Stat(ctx, missing); !errs.Is(err, errs.NotFound) {
+			t.Errorf("Stat(missing) = %v, want NotFound", err)
+		}
+	})
+	t.Run("Traversal", func(t *testing.T) {
+		for _, bad := range []string{"../../etc/passwd", "", "ab", wantSum[:63] + "/", "../" + wantSum[3:]} {
+			if _, _, err := s.Open(ctx, bad); !errs.Is(err, errs.Invalid) {
+				t.Errorf("Open(%q) = %v, want Invalid", bad, err)
+			}
+		}
+	})
+	t.Run("FailedPutLeavesNothing", func(t *testing.T) {
+		partial := []byte("partial content that never completes")
+		sum := sha256.Sum256(partial)
+		_, err := s.Put(ctx, io.MultiReader(bytes.NewReader(partial), errReader{}))
+		if err == nil {
+			t.Fatal("Put with a failing reader succeeded")
+		}
+		if _, err := s.Stat(ctx, hex.EncodeToString(sum[:])); !errs.Is(err, errs.NotFound) {
+			t.Errorf("after failed Put, Stat = %v, want NotFound", err)
+		}
+	})
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }

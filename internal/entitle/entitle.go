@@ -1,0 +1,159 @@
+// Package entitle holds the pure rules of who may use what: contract validity
+// in Asia/Tokyo, plans, and the making and checking of licence keys, support
+// IDs and host credentials. It does no I/O and takes the time as an argument,
+// so every rule is table-tested.
+package entitle
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/store"
+)
+
+// Tokyo is the zone contract dates are meant in. Japan has no daylight saving
+// time, so a fixed zone is exact and needs no tzdata on the host.
+var Tokyo = time.FixedZone("Asia/Tokyo", 9*60*60)
+
+// DateLayout is how dates are written on the command line and in JSON.
+const DateLayout = "2006-01-02"
+
+// ParseDate checks a YYYY-MM-DD date and returns its start in Asia/Tokyo.
+func ParseDate(s string) (time.Time, error) {
+	t, err := time.ParseInLocation(DateLayout, s, Tokyo)
+	if err != nil {
+		return time.Time{}, errs.E(errs.Invalid, "%q is not a date: write it as YYYY-MM-DD", s)
+	}
+	return t, nil
+}
+
+// Plans are the contract plans of PRODUCT.md §2.
+var Plans = []string{"server", "container", "developer"}
+
+// Window returns the instants a contract is valid between: from the start of
+// its start date to the end of its end date, Asia/Tokyo ([from, until)).
+func Window(c store.Contract) (from, until time.Time, err error) {
+	from, err = ParseDate(c.Start)
+	if err != nil {
+		return
+	}
+	end, err := ParseDate(c.End)
+	if err != nil {
+		return
+	}
+	return from, end.AddDate(0, 0, 1), nil
+}
+
+// CheckValid returns an Entitlement error unless the contract is valid at now.
+func CheckValid(c store.Contract, now time.Time) error {
+	from, until, err := Window(c)
+	if err != nil {
+		return err
+	}
+	switch {
+	case now.Before(from):
+		return errs.E(errs.Entitlement, "contract %s has not started: it is valid from %s (Asia/Tokyo)", c.SupportID, c.Start)
+	case !now.Before(until):
+		return errs.E(errs.Entitlement, "contract %s expired at the end of %s (Asia/Tokyo): renew it with your vendor", c.SupportID, c.End)
+	}
+	return nil
+}
+
+// CheckNew validates a contract before it is created.
+func CheckNew(c store.Contract) error {
+	if strings.TrimSpace(c.Customer) == "" {
+		return errs.E(errs.Invalid, "a contract needs a customer: pass --customer NAME")
+	}
+	if len(c.Products) == 0 {
+		return errs.E(errs.Invalid, "a contract needs at least one product: pass --product ID")
+	}
+	ok := false
+	for _, p := range Plans {
+		ok = ok || p == c.Plan
+	}
+	if !ok {
+		return errs.E(errs.Invalid, "plan %q is not one of %s", c.Plan, strings.Join(Plans, ", "))
+	}
+	if c.Quantity < 1 {
+		return errs.E(errs.Invalid, "quantity must be at least 1, not %d", c.Quantity)
+	}
+	if c.Plan == "developer" && c.Quantity < 5 {
+		return errs.E(errs.Invalid, "the developer plan needs a quantity of at least 5 developers, not %d", c.Quantity)
+	}
+	from, until, err := Window(c)
+	if err != nil {
+		return err
+	}
+	if !from.Before(until) || c.End < c.Start {
+		return errs.E(errs.Invalid, "the end date %s is before the start date %s", c.End, c.Start)
+	}
+	if a, err := mail.ParseAddress(c.Contact); err != nil || a.Address != c.Contact {
+		return errs.E(errs.Invalid, "technical contact %q is not one e-mail address (use a mailing list for several people)", c.Contact)
+	}
+	return nil
+}
+
+// Crockford-style base32 without padding: no I, L, O, U, so keys read aloud or
+// typed from a PDF are not misread.
+var keyEncoding = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
+
+func randomText(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err)) // the platform is broken; nothing sane to do
+	}
+	return keyEncoding.EncodeToString(b)
+}
+
+// NewLicenseKey makes a licence key (alphanumeric, 125 random bits, grouped by
+// five) and the record that stores its hash.
+func NewLicenseKey(supportID, productID string) (key string, rec store.LicenseKey) {
+	raw := randomText(16)[:25]
+	groups := make([]string, 0, 5)
+	for i := 0; i < len(raw); i += 5 {
+		groups = append(groups, raw[i:i+5])
+	}
+	key = "EK-" + strings.Join(groups, "-")
+	return key, store.LicenseKey{
+		ID:        "k_" + strings.ToLower(randomText(5)),
+		SupportID: supportID,
+		ProductID: productID,
+		Hash:      Hash(NormalizeKey(key)),
+	}
+}
+
+// NormalizeKey lets customers type keys in lower case or with spaces.
+func NormalizeKey(key string) string {
+	return strings.ToUpper(strings.Join(strings.Fields(key), ""))
+}
+
+// NewSupportID makes a support ID such as "ENM-2026-7K3Q9D".
+func NewSupportID(now time.Time) string {
+	return fmt.Sprintf("ENM-%d-%s", now.In(Tokyo).Year(), randomText(5)[:6])
+}
+
+// NewHostID makes a host's public ID (its HTTP Basic user name).
+func NewHostID() string { return "h_" + strings.ToLower(randomText(10)) }
+
+// NewSecret makes a host secret (its HTTP Basic password), 160 random bits.
+func NewSecret() string { return strings.ToLower(randomText(20)) }
+
+// Hash is how keys and secrets are stored. They are long random strings, not
+// passwords people choose, so a single SHA-256 is enough: there is nothing to
+// guess from the hash.
+func Hash(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// Matches reports, in constant time, whether secret hashes to want.
+func Matches(secret string, want []byte) bool {
+	return subtle.ConstantTimeCompare(Hash(secret), want) == 1
+}

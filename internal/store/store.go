@@ -1,0 +1,170 @@
+// Package store defines enmei's persistence: the records (products,
+// repositories, contracts, licence keys, hosts, packages, publications) and the
+// Store interface that the SQLite and PostgreSQL backends implement. Every rule
+// that must hold across replicas — a seat is never over-allocated, a repository
+// has exactly one current publication — is enforced inside a backend
+// transaction, never in process memory. The conformance suite in storetest is
+// the definition of correct behaviour for every backend.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/enmei-project/enmei/internal/errs"
+)
+
+// Product is one OSS + version line delivered by the service (PRODUCT.md §1).
+type Product struct {
+	ID     string // e.g. "almalinux-9"
+	Name   string
+	Format string // "rpm", "deb" or "maven"
+	EOL    string // YYYY-MM-DD or ""
+}
+
+// Repo is a repository of a product.
+type Repo struct {
+	ID        string
+	ProductID string
+	Format    string // copied from the product
+	Arch      string // rpm: the architecture or "noarch"; deb: optional
+	Suite     string // deb
+	Component string // deb
+	// Current is the ID of the publication being served; 0 before the first publish.
+	Current int64
+}
+
+// Contract is a customer's contract (PRODUCT.md §2).
+type Contract struct {
+	SupportID string
+	Customer  string
+	EndUser   string
+	Plan      string   // "server", "container" or "developer"
+	Products  []string // product IDs, in the order given
+	Quantity  int
+	Start     string // YYYY-MM-DD, Asia/Tokyo
+	End       string // YYYY-MM-DD, Asia/Tokyo, inclusive
+	Contact   string // technical contact e-mail
+	CreatedAt time.Time
+}
+
+// LicenseKey is one contract's key for one product. Only its hash is stored.
+type LicenseKey struct {
+	ID        string // public, non-secret identifier (e.g. "k_1a2b3c")
+	SupportID string
+	ProductID string
+	Hash      []byte // sha256 of the key
+}
+
+// Host is a registered machine holding one seat of a licence key.
+type Host struct {
+	ID           string // public; the HTTP Basic user name
+	SupportID    string
+	ProductID    string
+	KeyID        string
+	MachineID    string // /etc/machine-id; the same machine re-registering reuses its seat
+	Hostname     string
+	SecretHash   []byte // sha256 of the host secret (the HTTP Basic password)
+	RegisteredAt time.Time
+	LastSeen     time.Time
+}
+
+// Package is one stored package file with its pre-rendered index entry, so
+// that publishing never re-reads packages already ingested.
+type Package struct {
+	ID       string // sha256 hex over Blob and Location (a file can sit at different paths)
+	Blob     string // sha256 hex of the file as served (signed, for rpm)
+	Format   string // "rpm" or "deb"
+	Name     string
+	Version  string // [epoch:]version-release
+	Arch     string
+	Location string // path inside the repository, e.g. "Packages/h/hello-1.0-1.x86_64.rpm"
+	Size     int64
+	Meta     []byte // the format's index entry (rpm: repodata fragments; deb: Packages stanza)
+}
+
+// Publication is an immutable snapshot of a repository: a manifest blob
+// listing its packages and every file it serves.
+type Publication struct {
+	ID        int64
+	RepoID    string
+	CreatedAt time.Time
+	Packages  int
+	Manifest  string // blob address of the manifest
+}
+
+// SeatClaim asks for a seat under a licence key.
+type SeatClaim struct {
+	KeyHash    []byte // sha256 of the key the host presented
+	MachineID  string
+	Hostname   string
+	NewHostID  string // used when a new seat is taken
+	SecretHash []byte // the host's new secret; replaces the old one when the seat is reused
+	Now        time.Time
+	// Check runs inside the claim's transaction with the key's contract; an
+	// error aborts the claim and is returned as is (contract not valid, …).
+	Check func(Contract) error
+}
+
+// Errors every backend returns for these conditions (compare with errors.Is).
+var (
+	ErrUnknownKey = errs.E(errs.Entitlement, "the licence key is not known: check it against your support certificate")
+	ErrNoSeat     = errs.E(errs.Entitlement, "no seat is left on this licence key: unregister a host, ask the vendor to release a lost host's seat, or buy more")
+)
+
+// Store is enmei's persistence. Methods return errs kinds NotFound and Exists
+// where those apply, and are safe for concurrent use by several processes.
+type Store interface {
+	AddProduct(ctx context.Context, p Product) error
+	Product(ctx context.Context, id string) (Product, error)
+	Products(ctx context.Context) ([]Product, error)
+
+	AddRepo(ctx context.Context, r Repo) error
+	Repo(ctx context.Context, id string) (Repo, error)
+	// Repos lists the repositories of a product, or all of them when productID is "".
+	Repos(ctx context.Context, productID string) ([]Repo, error)
+
+	// AddContract stores a contract and its licence keys in one transaction.
+	AddContract(ctx context.Context, c Contract, keys []LicenseKey) error
+	Contract(ctx context.Context, supportID string) (Contract, error)
+	LicenseKeys(ctx context.Context, supportID string) ([]LicenseKey, error)
+	// RenewContract sets a new end date; keys and hosts are untouched.
+	RenewContract(ctx context.Context, supportID, end string) error
+
+	// ClaimSeat registers a host under a licence key in one transaction:
+	// ErrUnknownKey if no key has that hash; claim.Check's error if it fails;
+	// the existing host (reused=true, new secret and hostname stored) if the
+	// machine ID is already registered under this key; ErrNoSeat if the key's
+	// contract quantity of hosts is reached; otherwise a new host.
+	ClaimSeat(ctx context.Context, claim SeatClaim) (h Host, reused bool, err error)
+	Host(ctx context.Context, id string) (Host, error)
+	// Hosts lists a contract's hosts, oldest registration first.
+	Hosts(ctx context.Context, supportID string) ([]Host, error)
+	// ReleaseSeat deletes a host of the contract (NotFound if it is not one).
+	ReleaseSeat(ctx context.Context, supportID, hostID string) error
+	// TouchHost records that a host was seen at t.
+	TouchHost(ctx context.Context, hostID string, t time.Time) error
+
+	// PutPackages stores packages, ignoring those whose ID is already stored.
+	PutPackages(ctx context.Context, pkgs []Package) error
+	// Packages returns the packages with the given IDs in that order
+	// (NotFound if one is missing).
+	Packages(ctx context.Context, ids []string) ([]Package, error)
+
+	// CommitPublication stores p and makes it its repository's current
+	// publication in one transaction, returning its new ID.
+	CommitPublication(ctx context.Context, p Publication) (int64, error)
+	Publication(ctx context.Context, id int64) (Publication, error)
+	// Publications lists a repository's publications, newest first.
+	Publications(ctx context.Context, repoID string) ([]Publication, error)
+	// SetCurrent makes an existing publication of the repository current.
+	SetCurrent(ctx context.Context, repoID string, pubID int64) error
+
+	// Setting returns a named value (NotFound if unset).
+	Setting(ctx context.Context, name string) ([]byte, error)
+	// PutSettingIfAbsent stores value under name unless one is there, and
+	// returns the value now stored — so concurrent starters agree on one.
+	PutSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error)
+
+	Close() error
+}
