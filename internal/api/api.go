@@ -1,0 +1,73 @@
+// Package api defines the JSON documents enmeid and the enmei agent exchange
+// over HTTP, so both sides compile against one definition of the wire format.
+//
+// Endpoints (all JSON; errors are an Error document with the HTTP status):
+//
+//	POST /api/v1/register     RegisterRequest → RegisterResponse (no auth; the licence key is the credential)
+//	POST /api/v1/unregister   (HTTP Basic: host ID + secret) → 204
+//	GET  /api/v1/status       (HTTP Basic) → Status
+//	GET  /api/v1/signing-key  → the armored OpenPGP public key (text/plain)
+//	GET  /repos/<repo-id>/…   (HTTP Basic) → repository files
+package api
+
+import "time"
+
+// RegisterRequest activates a host with a licence key.
+type RegisterRequest struct {
+	Key string `json:"key"`
+	// MachineID is a digest of /etc/machine-id (see agent.MachineIdentity),
+	// never the raw ID: the same machine always sends the same value.
+	MachineID string `json:"machine_id"`
+	Hostname  string `json:"hostname"`
+}
+
+// RegisterResponse carries what the host needs to write its configuration.
+type RegisterResponse struct {
+	HostID     string   `json:"host_id"`
+	Secret     string   `json:"secret"`
+	Reused     bool     `json:"reused"` // the machine already held a seat; it was kept
+	Contract   Contract `json:"contract"`
+	Repos      []Repo   `json:"repos"`
+	SigningKey string   `json:"signing_key"` // armored OpenPGP public key
+}
+
+// Contract is the customer-visible part of a contract.
+type Contract struct {
+	SupportID string   `json:"support_id"`
+	Customer  string   `json:"customer"`
+	Plan      string   `json:"plan"`
+	Products  []string `json:"products"`
+	Product   string   `json:"product"` // the product of the key this host registered with
+	Quantity  int      `json:"quantity"`
+	SeatsUsed int      `json:"seats_used"`
+	Start     string   `json:"start"`
+	End       string   `json:"end"`
+	Valid     bool     `json:"valid"`
+}
+
+// Repo is a repository the host may use.
+type Repo struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Format    string `json:"format"` // "rpm" or "deb"
+	Arch      string `json:"arch,omitempty"`
+	Suite     string `json:"suite,omitempty"`
+	Component string `json:"component,omitempty"`
+	Path      string `json:"path"` // "/repos/<id>/", relative to the server URL
+}
+
+// Status is what the server says about a registered host.
+type Status struct {
+	HostID       string    `json:"host_id"`
+	Hostname     string    `json:"hostname"`
+	RegisteredAt time.Time `json:"registered_at"`
+	LastSeen     time.Time `json:"last_seen"`
+	Contract     Contract  `json:"contract"`
+	Repos        []Repo    `json:"repos"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Error string `json:"error"` // one sentence: what happened and what to do
+	Kind  string `json:"kind"`  // "invalid", "not_found", "unauthorized", "forbidden", "entitlement", …
+}
