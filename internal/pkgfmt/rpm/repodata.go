@@ -1,0 +1,250 @@
+package rpm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/enmei-project/enmei/internal/sign"
+)
+
+// Entry renders one package's repodata entries — its <package> elements of
+// primary.xml, filelists.xml and other.xml, as createrepo_c writes them — in
+// one opaque value the store keeps, so later publishes never re-read the RPM.
+func Entry(h *Header, sha256hex string, size int64, href string, fileTime int64) ([]byte, error) {
+	epoch := "0"
+	if h.HasEpoch {
+		epoch = strconv.Itoa(h.Epoch)
+	}
+	version := `<version epoch="` + epoch + `" ver="` + esc(h.Version) + `" rel="` + esc(h.Release) + `"/>`
+
+	var p strings.Builder
+	p.WriteString("<package type=\"rpm\">\n  <name>" + esc(h.Name) + "</name>\n  <arch>" + esc(h.Arch) + "</arch>\n  " + version + "\n")
+	p.WriteString(`  <checksum type="sha256" pkgid="YES">` + sha256hex + "</checksum>\n")
+	p.WriteString("  <summary>" + esc(h.Summary) + "</summary>\n  <description>" + esc(h.Description) + "</description>\n")
+	p.WriteString("  <packager>" + esc(h.Packager) + "</packager>\n  <url>" + esc(h.URL) + "</url>\n")
+	fmt.Fprintf(&p, "  <time file=\"%d\" build=\"%d\"/>\n  <size package=\"%d\" installed=\"%d\" archive=\"%d\"/>\n",
+		fileTime, h.BuildTime, size, h.InstalledSize, h.ArchiveSize)
+	p.WriteString(`  <location href="` + esc(href) + "\"/>\n  <format>\n")
+	p.WriteString("    <rpm:license>" + esc(h.License) + "</rpm:license>\n    <rpm:vendor>" + esc(h.Vendor) + "</rpm:vendor>\n")
+	p.WriteString("    <rpm:group>" + esc(h.Group) + "</rpm:group>\n    <rpm:buildhost>" + esc(h.BuildHost) + "</rpm:buildhost>\n")
+	p.WriteString("    <rpm:sourcerpm>" + esc(h.SourceRPM) + "</rpm:sourcerpm>\n")
+	fmt.Fprintf(&p, "    <rpm:header-range start=\"%d\" end=\"%d\"/>\n", h.HeaderStart, h.HeaderEnd)
+	files := map[string]bool{}
+	for _, f := range h.Files {
+		files[f.Path] = true
+	}
+	writeDeps(&p, "provides", h.Provides, nil, false)
+	writeDeps(&p, "requires", h.Requires, files, true)
+	writeDeps(&p, "conflicts", h.Conflicts, nil, false)
+	writeDeps(&p, "obsoletes", h.Obsoletes, nil, false)
+	writeDeps(&p, "suggests", h.Suggests, nil, false)
+	writeDeps(&p, "enhances", h.Enhances, nil, false)
+	writeDeps(&p, "recommends", h.Recommends, nil, false)
+	writeDeps(&p, "supplements", h.Supplements, nil, false)
+	for _, f := range h.Files {
+		if primaryFile(f.Path) {
+			p.WriteString("    " + fileElem(f) + "\n")
+		}
+	}
+	p.WriteString("  </format>\n</package>\n")
+
+	ident := ` pkgid="` + sha256hex + `" name="` + esc(h.Name) + `" arch="` + esc(h.Arch) + `">` + "\n  " + version + "\n"
+	var f strings.Builder
+	f.WriteString("<package" + ident)
+	for _, file := range h.Files {
+		f.WriteString("  " + fileElem(file) + "\n")
+	}
+	f.WriteString("</package>\n")
+
+	var o strings.Builder
+	o.WriteString("<package" + ident)
+	for _, c := range h.Changelogs {
+		fmt.Fprintf(&o, "  <changelog author=\"%s\" date=\"%d\">%s</changelog>\n", esc(c.Author), c.Date, esc(c.Text))
+	}
+	o.WriteString("</package>\n")
+	return encodeEntry(p.String(), f.String(), o.String()), nil
+}
+
+func fileElem(f FileEntry) string {
+	if f.Type != "" {
+		return `<file type="` + f.Type + `">` + esc(f.Path) + "</file>"
+	}
+	return "<file>" + esc(f.Path) + "</file>"
+}
+
+// primaryFile is createrepo_c's rule for the files listed in primary.xml.
+func primaryFile(p string) bool {
+	return strings.HasPrefix(p, "/etc/") || strings.Contains(p, "bin/") || p == "/usr/lib/sendmail"
+}
+
+func writeDeps(b *strings.Builder, name string, deps []Dep, ownFiles map[string]bool, requires bool) {
+	seen := map[string]bool{}
+	var lines []string
+	for _, d := range deps {
+		if d.Name == "" || (requires && ownFiles[d.Name]) {
+			continue // rpmlib() and self-satisfied file requires, like createrepo_c
+		}
+		line := `      <rpm:entry name="` + esc(d.Name) + `"`
+		if d.Flags != "" {
+			line += ` flags="` + d.Flags + `" epoch="` + esc(d.Epoch) + `" ver="` + esc(d.Version) + `"`
+			if d.Release != "" {
+				line += ` rel="` + esc(d.Release) + `"`
+			}
+		}
+		if requires && d.Pre {
+			line += ` pre="1"`
+		}
+		line += "/>"
+		if seen[line] {
+			continue
+		}
+		seen[line] = true
+		lines = append(lines, line)
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("    <rpm:" + name + ">\n")
+	for _, l := range lines {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString("    </rpm:" + name + ">\n")
+}
+
+func esc(s string) string {
+	var b bytes.Buffer
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+func encodeEntry(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += 4 + len(p)
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(p)))
+		out = append(out, p...)
+	}
+	return out
+}
+
+func decodeEntry(b []byte) ([3][]byte, error) {
+	var parts [3][]byte
+	for i := range parts {
+		if len(b) < 4 {
+			return parts, errors.New("stored rpm entry is damaged")
+		}
+		n := binary.BigEndian.Uint32(b)
+		b = b[4:]
+		if uint32(len(b)) < n {
+			return parts, errors.New("stored rpm entry is damaged")
+		}
+		parts[i], b = b[:n], b[n:]
+	}
+	return parts, nil
+}
+
+// File is one generated repository file.
+type File struct {
+	Path string
+	Data []byte
+}
+
+var kinds = [3]struct{ name, open, close string }{
+	{"primary", `<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="%d">` + "\n", "</metadata>\n"},
+	{"filelists", `<filelists xmlns="http://linux.duke.edu/metadata/filelists" packages="%d">` + "\n", "</filelists>\n"},
+	{"other", `<otherdata xmlns="http://linux.duke.edu/metadata/other" packages="%d">` + "\n", "</otherdata>\n"},
+}
+
+type built struct {
+	gz             []byte
+	sum, openSum   string
+	size, openSize int
+}
+
+// Repodata builds repodata/ for the given entries (from Entry): primary,
+// filelists and other (gzip, named by their sha256), repomd.xml, and its
+// detached armored signature repomd.xml.asc.
+func Repodata(entries [][]byte, key *sign.Key, now time.Time) ([]File, error) {
+	decoded := make([][3][]byte, len(entries))
+	for i, e := range entries {
+		d, err := decodeEntry(e)
+		if err != nil {
+			return nil, err
+		}
+		decoded[i] = d
+	}
+	var results [3]built
+	var errs [3]error
+	var wg sync.WaitGroup
+	for k := range kinds {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			results[k], errs[k] = buildXML(k, decoded)
+		}(k)
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	ts := now.Unix()
+	var repomd bytes.Buffer
+	repomd.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	repomd.WriteString(`<repomd xmlns="http://linux.duke.edu/metadata/repo" xmlns:rpm="http://linux.duke.edu/metadata/rpm">` + "\n")
+	fmt.Fprintf(&repomd, "  <revision>%d</revision>\n", ts)
+	var files []File
+	for k, r := range results {
+		href := fmt.Sprintf("repodata/%s-%s.xml.gz", r.sum, kinds[k].name)
+		fmt.Fprintf(&repomd, "  <data type=\"%s\">\n    <checksum type=\"sha256\">%s</checksum>\n    <open-checksum type=\"sha256\">%s</open-checksum>\n    <location href=\"%s\"/>\n    <timestamp>%d</timestamp>\n    <size>%d</size>\n    <open-size>%d</open-size>\n  </data>\n",
+			kinds[k].name, r.sum, r.openSum, href, ts, r.size, r.openSize)
+		files = append(files, File{Path: href, Data: r.gz})
+	}
+	repomd.WriteString("</repomd>\n")
+	asc, err := key.DetachSignArmored(bytes.NewReader(repomd.Bytes()))
+	if err != nil {
+		return nil, fmt.Errorf("signing repomd.xml: %w", err)
+	}
+	files = append(files, File{Path: "repodata/repomd.xml", Data: repomd.Bytes()}, File{Path: "repodata/repomd.xml.asc", Data: asc})
+	return files, nil
+}
+
+func buildXML(k int, entries [][3][]byte) (built, error) {
+	openHash := sha256.New()
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+	if err != nil {
+		return built{}, err
+	}
+	size := 0
+	write := func(b []byte) {
+		openHash.Write(b)
+		zw.Write(b)
+		size += len(b)
+	}
+	write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n"))
+	write([]byte(fmt.Sprintf(kinds[k].open, len(entries))))
+	for _, e := range entries {
+		write(e[k])
+	}
+	write([]byte(kinds[k].close))
+	if err := zw.Close(); err != nil {
+		return built{}, err
+	}
+	sum := sha256.Sum256(gz.Bytes())
+	return built{gz: gz.Bytes(), sum: hex.EncodeToString(sum[:]), openSum: hex.EncodeToString(openHash.Sum(nil)),
+		size: gz.Len(), openSize: size}, nil
+}
