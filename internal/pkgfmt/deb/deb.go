@@ -1,0 +1,262 @@
+// Package deb reads Debian binary packages and writes signed APT repository
+// indexes (Packages, Release, Release.gpg, InRelease). A .deb is read as a
+// stream: its ar members are checked for completeness, its control file is
+// parsed, and the data member is skipped without being held in memory.
+package deb
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// ErrInvalid marks input that is not a valid .deb.
+var ErrInvalid = errors.New("invalid deb")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Info is what enmei keeps of a .deb.
+type Info struct {
+	Package, Version, Architecture, Source string
+	Control                                []byte // the control paragraph, without a trailing blank line
+	Size                                   int64
+	MD5, SHA1, SHA256                      string // of the whole file
+}
+
+// Filename is "name_version_arch.deb", the epoch dropped as Debian does.
+func (i *Info) Filename() string {
+	v := i.Version
+	if j := strings.IndexByte(v, ':'); j >= 0 {
+		v = v[j+1:]
+	}
+	return i.Package + "_" + v + "_" + i.Architecture + ".deb"
+}
+
+const maxControl = 16 << 20
+
+// Inspect reads a whole .deb from r and returns what the index needs.
+func Inspect(r io.Reader) (*Info, error) {
+	hm, h1, h256 := md5.New(), sha1.New(), sha256.New()
+	counter := &countWriter{}
+	br := bufio.NewReaderSize(io.TeeReader(r, io.MultiWriter(hm, h1, h256, counter)), 64<<10)
+	magic := make([]byte, 8)
+	if n, _ := io.ReadFull(br, magic); n < 8 || string(magic) != "!<arch>\n" {
+		if n >= 4 && bytes.Equal(magic[:4], []byte{0xed, 0xab, 0xee, 0xdb}) {
+			return nil, invalid("it is an RPM package, not a Debian package")
+		}
+		return nil, invalid("it is not a Debian package (no ar archive magic)")
+	}
+	var info *Info
+	sawBinary, sawData := false, false
+	for i := 0; ; i++ {
+		name, size, err := readMember(br)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		body := io.LimitReader(br, size)
+		switch {
+		case i == 0:
+			if name != "debian-binary" {
+				return nil, invalid("it is not a Debian package (first member is %q, not debian-binary)", name)
+			}
+			b, err := readAllFull(body, size, 64)
+			if err != nil {
+				return nil, err
+			}
+			if !strings.HasPrefix(string(b), "2.") {
+				return nil, invalid("it has an unsupported format version %q", strings.TrimSpace(string(b)))
+			}
+			sawBinary = true
+		case strings.HasPrefix(name, "control.tar"):
+			if size > maxControl {
+				return nil, invalid("its control member is too large (%d bytes)", size)
+			}
+			b, err := readAllFull(body, size, maxControl)
+			if err != nil {
+				return nil, err
+			}
+			info, err = parseControlTar(name, b)
+			if err != nil {
+				return nil, err
+			}
+		case strings.HasPrefix(name, "data.tar"):
+			n, err := io.Copy(io.Discard, body)
+			if err != nil || n != size {
+				return nil, invalid("the file is truncated in its data member")
+			}
+			sawData = true
+		default:
+			if _, err := io.Copy(io.Discard, body); err != nil {
+				return nil, err
+			}
+		}
+		if size%2 == 1 { // ar pads members to even offsets
+			if _, err := br.ReadByte(); err != nil && err != io.EOF {
+				return nil, err
+			}
+		}
+	}
+	switch {
+	case !sawBinary:
+		return nil, invalid("it is not a Debian package (no debian-binary member)")
+	case info == nil:
+		return nil, invalid("it has no control.tar member")
+	case !sawData:
+		return nil, invalid("it has no data.tar member (the file is truncated)")
+	}
+	info.Size = counter.n
+	info.MD5 = hex.EncodeToString(hm.Sum(nil))
+	info.SHA1 = hex.EncodeToString(h1.Sum(nil))
+	info.SHA256 = hex.EncodeToString(h256.Sum(nil))
+	return info, nil
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func readMember(r *bufio.Reader) (string, int64, error) {
+	hdr := make([]byte, 60)
+	n, err := io.ReadFull(r, hdr)
+	if n == 0 && err == io.EOF {
+		return "", 0, io.EOF
+	}
+	if err != nil {
+		return "", 0, invalid("the file is truncated in an archive member header")
+	}
+	if string(hdr[58:60]) != "`\n" {
+		return "", 0, invalid("its archive member header is damaged")
+	}
+	name := strings.TrimRight(strings.TrimSpace(string(hdr[0:16])), "/")
+	size, err := strconv.ParseInt(strings.TrimSpace(string(hdr[48:58])), 10, 64)
+	if err != nil || size < 0 {
+		return "", 0, invalid("its archive member %q has a damaged size", name)
+	}
+	return name, size, nil
+}
+
+func readAllFull(r io.Reader, size, max int64) ([]byte, error) {
+	if size > max {
+		size = max
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, invalid("the file is truncated")
+	}
+	return b, nil
+}
+
+func decompress(name string, b []byte) (io.Reader, error) {
+	switch {
+	case strings.HasSuffix(name, ".gz"):
+		return gzip.NewReader(bytes.NewReader(b))
+	case strings.HasSuffix(name, ".xz"):
+		return xz.NewReader(bytes.NewReader(b))
+	case strings.HasSuffix(name, ".zst"):
+		d, err := zstd.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	case name == "control.tar":
+		return bytes.NewReader(b), nil
+	}
+	return nil, fmt.Errorf("unknown compression of %s", name)
+}
+
+func parseControlTar(name string, b []byte) (*Info, error) {
+	zr, err := decompress(name, b)
+	if err != nil {
+		return nil, invalid("its %s cannot be read: %v", name, err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil, invalid("its %s has no control file", name)
+		}
+		if err != nil {
+			return nil, invalid("its %s is damaged: %v", name, err)
+		}
+		if strings.TrimPrefix(h.Name, "./") != "control" {
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, maxControl))
+		if err != nil {
+			return nil, invalid("its control file is damaged: %v", err)
+		}
+		return parseControl(data)
+	}
+}
+
+func parseControl(data []byte) (*Info, error) {
+	para := bytes.TrimSpace(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")))
+	if i := bytes.Index(para, []byte("\n\n")); i >= 0 {
+		para = para[:i]
+	}
+	f := fields(para)
+	info := &Info{Package: f["Package"], Version: f["Version"], Architecture: f["Architecture"], Control: para}
+	if info.Package == "" || info.Version == "" || info.Architecture == "" {
+		return nil, invalid("its control file lacks Package, Version or Architecture")
+	}
+	for _, s := range []string{info.Package, info.Version, info.Architecture} {
+		if strings.ContainsAny(s, "/\\ \t") || strings.Contains(s, "..") {
+			return nil, invalid("its Package, Version or Architecture holds characters not allowed in a file name")
+		}
+	}
+	info.Source = info.Package
+	if s := strings.Fields(f["Source"]); len(s) > 0 {
+		info.Source = s[0]
+	}
+	return info, nil
+}
+
+// fields reads the simple (first-line) values of a control paragraph.
+func fields(para []byte) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(string(para), "\n") {
+		if line == "" || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+// PoolPath is where a package lives in the repository:
+// "pool/<component>/<prefix>/<source>/<filename>".
+func PoolPath(component string, i *Info) string {
+	prefix := i.Source[:1]
+	if strings.HasPrefix(i.Source, "lib") && len(i.Source) > 3 {
+		prefix = i.Source[:4]
+	}
+	return "pool/" + component + "/" + prefix + "/" + i.Source + "/" + i.Filename()
+}
+
+// Entry renders the package's Packages stanza.
+func Entry(i *Info, poolPath string) []byte {
+	var b bytes.Buffer
+	b.Write(i.Control)
+	fmt.Fprintf(&b, "\nFilename: %s\nSize: %d\nMD5sum: %s\nSHA1: %s\nSHA256: %s\n", poolPath, i.Size, i.MD5, i.SHA1, i.SHA256)
+	return b.Bytes()
+}
