@@ -1,0 +1,582 @@
+// Package sqlstore implements store.Store once, over database/sql, for every
+// SQL backend. A Dialect supplies what differs — placeholders, row locking,
+// error codes and the migration steps — so the SQLite and PostgreSQL
+// backends are thin and the rules (seat counting, the current publication)
+// are written, and reviewed, in one place.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/store"
+)
+
+// Dialect is what differs between SQL backends.
+type Dialect struct {
+	Name string
+	// Numbered rewrites "?" placeholders as "$1", "$2", … (PostgreSQL).
+	Numbered bool
+	// ForUpdate is appended to the licence-key lookup of a seat claim to lock
+	// the key row ("FOR UPDATE"); "" where the transaction already holds the
+	// database's write lock (SQLite BEGIN IMMEDIATE).
+	ForUpdate string
+	// IsUnique reports a unique-constraint violation.
+	IsUnique func(error) bool
+	// Migrations are the schema steps, in order; step i is version i+1.
+	Migrations []string
+	// LockMigrations runs first in each migration transaction ("" for none).
+	LockMigrations string
+	// Retryable reports a transient conflict worth retrying (busy database,
+	// serialization failure).
+	Retryable func(error) bool
+}
+
+// DB is a store.Store over a SQL database.
+type DB struct {
+	db *sql.DB
+	d  Dialect
+}
+
+// New wraps an open database and brings its schema up to date.
+func New(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
+	s := &DB{db: db, d: d}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SQL exposes the database handle (for backend-specific maintenance).
+func (s *DB) SQL() *sql.DB { return s.db }
+
+// Close implements store.Store.
+func (s *DB) Close() error { return s.db.Close() }
+
+func (s *DB) q(query string) string {
+	if !s.d.Numbered {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil && !s.d.IsUnique(err) {
+		return fmt.Errorf("migrating %s: %w", s.d.Name, err)
+	}
+	for i, step := range s.d.Migrations {
+		version := i + 1
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if s.d.LockMigrations != "" {
+				if _, err := tx.ExecContext(ctx, s.d.LockMigrations); err != nil {
+					return err
+				}
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			for _, stmt := range strings.Split(step, ";\n") {
+				if strings.TrimSpace(stmt) == "" {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("step %d: %w", version, err)
+				}
+			}
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().Unix())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrating %s schema to version %d: %w", s.d.Name, version, err)
+		}
+	}
+	return nil
+}
+
+// tx runs f in a transaction, retrying transient conflicts.
+func (s *DB) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		err = s.tryTx(ctx, f)
+		if err == nil || s.d.Retryable == nil || !s.d.Retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 10 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (s *DB) tryTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return errs.E(errs.NotFound, format, args...)
+	}
+	return err
+}
+
+// AddProduct implements store.Store.
+func (s *DB) AddProduct(ctx context.Context, p store.Product) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO products (id, name, format, eol) VALUES (?, ?, ?, ?)`), p.ID, p.Name, p.Format, p.EOL)
+	if err != nil && s.d.IsUnique(err) {
+		return errs.E(errs.Exists, "product %q already exists", p.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("adding product %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// Product implements store.Store.
+func (s *DB) Product(ctx context.Context, id string) (store.Product, error) {
+	var p store.Product
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, name, format, eol FROM products WHERE id = ?`), id).Scan(&p.ID, &p.Name, &p.Format, &p.EOL)
+	return p, notFound(err, "no product %q: add it with enmeid product add", id)
+}
+
+// Products implements store.Store.
+func (s *DB) Products(ctx context.Context) ([]store.Product, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name, format, eol FROM products ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Product
+	for rows.Next() {
+		var p store.Product
+		if err := rows.Scan(&p.ID, &p.Name, &p.Format, &p.EOL); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+const repoCols = `id, product_id, format, arch, suite, component, current_pub`
+
+func scanRepo(sc interface{ Scan(...any) error }) (store.Repo, error) {
+	var r store.Repo
+	err := sc.Scan(&r.ID, &r.ProductID, &r.Format, &r.Arch, &r.Suite, &r.Component, &r.Current)
+	return r, err
+}
+
+// AddRepo implements store.Store.
+func (s *DB) AddRepo(ctx context.Context, r store.Repo) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM products WHERE id = ?`), r.ProductID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.E(errs.NotFound, "no product %q: add it with enmeid product add", r.ProductID)
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO repos (`+repoCols+`) VALUES (?, ?, ?, ?, ?, ?, 0)`),
+			r.ID, r.ProductID, r.Format, r.Arch, r.Suite, r.Component)
+		if err != nil && s.d.IsUnique(err) {
+			return errs.E(errs.Exists, "repository %q already exists", r.ID)
+		}
+		return err
+	})
+}
+
+// Repo implements store.Store.
+func (s *DB) Repo(ctx context.Context, id string) (store.Repo, error) {
+	r, err := scanRepo(s.db.QueryRowContext(ctx, s.q(`SELECT `+repoCols+` FROM repos WHERE id = ?`), id))
+	return r, notFound(err, "no repository %q: add it with enmeid repo add", id)
+}
+
+// Repos implements store.Store.
+func (s *DB) Repos(ctx context.Context, productID string) ([]store.Repo, error) {
+	query, args := `SELECT `+repoCols+` FROM repos ORDER BY id`, []any{}
+	if productID != "" {
+		query, args = `SELECT `+repoCols+` FROM repos WHERE product_id = ? ORDER BY id`, []any{productID}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Repo
+	for rows.Next() {
+		r, err := scanRepo(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at`
+
+func scanContract(sc interface{ Scan(...any) error }) (store.Contract, error) {
+	var c store.Contract
+	var products string
+	var created int64
+	if err := sc.Scan(&c.SupportID, &c.Customer, &c.EndUser, &c.Plan, &products, &c.Quantity, &c.Start, &c.End, &c.Contact, &created); err != nil {
+		return c, err
+	}
+	c.CreatedAt = fromMS(created)
+	if err := json.Unmarshal([]byte(products), &c.Products); err != nil {
+		return c, fmt.Errorf("contract %s: products: %w", c.SupportID, err)
+	}
+	return c, nil
+}
+
+// AddContract implements store.Store.
+func (s *DB) AddContract(ctx context.Context, c store.Contract, keys []store.LicenseKey) error {
+	products, _ := json.Marshal(c.Products)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO contracts (`+contractCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			c.SupportID, c.Customer, c.EndUser, c.Plan, string(products), c.Quantity, c.Start, c.End, c.Contact, ms(c.CreatedAt))
+		if err != nil && s.d.IsUnique(err) {
+			return errs.E(errs.Exists, "contract %q already exists", c.SupportID)
+		}
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO license_keys (id, support_id, product_id, hash) VALUES (?, ?, ?, ?)`),
+				k.ID, c.SupportID, k.ProductID, k.Hash); err != nil {
+				return fmt.Errorf("storing licence key: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Contract implements store.Store.
+func (s *DB) Contract(ctx context.Context, supportID string) (store.Contract, error) {
+	c, err := scanContract(s.db.QueryRowContext(ctx, s.q(`SELECT `+contractCols+` FROM contracts WHERE support_id = ?`), supportID))
+	return c, notFound(err, "no contract %q: check the support ID", supportID)
+}
+
+// LicenseKeys implements store.Store.
+func (s *DB) LicenseKeys(ctx context.Context, supportID string) ([]store.LicenseKey, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, support_id, product_id, hash FROM license_keys WHERE support_id = ? ORDER BY id`), supportID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.LicenseKey
+	for rows.Next() {
+		var k store.LicenseKey
+		if err := rows.Scan(&k.ID, &k.SupportID, &k.ProductID, &k.Hash); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RenewContract implements store.Store.
+func (s *DB) RenewContract(ctx context.Context, supportID, end string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE contracts SET end_date = ? WHERE support_id = ?`), end, supportID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "no contract %q: check the support ID", supportID)
+	}
+	return nil
+}
+
+const hostCols = `id, support_id, product_id, key_id, machine_id, hostname, secret_hash, registered_at, last_seen`
+
+func scanHost(sc interface{ Scan(...any) error }) (store.Host, error) {
+	var h store.Host
+	var reg, seen int64
+	err := sc.Scan(&h.ID, &h.SupportID, &h.ProductID, &h.KeyID, &h.MachineID, &h.Hostname, &h.SecretHash, &reg, &seen)
+	h.RegisteredAt, h.LastSeen = fromMS(reg), fromMS(seen)
+	return h, err
+}
+
+// ClaimSeat implements store.Store.
+func (s *DB) ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, bool, error) {
+	var host store.Host
+	var reused bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var key store.LicenseKey
+		err := tx.QueryRowContext(ctx, s.q(`SELECT id, support_id, product_id FROM license_keys WHERE hash = ? `+s.d.ForUpdate), claim.KeyHash).
+			Scan(&key.ID, &key.SupportID, &key.ProductID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrUnknownKey
+		}
+		if err != nil {
+			return err
+		}
+		c, err := scanContract(tx.QueryRowContext(ctx, s.q(`SELECT `+contractCols+` FROM contracts WHERE support_id = ?`), key.SupportID))
+		if err != nil {
+			return err
+		}
+		if claim.Check != nil {
+			if err := claim.Check(c); err != nil {
+				return err
+			}
+		}
+		now := ms(claim.Now)
+		host, err = scanHost(tx.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE key_id = ? AND machine_id = ?`), key.ID, claim.MachineID))
+		if err == nil {
+			reused = true
+			host.SecretHash, host.Hostname, host.LastSeen = claim.SecretHash, claim.Hostname, fromMS(now)
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE hosts SET secret_hash = ?, hostname = ?, last_seen = ? WHERE id = ?`),
+				claim.SecretHash, claim.Hostname, now, host.ID)
+			return err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var used int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM hosts WHERE key_id = ?`), key.ID).Scan(&used); err != nil {
+			return err
+		}
+		if used >= c.Quantity {
+			return store.ErrNoSeat
+		}
+		host = store.Host{ID: claim.NewHostID, SupportID: key.SupportID, ProductID: key.ProductID, KeyID: key.ID,
+			MachineID: claim.MachineID, Hostname: claim.Hostname, SecretHash: claim.SecretHash,
+			RegisteredAt: fromMS(now), LastSeen: fromMS(now)}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			host.ID, host.SupportID, host.ProductID, host.KeyID, host.MachineID, host.Hostname, host.SecretHash, now, now)
+		return err
+	})
+	if err != nil {
+		return store.Host{}, false, err
+	}
+	return host, reused, nil
+}
+
+// Host implements store.Store.
+func (s *DB) Host(ctx context.Context, id string) (store.Host, error) {
+	h, err := scanHost(s.db.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE id = ?`), id))
+	return h, notFound(err, "no host %q", id)
+}
+
+// Hosts implements store.Store.
+func (s *DB) Hosts(ctx context.Context, supportID string) ([]store.Host, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE support_id = ? ORDER BY registered_at, id`), supportID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Host
+	for rows.Next() {
+		h, err := scanHost(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ReleaseSeat implements store.Store.
+func (s *DB) ReleaseSeat(ctx context.Context, supportID, hostID string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM hosts WHERE id = ? AND support_id = ?`), hostID, supportID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "contract %s has no host %q: check enmeid contract show %s", supportID, hostID, supportID)
+	}
+	return nil
+}
+
+// TouchHost implements store.Store.
+func (s *DB) TouchHost(ctx context.Context, hostID string, t time.Time) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE hosts SET last_seen = ? WHERE id = ?`), ms(t), hostID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "no host %q", hostID)
+	}
+	return nil
+}
+
+// PutPackages implements store.Store.
+func (s *DB) PutPackages(ctx context.Context, pkgs []store.Package) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO packages (id, blob, format, name, version, arch, location, size, meta)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, p := range pkgs {
+			if _, err := stmt.ExecContext(ctx, p.ID, p.Blob, p.Format, p.Name, p.Version, p.Arch, p.Location, p.Size, p.Meta); err != nil {
+				return fmt.Errorf("storing package %s: %w", p.Location, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Packages implements store.Store.
+func (s *DB) Packages(ctx context.Context, ids []string) ([]store.Package, error) {
+	byID := make(map[string]store.Package, len(ids))
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		query := `SELECT id, blob, format, name, version, arch, location, size, meta FROM packages WHERE id IN (?` + strings.Repeat(", ?", len(part)-1) + `)`
+		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var p store.Package
+			if err := rows.Scan(&p.ID, &p.Blob, &p.Format, &p.Name, &p.Version, &p.Arch, &p.Location, &p.Size, &p.Meta); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			byID[p.ID] = p
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.Package, len(ids))
+	for i, id := range ids {
+		p, ok := byID[id]
+		if !ok {
+			return nil, errs.E(errs.NotFound, "package %s is not stored", id)
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+const pubCols = `id, repo_id, created_at, packages, manifest`
+
+func scanPub(sc interface{ Scan(...any) error }) (store.Publication, error) {
+	var p store.Publication
+	var created int64
+	err := sc.Scan(&p.ID, &p.RepoID, &created, &p.Packages, &p.Manifest)
+	p.CreatedAt = fromMS(created)
+	return p, err
+}
+
+// CommitPublication implements store.Store.
+func (s *DB) CommitPublication(ctx context.Context, p store.Publication) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO publications (repo_id, created_at, packages, manifest) VALUES (?, ?, ?, ?) RETURNING id`),
+			p.RepoID, ms(p.CreatedAt), p.Packages, p.Manifest).Scan(&id)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE repos SET current_pub = ? WHERE id = ?`), id, p.RepoID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errs.E(errs.NotFound, "no repository %q", p.RepoID)
+		}
+		return nil
+	})
+	return id, err
+}
+
+// Publication implements store.Store.
+func (s *DB) Publication(ctx context.Context, id int64) (store.Publication, error) {
+	p, err := scanPub(s.db.QueryRowContext(ctx, s.q(`SELECT `+pubCols+` FROM publications WHERE id = ?`), id))
+	return p, notFound(err, "no publication %d", id)
+}
+
+// Publications implements store.Store.
+func (s *DB) Publications(ctx context.Context, repoID string) ([]store.Publication, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+pubCols+` FROM publications WHERE repo_id = ? ORDER BY id DESC`), repoID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Publication
+	for rows.Next() {
+		p, err := scanPub(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SetCurrent implements store.Store.
+func (s *DB) SetCurrent(ctx context.Context, repoID string, pubID int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM publications WHERE id = ? AND repo_id = ?`), pubID, repoID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.E(errs.NotFound, "repository %q has no publication %d: see enmeid publication list %s", repoID, pubID, repoID)
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE repos SET current_pub = ? WHERE id = ?`), pubID, repoID)
+		return err
+	})
+}
+
+// Setting implements store.Store.
+func (s *DB) Setting(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), name).Scan(&v)
+	return v, notFound(err, "no setting %q", name)
+}
+
+// PutSettingIfAbsent implements store.Store.
+func (s *DB) PutSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error) {
+	var stored []byte
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`), name, value); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), name).Scan(&stored)
+	})
+	return stored, err
+}
+
+var _ store.Store = (*DB)(nil)
