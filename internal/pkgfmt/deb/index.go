@@ -38,8 +38,8 @@ type stanza struct {
 	data               []byte
 }
 
-// Index writes dists/<suite>/: per-architecture Packages (plain, .gz, .xz),
-// Release, Release.gpg and InRelease.
+// Index writes dists/<suite>/: per-architecture Packages (plain, .gz, .xz)
+// with by-hash copies, Release, Release.gpg and InRelease.
 func Index(opts IndexOptions, entries [][]byte, key *sign.Key, now time.Time) ([]File, error) {
 	if opts.Suite == "" || opts.Component == "" {
 		return nil, errors.New("writing apt index: suite and component are required")
@@ -123,7 +123,7 @@ func Index(opts IndexOptions, entries [][]byte, key *sign.Key, now time.Time) ([
 	}
 
 	var rel bytes.Buffer
-	fmt.Fprintf(&rel, "Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\nDate: %s\nArchitectures: %s\nComponents: %s\nDescription: %s\nAcquire-By-Hash: no\n",
+	fmt.Fprintf(&rel, "Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\nDate: %s\nArchitectures: %s\nComponents: %s\nDescription: %s\nAcquire-By-Hash: yes\n",
 		opts.Origin, opts.Label, opts.Suite, opts.Codename, now.UTC().Format(time.RFC1123Z),
 		strings.Join(archs, " "), opts.Component, "enmei extended lifecycle support repository")
 	for _, h := range []struct {
@@ -148,9 +148,13 @@ func Index(opts IndexOptions, entries [][]byte, key *sign.Key, now time.Time) ([
 		return nil, fmt.Errorf("signing InRelease: %w", err)
 	}
 	base := "dists/" + opts.Suite + "/"
-	files := make([]File, 0, len(indexes)+3)
+	files := make([]File, 0, 2*len(indexes)+3)
 	for _, f := range indexes {
-		files = append(files, File{base + f.Path, f.Data})
+		// by-hash copies let apt fetch exactly the indexes its Release
+		// names, even while a newer publication replaces them.
+		sum := sha256.Sum256(f.Data)
+		byHash := f.Path[:strings.LastIndexByte(f.Path, '/')+1] + "by-hash/SHA256/" + hex.EncodeToString(sum[:])
+		files = append(files, File{base + f.Path, f.Data}, File{base + byHash, f.Data})
 	}
 	return append(files, File{base + "Release", release}, File{base + "Release.gpg", detached}, File{base + "InRelease", inline}), nil
 }

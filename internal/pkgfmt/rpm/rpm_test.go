@@ -18,10 +18,10 @@ import (
 )
 
 var (
-	keyOnce  sync.Once
-	keyA     *sign.Key
-	keyB     *sign.Key
-	keyErr   error
+	keyOnce sync.Once
+	keyA    *sign.Key
+	keyB    *sign.Key
+	keyErr  error
 )
 
 func keys(t testing.TB) (*sign.Key, *sign.Key) {
@@ -44,7 +44,7 @@ func specs() []demo.Spec {
 	out := demo.Catalogue()
 	out = append(out, demo.Spec{Name: "enmei-test-etc", Version: "2.5", Release: "3.el9_10.tuxcare.els1", Arch: "x86_64",
 		Summary: "テスト用パッケージ <&>", Description: "quotes \" and 'apostrophes'", Depends: []string{"enmei-demo-lib >= 1.0"},
-		Files: map[string]string{"/etc/enmei-test.conf": "a=1\n", "/usr/sbin/enmei-test": "#!/bin/sh\n", "/usr/share/enmei-test/x": "x"},
+		Files:       map[string]string{"/etc/enmei-test.conf": "a=1\n", "/usr/sbin/enmei-test": "#!/bin/sh\n", "/usr/share/enmei-test/x": "x"},
 		Compression: "xz"})
 	return out
 }

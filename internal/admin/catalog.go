@@ -1,0 +1,141 @@
+package admin
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/enmei-project/enmei/internal/entitle"
+	"github.com/enmei-project/enmei/internal/publish"
+	"github.com/enmei-project/enmei/internal/store"
+)
+
+func (a *app) productCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "product", Short: "manage products"}
+	var p store.Product
+	add := &cobra.Command{
+		Use:   "add ID --name NAME --format rpm|deb|maven [--eol DATE]",
+		Short: "add a product",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p.ID = args[0]
+			if err := checkID("product", p.ID); err != nil {
+				return err
+			}
+			switch p.Format {
+			case "rpm", "deb", "maven":
+			default:
+				return usagef("--format must be rpm, deb or maven, not %q", p.Format)
+			}
+			if p.EOL != "" {
+				if _, err := entitle.ParseDate(p.EOL); err != nil {
+					return err
+				}
+			}
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			if err := a.st.AddProduct(cmd.Context(), p); err != nil {
+				return err
+			}
+			if a.cfg.JSON {
+				return a.printJSON(p)
+			}
+			fmt.Fprintf(a.stderr, "product %s added (%s)\n", p.ID, p.Format)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&p.Name, "name", "", "display name")
+	add.Flags().StringVar(&p.Format, "format", "", "delivery format: rpm, deb or maven")
+	add.Flags().StringVar(&p.EOL, "eol", "", "end of support, YYYY-MM-DD")
+	add.MarkFlagRequired("name")
+	add.MarkFlagRequired("format")
+	cmd.AddCommand(add)
+	return cmd
+}
+
+func (a *app) repoCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "repo", Short: "manage repositories"}
+	var r store.Repo
+	add := &cobra.Command{
+		Use:   "add ID --product PRODUCT [--arch ARCH] [--suite SUITE --component COMP]",
+		Short: "add a repository of a product (rpm: one per arch or noarch; deb: suite/component)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r.ID = args[0]
+			if err := checkID("repository", r.ID); err != nil {
+				return err
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			p, err := a.st.Product(ctx, r.ProductID)
+			if err != nil {
+				return err
+			}
+			r.Format = p.Format
+			switch p.Format {
+			case "deb":
+				if r.Suite == "" {
+					r.Suite = "stable"
+				}
+				if r.Component == "" {
+					r.Component = "main"
+				}
+				if err := checkID("suite", r.Suite); err != nil {
+					return err
+				}
+				if err := checkID("component", r.Component); err != nil {
+					return err
+				}
+			case "rpm":
+				if r.Suite != "" || r.Component != "" {
+					return usagef("--suite and --component are for deb products; %s is %s", p.ID, p.Format)
+				}
+			default:
+				return usagef("product %s delivers %s, which has no package repository yet", p.ID, p.Format)
+			}
+			if err := a.st.AddRepo(ctx, r); err != nil {
+				return err
+			}
+			// An empty, signed publication at once: hosts may be configured
+			// before the first ELS package exists (PRODUCT.md §1).
+			key, err := a.key(ctx)
+			if err != nil {
+				return err
+			}
+			pub := &publish.Publisher{Store: a.st, Blobs: a.blobs, Key: key, Now: a.now}
+			if _, err := pub.Republish(ctx, r.ID); err != nil {
+				return err
+			}
+			if a.cfg.JSON {
+				return a.printJSON(r)
+			}
+			fmt.Fprintf(a.stderr, "repository %s added to product %s\n", r.ID, r.ProductID)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&r.ProductID, "product", "", "product ID")
+	add.Flags().StringVar(&r.Arch, "arch", "", "architecture (rpm: x86_64, aarch64, noarch; deb: amd64, arm64…)")
+	add.Flags().StringVar(&r.Suite, "suite", "", "deb suite (default stable)")
+	add.Flags().StringVar(&r.Component, "component", "", "deb component (default main)")
+	add.MarkFlagRequired("product")
+	cmd.AddCommand(add)
+	return cmd
+}
+
+// checkID keeps identifiers to characters that are safe in URLs, paths and
+// configuration files.
+func checkID(what, id string) error {
+	if id == "" || len(id) > 64 {
+		return usagef("%s ID must be 1–64 characters", what)
+	}
+	for i, c := range id {
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || (i > 0 && (c == '-' || c == '_' || c == '.'))
+		if !ok {
+			return usagef("%s ID %q may only hold a-z, 0-9, '-', '_' and '.', starting with a letter or digit", what, id)
+		}
+	}
+	return nil
+}

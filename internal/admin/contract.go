@@ -1,0 +1,213 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/enmei-project/enmei/internal/entitle"
+	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/store"
+)
+
+// newContract stores a contract with one licence key per product and returns
+// the keys in product order. Only the keys' hashes are stored.
+func (a *app) newContract(ctx context.Context, c store.Contract) (store.Contract, []string, error) {
+	c.SupportID = entitle.NewSupportID(a.now())
+	c.CreatedAt = a.now()
+	if err := entitle.CheckNew(c); err != nil {
+		return c, nil, err
+	}
+	if c.Plan == "developer" {
+		return c, nil, errs.E(errs.Invalid, "developer-plan accounts are not available yet: use the server or container plan")
+	}
+	if err := a.open(ctx); err != nil {
+		return c, nil, err
+	}
+	var keys []string
+	var recs []store.LicenseKey
+	for _, p := range c.Products {
+		if _, err := a.st.Product(ctx, p); err != nil {
+			return c, nil, err
+		}
+		k, rec := entitle.NewLicenseKey(c.SupportID, p)
+		keys = append(keys, k)
+		recs = append(recs, rec)
+	}
+	if err := a.st.AddContract(ctx, c, recs); err != nil {
+		return c, nil, err
+	}
+	return c, keys, nil
+}
+
+func (a *app) contractCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "contract", Short: "manage customer contracts"}
+	var c store.Contract
+	var products string
+	add := &cobra.Command{
+		Use:   "add --customer NAME --product P[,P…] --plan server|container|developer --quantity N --start DATE --end DATE --contact EMAIL [--end-user NAME]",
+		Short: "create a contract; prints the support ID and the licence keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c.Products = splitList(products)
+			c, keys, err := a.newContract(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
+			if a.cfg.JSON {
+				out := map[string]any{"support_id": c.SupportID}
+				if len(keys) == 1 {
+					out["license_key"] = keys[0]
+				}
+				lk := map[string]string{}
+				for i, p := range c.Products {
+					lk[p] = keys[i]
+				}
+				out["license_keys"] = lk
+				return a.printJSON(out)
+			}
+			fmt.Fprintf(a.stdout, "support ID:  %s\n", c.SupportID)
+			for i, p := range c.Products {
+				fmt.Fprintf(a.stdout, "licence key: %s  (%s, %d seats)\n", keys[i], p, c.Quantity)
+			}
+			fmt.Fprintf(a.stdout, "valid:       %s – %s (Asia/Tokyo)\ncontact:     %s\n", c.Start, c.End, c.Contact)
+			fmt.Fprintln(a.stderr, "The licence key is shown only now: it is stored hashed and cannot be shown again.")
+			return nil
+		},
+	}
+	f := add.Flags()
+	f.StringVar(&c.Customer, "customer", "", "customer company")
+	f.StringVar(&c.EndUser, "end-user", "", "end user, for system-integrator deals")
+	f.StringVar(&products, "product", "", "product IDs, comma-separated")
+	f.StringVar(&c.Plan, "plan", "server", "server, container or developer")
+	f.IntVar(&c.Quantity, "quantity", 0, "servers (server plan), concurrent containers (container plan) or developers")
+	f.StringVar(&c.Start, "start", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
+	f.StringVar(&c.End, "end", "", "last day, YYYY-MM-DD (Asia/Tokyo)")
+	f.StringVar(&c.Contact, "contact", "", "technical contact e-mail (one address)")
+	for _, n := range []string{"customer", "product", "quantity", "start", "end", "contact"} {
+		add.MarkFlagRequired(n)
+	}
+
+	show := &cobra.Command{
+		Use:   "show SUPPORT_ID",
+		Short: "show a contract, its validity, seats and hosts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			c, err := a.st.Contract(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			hosts, err := a.st.Hosts(ctx, c.SupportID)
+			if err != nil {
+				return err
+			}
+			if a.cfg.JSON {
+				hs := make([]map[string]any, 0, len(hosts))
+				for _, h := range hosts {
+					hs = append(hs, map[string]any{"host_id": h.ID, "hostname": h.Hostname, "product": h.ProductID,
+						"registered_at": h.RegisteredAt.UTC(), "last_seen": h.LastSeen.UTC()})
+				}
+				return a.printJSON(map[string]any{"support_id": c.SupportID, "customer": c.Customer, "end_user": c.EndUser,
+					"plan": c.Plan, "products": c.Products, "quantity": c.Quantity, "seats_used": len(hosts),
+					"start": c.Start, "end": c.End, "contact": c.Contact, "valid": entitle.CheckValid(c, a.now()) == nil,
+					"hosts": hs})
+			}
+			validity := "valid now"
+			if err := entitle.CheckValid(c, a.now()); err != nil {
+				validity = "NOT valid: " + err.Error()
+			}
+			fmt.Fprintf(a.stdout, "support ID: %s\ncustomer:   %s\n", c.SupportID, c.Customer)
+			if c.EndUser != "" {
+				fmt.Fprintf(a.stdout, "end user:   %s\n", c.EndUser)
+			}
+			fmt.Fprintf(a.stdout, "plan:       %s\nproducts:   %s\nvalidity:   %s – %s (Asia/Tokyo), %s\ncontact:    %s\nseats:      %d used of %d per product key\n",
+				c.Plan, strings.Join(c.Products, ", "), c.Start, c.End, validity, c.Contact, len(hosts), c.Quantity)
+			if len(hosts) > 0 {
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "HOST ID\tHOSTNAME\tPRODUCT\tREGISTERED\tLAST SEEN")
+				for _, h := range hosts {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.ID, h.Hostname, h.ProductID,
+						h.RegisteredAt.In(entitle.Tokyo).Format(time.DateTime), h.LastSeen.In(entitle.Tokyo).Format(time.DateTime))
+				}
+				return tw.Flush()
+			}
+			return nil
+		},
+	}
+	var end string
+	renew := &cobra.Command{
+		Use:   "renew SUPPORT_ID --end DATE",
+		Short: "extend a contract; keys and registered hosts stay the same",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if _, err := entitle.ParseDate(end); err != nil {
+				return err
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			c, err := a.st.Contract(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if end <= c.End {
+				return errs.E(errs.Invalid, "the new end date %s is not after the current one %s", end, c.End)
+			}
+			if err := a.st.RenewContract(ctx, c.SupportID, end); err != nil {
+				return err
+			}
+			if a.cfg.JSON {
+				return a.printJSON(map[string]any{"support_id": c.SupportID, "start": c.Start, "end": end})
+			}
+			fmt.Fprintf(a.stderr, "contract %s now runs %s – %s; keys and hosts are unchanged\n", c.SupportID, c.Start, end)
+			return nil
+		},
+	}
+	renew.Flags().StringVar(&end, "end", "", "new last day, YYYY-MM-DD (Asia/Tokyo)")
+	renew.MarkFlagRequired("end")
+	cmd.AddCommand(add, show, renew)
+	return cmd
+}
+
+func (a *app) seatCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "seat", Short: "manage seats"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "release SUPPORT_ID HOST_ID",
+		Short: "free the seat of a host that was lost without unregistering",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			if err := a.st.ReleaseSeat(ctx, args[0], args[1]); err != nil {
+				return err
+			}
+			if a.cfg.JSON {
+				return a.printJSON(map[string]any{"support_id": args[0], "released": args[1]})
+			}
+			fmt.Fprintf(a.stderr, "seat of host %s released; it can no longer reach the repositories\n", args[1])
+			return nil
+		},
+	})
+	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,339 @@
+// Command bench measures enmei against its peers on this machine, in one run:
+// publishing into a large RPM repository (vs createrepo_c --update), full
+// repodata for thousands of RPMs (vs createrepo_c --workers 2), and
+// authenticated download throughput (vs nginx serving the same file). It
+// prints medians and ratios. Run it with scripts/bench.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enmei-project/enmei/internal/demo"
+)
+
+var (
+	enmeid = flag.String("enmeid", "", "path to the enmeid binary")
+	enmei  = flag.String("enmei", "", "path to the enmei binary")
+	work   = flag.String("work", "", "scratch directory (default: a temp dir)")
+	big    = flag.Int("big", 20000, "packages in the large repository")
+	full   = flag.Int("full", 5000, "packages for the full-repodata comparison")
+	runs   = flag.Int("runs", 5, "repetitions per measurement")
+	skip   = flag.String("skip", "", "comma-separated parts to skip: update,full,download")
+)
+
+func main() {
+	flag.Parse()
+	if *enmeid == "" || *enmei == "" {
+		fail("pass --enmeid and --enmei (scripts/bench builds them)")
+	}
+	if *work == "" {
+		d, err := os.MkdirTemp("", "enmei-bench-*")
+		check(err)
+		defer os.RemoveAll(d)
+		*work = d
+	}
+	fmt.Printf("enmei bench on %d CPUs, %s\n", cpus(), time.Now().Format(time.RFC3339))
+	if !strings.Contains(*skip, "full") {
+		benchFull()
+	}
+	if !strings.Contains(*skip, "update") {
+		benchUpdate()
+	}
+	if !strings.Contains(*skip, "download") {
+		benchDownload()
+	}
+}
+
+// genRPMs writes n small, distinct RPMs (a few files, a dependency) to dir.
+func genRPMs(dir string, n, offset int) []string {
+	check(os.MkdirAll(dir, 0o755))
+	var paths []string
+	for i := offset; i < offset+n; i++ {
+		s := demo.Spec{
+			Name: fmt.Sprintf("bench-pkg-%05d", i), Version: "1.0", Release: "1", Arch: "x86_64",
+			Summary: "benchmark package", Description: "A package for measuring publish speed.",
+			Depends: []string{"bench-base"},
+			Files: map[string]string{
+				fmt.Sprintf("/usr/bin/bench-%05d", i):               "#!/bin/sh\necho bench\n",
+				fmt.Sprintf("/etc/bench-%05d.conf", i):              "key=value\n",
+				fmt.Sprintf("/usr/share/doc/bench-%05d/README", i):  "readme\n",
+				fmt.Sprintf("/usr/share/bench-%05d/data.txt", i):    strings.Repeat("data ", 50),
+				fmt.Sprintf("/usr/lib/bench-%05d/lib.so.1", i):      "not really a library\n",
+				fmt.Sprintf("/usr/share/man/man1/bench-%05d.1", i):  ".TH BENCH 1\n",
+				fmt.Sprintf("/usr/share/bench-%05d/extra/a.txt", i): "a\n",
+				fmt.Sprintf("/usr/share/bench-%05d/extra/b.txt", i): "b\n",
+			},
+		}
+		data, err := demo.RPM(s)
+		check(err)
+		p := filepath.Join(dir, fmt.Sprintf("%s-1.0-1.x86_64.rpm", s.Name))
+		check(os.WriteFile(p, data, 0o644))
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+func benchFull() {
+	dir := filepath.Join(*work, "full-rpms")
+	fmt.Printf("\n== full repodata for %d RPMs ==\n", *full)
+	genRPMs(dir, *full, 0)
+	var ours, peer []time.Duration
+	for i := 0; i < *runs; i++ {
+		data := filepath.Join(*work, fmt.Sprintf("full-data-%d", i))
+		admin(data, "product", "add", "b", "--name", "bench", "--format", "rpm")
+		admin(data, "repo", "add", "b", "--product", "b")
+		ours = append(ours, timed(func() { admin(data, "publish", "b", dir) }))
+		os.RemoveAll(data)
+		os.RemoveAll(filepath.Join(dir, "repodata"))
+		peer = append(peer, timed(func() { sh("createrepo_c", "--workers", "2", "--quiet", dir) }))
+		os.RemoveAll(filepath.Join(dir, "repodata"))
+	}
+	report("enmeid publish (ingest+sign+repodata)", ours, "createrepo_c --workers 2", peer)
+}
+
+func benchUpdate() {
+	dir := filepath.Join(*work, "big-rpms")
+	fmt.Printf("\n== add 1 package to a repository of %d ==\n", *big)
+	genRPMs(dir, *big, 0)
+	extra := genRPMs(filepath.Join(*work, "extra-rpms"), *runs, *big)
+	data := filepath.Join(*work, "big-data")
+	admin(data, "product", "add", "b", "--name", "bench", "--format", "rpm")
+	admin(data, "repo", "add", "b", "--product", "b")
+	t0 := time.Now()
+	admin(data, "publish", "b", dir)
+	fmt.Printf("initial enmeid publish of %d: %v\n", *big, time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	sh("createrepo_c", "--workers", "2", "--quiet", dir)
+	fmt.Printf("initial createrepo_c of %d: %v\n", *big, time.Since(t0).Round(time.Millisecond))
+	var ours, peer []time.Duration
+	for i := 0; i < *runs; i++ {
+		ours = append(ours, timed(func() { admin(data, "publish", "b", extra[i]) }))
+		dst := filepath.Join(dir, filepath.Base(extra[i]))
+		check(copyFile(extra[i], dst))
+		peer = append(peer, timed(func() { sh("createrepo_c", "--update", "--workers", "2", "--quiet", dir) }))
+	}
+	report("enmeid publish +1", ours, "createrepo_c --update +1", peer)
+}
+
+func benchDownload() {
+	fmt.Printf("\n== authenticated download of a 50 MB package, 32 concurrent clients (wrk -t2 -c32 -d10s) ==\n")
+	dir := filepath.Join(*work, "dl")
+	check(os.MkdirAll(dir, 0o755))
+	payload := make([]byte, 50<<20)
+	for i := range payload {
+		payload[i] = byte(i*7 + i>>11)
+	}
+	data, err := demo.RPM(demo.Spec{Name: "bench-big", Version: "1.0", Release: "1", Arch: "x86_64", Summary: "50 MB",
+		Compression: "gzip", Files: map[string]string{"/usr/share/bench-big/blob": string(payload)}})
+	check(err)
+	pkg := filepath.Join(dir, "bench-big-1.0-1.x86_64.rpm")
+	check(os.WriteFile(pkg, data, 0o644))
+	store := filepath.Join(*work, "dl-data")
+	admin(store, "product", "add", "b", "--name", "bench", "--format", "rpm")
+	admin(store, "repo", "add", "b", "--product", "b")
+	admin(store, "publish", "b", pkg)
+	var c struct {
+		Key string `json:"license_key"`
+	}
+	out := admin(store, "--json", "contract", "add", "--customer", "bench", "--product", "b", "--quantity", "1",
+		"--start", "2020-01-01", "--end", "2099-12-31", "--contact", "bench@example.com")
+	check(json.Unmarshal([]byte(out), &c))
+
+	addr := freeAddr()
+	srv := exec.Command(*enmeid, "serve", "--addr", addr)
+	srv.Env = append(os.Environ(), "ENMEI_DATA="+store)
+	check(srv.Start())
+	defer srv.Process.Kill()
+	waitPort(addr)
+	root := filepath.Join(*work, "dl-root")
+	check(os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	check(os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("ID=almalinux\n"), 0o644))
+	check(os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("0123456789abcdef0123456789abcdef\n"), 0o644))
+	sh(*enmei, "--root", root, "register", "--server", "http://"+addr, "--key", c.Key)
+	var hj struct {
+		HostID string `json:"host_id"`
+		Secret string `json:"secret"`
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "etc/enmei/host.json"))
+	check(err)
+	check(json.Unmarshal(raw, &hj))
+	auth := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(hj.HostID+":"+hj.Secret))
+	// The served (signed) file: fetch its path from primary.xml via a listing we know.
+	signedName := "Packages/b/bench-big-1.0-1.x86_64.rpm"
+
+	// nginx serving a copy of the same bytes.
+	nginxRoot := filepath.Join(*work, "nginx")
+	check(os.MkdirAll(filepath.Join(nginxRoot, "www"), 0o755))
+	sh("curl", "-sf", "-o", filepath.Join(nginxRoot, "www/pkg.rpm"), "-H", auth, "http://"+addr+"/repos/b/"+signedName)
+	naddr := freeAddr()
+	conf := fmt.Sprintf(`daemon off; worker_processes auto; pid %[1]s/nginx.pid; error_log %[1]s/error.log;
+events { worker_connections 1024; }
+http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path %[1]s/tmp; proxy_temp_path %[1]s/tmp; fastcgi_temp_path %[1]s/tmp; uwsgi_temp_path %[1]s/tmp; scgi_temp_path %[1]s/tmp;
+  server { listen %[2]s; root %[1]s/www; } }
+`, nginxRoot, naddr)
+	check(os.MkdirAll(filepath.Join(nginxRoot, "tmp"), 0o755))
+	check(os.WriteFile(filepath.Join(nginxRoot, "nginx.conf"), []byte(conf), 0o644))
+	ng := exec.Command("nginx", "-c", filepath.Join(nginxRoot, "nginx.conf"))
+	check(ng.Start())
+	defer ng.Process.Kill()
+	waitPort(naddr)
+
+	var ours, peer []float64
+	for i := 0; i < *runs; i++ {
+		ours = append(ours, wrk("http://"+addr+"/repos/b/"+signedName, auth))
+		peer = append(peer, wrk("http://"+naddr+"/pkg.rpm", ""))
+	}
+	mo, mp := medianF(ours), medianF(peer)
+	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "enmeid (Basic auth, entitlement check)", mo, roundAll(ours))
+	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "nginx (static, sendfile)", mp, roundAll(peer))
+	fmt.Printf("ratio enmeid/nginx: %.2f\n", mo/mp)
+}
+
+var transferRE = regexp.MustCompile(`Transfer/sec:\s+([\d.]+)([KMG]B)`)
+
+// wrk runs wrk for 10 s with 32 connections and returns MB/s.
+func wrk(url, header string) float64 {
+	args := []string{"-t2", "-c32", "-d10s", "--timeout", "30s"}
+	if header != "" {
+		args = append(args, "-H", header)
+	}
+	out := sh("wrk", append(args, url)...)
+	if strings.Contains(out, "Non-2xx") {
+		fail("wrk saw non-2xx responses:\n" + out)
+	}
+	m := transferRE.FindStringSubmatch(out)
+	if m == nil {
+		fail("cannot read wrk output:\n" + out)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	switch m[2] {
+	case "KB":
+		v /= 1024
+	case "GB":
+		v *= 1024
+	}
+	return v
+}
+
+func admin(data string, args ...string) string {
+	cmd := exec.Command(*enmeid, args...)
+	cmd.Env = append(os.Environ(), "ENMEI_DATA="+data)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		fail(fmt.Sprintf("enmeid %v: %v\n%s", args, err, errb.String()))
+	}
+	return out.String()
+}
+
+func sh(name string, args ...string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		fail(fmt.Sprintf("%s %v: %v\n%s", name, args, err, out))
+	}
+	return string(out)
+}
+
+func timed(f func()) time.Duration {
+	t := time.Now()
+	f()
+	return time.Since(t)
+}
+
+func report(a string, as []time.Duration, b string, bs []time.Duration) {
+	ma, mb := median(as), median(bs)
+	fmt.Printf("%-40s median %8v  (runs %v)\n", a, ma.Round(time.Millisecond), roundD(as))
+	fmt.Printf("%-40s median %8v  (runs %v)\n", b, mb.Round(time.Millisecond), roundD(bs))
+	fmt.Printf("ratio enmei/peer: %.2f (below 1 = enmei faster)\n", float64(ma)/float64(mb))
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func medianF(d []float64) float64 {
+	s := append([]float64(nil), d...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func roundD(d []time.Duration) []time.Duration {
+	out := make([]time.Duration, len(d))
+	for i, v := range d {
+		out[i] = v.Round(time.Millisecond)
+	}
+	return out
+}
+
+func roundAll(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(int(x*10)) / 10
+	}
+	return out
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitPort(addr string) {
+	for i := 0; i < 600; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fail("nothing listens on " + addr)
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}
+
+func cpus() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+func check(err error) {
+	if err != nil {
+		fail(err.Error())
+	}
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "bench:", msg)
+	os.Exit(1)
+}
