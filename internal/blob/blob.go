@@ -31,6 +31,10 @@ type Store interface {
 	Open(ctx context.Context, sum string) (io.ReadSeekCloser, Info, error)
 	// Stat describes a blob (errs.NotFound if absent).
 	Stat(ctx context.Context, sum string) (Info, error)
+	// Sync makes every blob Put so far durable. Publishing calls it once,
+	// before a publication that names the blobs becomes current, instead of
+	// paying for a sync per blob.
+	Sync(ctx context.Context) error
 }
 
 var sumRE = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,10 +22,14 @@ func startDemo(t *testing.T, data string) (lines [][]string, stop func()) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
+	var once sync.Once
 	stop = func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
+		once.Do(func() {
+			cmd.Process.Signal(os.Interrupt)
+			cmd.Wait()
+		})
 	}
+	t.Cleanup(stop)
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := registerLine.FindAllStringSubmatch(out.String(), -1); len(m) >= 2 && strings.Contains(out.String(), "apt-get") {

@@ -338,3 +338,5 @@ func wrongKeyBinary(t testing.TB, ours []byte) []byte {
 	}
 	return pub
 }
+
+func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }

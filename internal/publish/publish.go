@@ -20,8 +20,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/enmei-project/enmei/internal/blob"
@@ -77,26 +80,30 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string) 
 	}
 	defer os.RemoveAll(tmpDir)
 
-	// Pass 1: validate and prepare everything; nothing is stored yet.
-	prepared := make([]prepared, 0, len(files))
-	for i, f := range files {
-		if p.Progress != nil {
-			p.Progress(i, len(files), f)
+	// Pass 1: validate and prepare everything, on every core (signing is
+	// the costly part); nothing is stored yet.
+	prepared := make([]prepared, len(files))
+	var done atomic.Int64
+	err = parallel(len(files), func(i int) error {
+		pr, err := p.prepare(repo, files[i], tmpDir)
+		if err == nil && p.Progress != nil {
+			p.Progress(int(done.Add(1))-1, len(files), files[i])
 		}
-		pr, err := p.prepare(repo, f, tmpDir)
-		if err != nil {
-			return Result{}, err
-		}
-		prepared = append(prepared, pr)
+		prepared[i] = pr
+		return err
+	})
+	if err != nil {
+		return Result{}, err
 	}
 	// Pass 2: store the package files and their records.
-	pkgs := make([]store.Package, 0, len(prepared))
-	for _, pr := range prepared {
-		pkg, err := p.store(ctx, pr)
-		if err != nil {
-			return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
-		}
-		pkgs = append(pkgs, pkg)
+	pkgs := make([]store.Package, len(prepared))
+	err = parallel(len(prepared), func(i int) error {
+		pkg, err := p.store(ctx, prepared[i])
+		pkgs[i] = pkg
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
 	}
 	if err := p.Store.PutPackages(ctx, pkgs); err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
@@ -319,6 +326,9 @@ func (p *Publisher) commit(ctx context.Context, repo store.Repo, added []store.P
 	if err != nil {
 		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
 	}
+	if err := p.Blobs.Sync(ctx); err != nil {
+		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
+	}
 	if p.BeforeCommit != nil {
 		if err := p.BeforeCommit(); err != nil {
 			return store.Publication{}, err
@@ -379,4 +389,37 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// parallel runs f(0..n-1) on every core and returns the error of the lowest
+// index that failed, so the message does not depend on scheduling. Work
+// stops being handed out after the first failure.
+func parallel(n int, f func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	errs := make([]error, n)
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if errs[i] = f(i); errs[i] != nil {
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -146,6 +146,38 @@ func (k *Key) ClearSign(data []byte) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("clear-signing: %w", err)
 	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	return withChecksum(buf.Bytes())
+}
+
+// withChecksum re-armors the signature block of a clear-signed message with
+// a CRC-24 checksum line. go-crypto omits it (RFC 9580 allows that), but
+// GnuPG 2.2 — the gpgv apt runs on Debian 12 — then reads the END line as
+// base64 whenever the signature needs no '=' padding, and rejects the file.
+func withChecksum(msg []byte) ([]byte, error) {
+	const begin = "-----BEGIN PGP SIGNATURE-----"
+	i := bytes.Index(msg, []byte(begin))
+	if i < 0 {
+		return nil, errors.New("clear-signing: no signature block")
+	}
+	blk, err := armor.Decode(bytes.NewReader(msg[i:]))
+	if err != nil {
+		return nil, fmt.Errorf("clear-signing: %w", err)
+	}
+	sig, err := io.ReadAll(blk.Body)
+	if err != nil {
+		return nil, fmt.Errorf("clear-signing: %w", err)
+	}
+	out := bytes.NewBuffer(append([]byte(nil), msg[:i]...))
+	w, err := armor.Encode(out, "PGP SIGNATURE", nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(sig); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
 }

@@ -48,6 +48,9 @@ func Run(t *testing.T, s blob.Store) {
 		if err != nil || !bytes.Equal(got, data[100:]) {
 			t.Fatalf("read after Seek(100) = %d bytes, %v; want %d bytes", len(got), err, len(data)-100)
 		}
+		if err := s.Sync(ctx); err != nil {
+			t.Fatalf("Sync: %v", err)
+		}
 		st, err := s.Stat(ctx, wantSum)
 		if err != nil || st.Size != int64(len(data)) {
 			t.Fatalf("Stat = %+v, %v", st, err)

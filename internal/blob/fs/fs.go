@@ -1,6 +1,7 @@
 // Package fs stores blobs as files under a directory, fanned out by the first
-// two hex digits of their sha256. Writes go to a temporary file that is synced
-// and renamed into place, so a crash never leaves a partial blob under a name.
+// two hex digits of their sha256. Writes go to a temporary file that is
+// renamed into place, so a crash never leaves a partial blob under a name;
+// Sync makes them durable in one syncfs(2).
 package fs
 
 import (
@@ -13,6 +14,8 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/enmei-project/enmei/internal/blob"
 	"github.com/enmei-project/enmei/internal/errs"
@@ -50,9 +53,6 @@ func (d *Dir) Put(ctx context.Context, r io.Reader) (blob.Info, error) {
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, r})
-	if err == nil {
-		err = tmp.Sync()
-	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -78,6 +78,20 @@ func (d *Dir) Put(ctx context.Context, r io.Reader) (blob.Info, error) {
 		return blob.Info{}, fmt.Errorf("storing blob: %w", err)
 	}
 	return blob.Info{Sum: sum, Size: n, ModTime: fi.ModTime()}, nil
+}
+
+// Sync implements blob.Store: one syncfs(2) of the store's filesystem makes
+// every file renamed into place so far durable.
+func (d *Dir) Sync(ctx context.Context) error {
+	f, err := os.Open(d.root)
+	if err != nil {
+		return fmt.Errorf("syncing blob store: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncing blob store: %w", err)
+	}
+	return nil
 }
 
 // Open implements blob.Store.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,5 +230,29 @@ func TestRepodataWithDNF(t *testing.T) {
 	q, err := exec.Command("rpm", "--root", root, "-q", "enmei-demo-lib", "enmei-test-etc").CombinedOutput()
 	if err != nil {
 		t.Errorf("installed packages: %v\n%s", err, q)
+	}
+}
+
+func BenchmarkSign(b *testing.B) {
+	a, _ := keys(b)
+	raw, err := demo.RPM(demo.Catalogue()[1])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Sign(bytes.NewReader(raw), io.Discard, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDetachSign(b *testing.B) {
+	a, _ := keys(b)
+	data := bytes.Repeat([]byte("x"), 4000)
+	for i := 0; i < b.N; i++ {
+		if _, err := a.DetachSign(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
