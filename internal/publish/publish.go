@@ -108,7 +108,7 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string) 
 	if err := p.Store.PutPackages(ctx, pkgs); err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
 	}
-	pub, err := p.commit(ctx, repo, pkgs)
+	pub, err := p.commitRetrying(ctx, repoID, pkgs)
 	if err != nil {
 		return Result{}, err
 	}
@@ -118,11 +118,24 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string) 
 // Republish writes a fresh publication of the repository's current packages
 // (for a new signing key or metadata format), or an empty one for a new repository.
 func (p *Publisher) Republish(ctx context.Context, repoID string) (store.Publication, error) {
-	repo, err := p.Store.Repo(ctx, repoID)
-	if err != nil {
-		return store.Publication{}, err
+	return p.commitRetrying(ctx, repoID, nil)
+}
+
+// commitRetrying builds and commits a publication, starting again from the
+// new current publication when another publish or a rollback got there
+// first, so concurrent publishes never lose each other's packages.
+func (p *Publisher) commitRetrying(ctx context.Context, repoID string, added []store.Package) (store.Publication, error) {
+	for attempt := 0; ; attempt++ {
+		repo, err := p.Store.Repo(ctx, repoID)
+		if err != nil {
+			return store.Publication{}, err
+		}
+		pub, err := p.commit(ctx, repo, added)
+		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
+			return pub, err
+		}
+		slog.Info("repository changed during publish; building on the new current publication", "repo", repoID)
 	}
-	return p.commit(ctx, repo, nil)
 }
 
 // Rollback makes an earlier publication of the repository current again.
@@ -178,8 +191,8 @@ func (p *Publisher) prepareRPM(repo store.Repo, name string, f *os.File, tmpDir 
 	}
 	defer out.Close()
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(out, h), 1<<20)
-	hdr, err := rpm.Sign(bufio.NewReaderSize(f, 1<<20), bw, p.Key)
+	bw := bufio.NewWriterSize(io.MultiWriter(out, h), 64<<10)
+	hdr, err := rpm.Sign(bufio.NewReaderSize(f, 64<<10), bw, p.Key)
 	if err != nil {
 		if errors.Is(err, rpm.ErrInvalid) {
 			return prepared{}, refuse(err.Error())
@@ -214,7 +227,7 @@ func (p *Publisher) prepareRPM(repo store.Repo, name string, f *os.File, tmpDir 
 }
 
 func prepareDeb(repo store.Repo, name string, f *os.File, refuse func(string) error) (prepared, error) {
-	info, err := deb.Inspect(bufio.NewReaderSize(f, 1<<20))
+	info, err := deb.Inspect(bufio.NewReaderSize(f, 64<<10))
 	if err != nil {
 		if errors.Is(err, deb.ErrInvalid) {
 			return prepared{}, refuse(err.Error())
@@ -334,7 +347,7 @@ func (p *Publisher) commit(ctx context.Context, repo store.Repo, added []store.P
 			return store.Publication{}, err
 		}
 	}
-	pub := store.Publication{RepoID: repo.ID, CreatedAt: now, Packages: len(pkgs), Manifest: sum}
+	pub := store.Publication{RepoID: repo.ID, CreatedAt: now, Packages: len(pkgs), Manifest: sum, Base: repo.Current}
 	id, err := p.Store.CommitPublication(ctx, pub)
 	if err != nil {
 		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)

@@ -91,7 +91,15 @@ type Publication struct {
 	CreatedAt time.Time
 	Packages  int
 	Manifest  string // blob address of the manifest
+	// Base is the publication this one was built on (0: none). It is not
+	// stored; CommitPublication uses it to refuse a commit when another
+	// publish or a rollback moved the repository in the meantime.
+	Base int64
 }
+
+// ErrConflict is returned by CommitPublication when the repository's current
+// publication is no longer the commit's Base.
+var ErrConflict = errs.E(errs.Exists, "the repository changed while this publication was being built")
 
 // SeatClaim asks for a seat under a licence key.
 type SeatClaim struct {
@@ -152,7 +160,8 @@ type Store interface {
 	Packages(ctx context.Context, ids []string) ([]Package, error)
 
 	// CommitPublication stores p and makes it its repository's current
-	// publication in one transaction, returning its new ID.
+	// publication in one transaction, returning its new ID; ErrConflict if
+	// the repository's current publication is not p.Base.
 	CommitPublication(ctx context.Context, p Publication) (int64, error)
 	Publication(ctx context.Context, id int64) (Publication, error)
 	// Publications lists a repository's publications, newest first.

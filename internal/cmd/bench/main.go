@@ -128,7 +128,8 @@ func benchFull() {
 			}
 		}
 		chain = append(chain, timed(func() {
-			sh("rpmsign", append([]string{"--define", "_gpg_name bench@example.com", "--define", "_gpg_path " + gnupg, "--addsign"}, files...)...)
+			sh("rpmsign", append([]string{"--define", "_gpg_name bench@example.com", "--define", "_gpg_path " + gnupg,
+				"--define", "__gpg /usr/bin/gpg", "--addsign"}, files...)...)
 			sh("createrepo_c", "--workers", "2", "--quiet", signDir)
 		}))
 	}
@@ -276,7 +277,14 @@ func sh(name string, args ...string) string {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
 	if err != nil {
-		fail(fmt.Sprintf("%s %v: %v\n%s", name, args, err, out))
+		shown := fmt.Sprint(args)
+		if len(shown) > 300 {
+			shown = shown[:300] + "…"
+		}
+		if len(out) > 2000 {
+			out = out[len(out)-2000:]
+		}
+		fail(fmt.Sprintf("%s %s: %v\n%s", name, shown, err, out))
 	}
 	return string(out)
 }

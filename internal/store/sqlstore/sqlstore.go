@@ -504,19 +504,24 @@ func scanPub(sc interface{ Scan(...any) error }) (store.Publication, error) {
 func (s *DB) CommitPublication(ctx context.Context, p store.Publication) (int64, error) {
 	var id int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO publications (repo_id, created_at, packages, manifest) VALUES (?, ?, ?, ?) RETURNING id`),
+		var current int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT current_pub FROM repos WHERE id = ? `+s.d.ForUpdate), p.RepoID).Scan(&current)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no repository %q", p.RepoID)
+		}
+		if err != nil {
+			return err
+		}
+		if current != p.Base {
+			return store.ErrConflict
+		}
+		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO publications (repo_id, created_at, packages, manifest) VALUES (?, ?, ?, ?) RETURNING id`),
 			p.RepoID, ms(p.CreatedAt), p.Packages, p.Manifest).Scan(&id)
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE repos SET current_pub = ? WHERE id = ?`), id, p.RepoID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errs.E(errs.NotFound, "no repository %q", p.RepoID)
-		}
-		return nil
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE repos SET current_pub = ? WHERE id = ?`), id, p.RepoID)
+		return err
 	})
 	return id, err
 }

@@ -282,9 +282,11 @@ func testPublications(t *testing.T, s store.Store) {
 	must(t, s.AddRepo(ctx, store.Repo{ID: "r1", ProductID: "p", Format: "rpm"}))
 	must(t, s.AddRepo(ctx, store.Repo{ID: "r2", ProductID: "p", Format: "rpm"}))
 	var ids []int64
+	var base int64
 	for i := 0; i < 3; i++ {
-		id, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", CreatedAt: time.Unix(int64(1700000000+i), 0), Packages: i, Manifest: fmt.Sprint("m", i)})
+		id, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", CreatedAt: time.Unix(int64(1700000000+i), 0), Packages: i, Manifest: fmt.Sprint("m", i), Base: base})
 		must(t, err)
+		base = id
 		ids = append(ids, id)
 		r, _ := s.Repo(ctx, "r1")
 		if r.Current != id {
@@ -293,6 +295,10 @@ func testPublications(t *testing.T, s store.Store) {
 	}
 	other, err := s.CommitPublication(ctx, store.Publication{RepoID: "r2", CreatedAt: time.Now(), Manifest: "x"})
 	must(t, err)
+	// A commit built on a publication that is no longer current is refused.
+	if _, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", Manifest: "stale", Base: ids[0]}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CommitPublication on a stale base = %v, want ErrConflict", err)
+	}
 	pubs, err := s.Publications(ctx, "r1")
 	if err != nil || len(pubs) != 3 || pubs[0].ID != ids[2] || pubs[2].ID != ids[0] || pubs[1].Manifest != "m1" || pubs[1].Packages != 1 {
 		t.Errorf("Publications = %+v, %v", pubs, err)
