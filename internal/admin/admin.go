@@ -7,12 +7,10 @@ package admin
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,18 +18,9 @@ import (
 
 	"github.com/enmei-project/enmei/internal/backend"
 	"github.com/enmei-project/enmei/internal/blob"
-	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
-)
-
-// Exit codes of CLI.md.
-const (
-	exitOK          = 0
-	exitFailure     = 1
-	exitUsage       = 2
-	exitEntitlement = 3
-	exitUnreachable = 4
 )
 
 // Config is enmeid's configuration after flags and environment are resolved.
@@ -115,34 +104,25 @@ func Main(ctx context.Context, args []string, env func(string) string, stdout, s
 	defer a.close()
 	if err := a.debugKnobs(); err != nil {
 		fmt.Fprintf(stderr, "enmeid: %v\n", err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	code := exitcode.For(err)
+	switch code {
+	case exitcode.OK:
+	case exitcode.Usage:
 		fmt.Fprintf(stderr, "enmeid: %v\nRun 'enmeid --help' for usage.\n", err)
-		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "enmeid: %v\n", err)
 	}
-	fmt.Fprintf(stderr, "enmeid: %v\n", err)
-	switch errs.KindOf(err) {
-	case errs.Entitlement:
-		return exitEntitlement
-	case errs.Unavailable:
-		return exitUnreachable
-	}
-	return exitFailure
+	return code
 }
 
-type usageError struct{ error }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+var usagef = exitcode.Usagef
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
@@ -157,7 +137,7 @@ func (a *app) rootCommand() *cobra.Command {
 			return nil
 		},
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return exitcode.AsUsage(err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.cfg.Data, "data", "./enmei-data", "data directory (ENMEI_DATA)")
 	pf.StringVar(&a.cfg.DB, "db", "", "database URL: sqlite://PATH or postgres://… (ENMEI_DB; default sqlite://<data>/enmei.db)")
@@ -166,17 +146,6 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.serveCommand(), a.productCommand(), a.repoCommand(), a.publishCommand(),
 		a.publicationCommand(), a.contractCommand(), a.seatCommand(), a.signingKeyCommand())
 	return root
-}
-
-// isCobraUsage recognises the argument errors cobra makes itself.
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "requires at most", "required flag", "invalid argument", "flag needs an argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // debugKnobs reads the test-only settings from the environment, in one place,

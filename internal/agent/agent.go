@@ -9,7 +9,6 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,20 +21,10 @@ import (
 
 	"github.com/enmei-project/enmei/internal/api"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/exitcode"
 )
 
-// Exit codes of CLI.md.
-const (
-	exitOK          = 0
-	exitFailure     = 1
-	exitUsage       = 2
-	exitEntitlement = 3
-	exitUnreachable = 4
-)
-
-type usageError struct{ error }
-
-func usageErr(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+var usageErr = exitcode.Usagef
 
 type app struct {
 	root   string
@@ -54,7 +43,7 @@ func Main(ctx context.Context, args []string, env func(string) string, stdout, s
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return exitcode.AsUsage(err) })
 	root.PersistentFlags().StringVar(&a.root, "root", "/", "directory standing for the host's /")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "machine-readable output on stdout")
 	root.AddCommand(a.registerCommand(), a.unregisterCommand(), a.statusCommand())
@@ -62,32 +51,15 @@ func Main(ctx context.Context, args []string, env func(string) string, stdout, s
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	code := exitcode.For(err)
+	switch code {
+	case exitcode.OK:
+	case exitcode.Usage:
 		fmt.Fprintf(stderr, "enmei: %v\nRun 'enmei --help' for usage.\n", err)
-		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "enmei: %v\n", err)
 	}
-	fmt.Fprintf(stderr, "enmei: %v\n", err)
-	switch errs.KindOf(err) {
-	case errs.Entitlement:
-		return exitEntitlement
-	case errs.Unavailable:
-		return exitUnreachable
-	}
-	return exitFailure
-}
-
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "required flag", "invalid argument", "flag needs an argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+	return code
 }
 
 func (a *app) registerCommand() *cobra.Command {

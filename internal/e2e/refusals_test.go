@@ -60,6 +60,20 @@ func TestRefusals(t *testing.T) {
 		if r := v.admin("contract", "add", "--customer", "x"); r.code != 2 {
 			t.Errorf("contract add without required flags: exit %d, want 2", r.code)
 		}
+		if r := v.admin("publication", "rollback", "el9-x86_64", "not-a-number"); r.code != 2 {
+			t.Errorf("rollback to a non-numeric ID: exit %d, want 2", r.code)
+		}
+		for _, cmd := range [][]string{{"serve"}, {"product", "add"}, {"repo", "add"}, {"publish"}, {"publication", "list"},
+			{"publication", "rollback"}, {"contract", "add"}, {"contract", "show"}, {"contract", "renew"}, {"seat", "release"}, {"signing-key", "export"}} {
+			if r := v.admin(append(cmd, "--help")...); r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+				t.Errorf("enmeid %v --help: exit %d", cmd, r.code)
+			}
+		}
+		for _, cmd := range []string{"register", "unregister", "status"} {
+			if r := h.enmei(cmd, "--help"); r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+				t.Errorf("enmei %s --help: exit %d", cmd, r.code)
+			}
+		}
 	})
 
 	// A registered host of the deb contract must not read the rpm repository,

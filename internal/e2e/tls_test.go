@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enmei-project/enmei/internal/testutil/aptroot"
 )
 
 // testCA writes a CA certificate and a server certificate for 127.0.0.1
@@ -81,6 +84,33 @@ func TestTLS(t *testing.T) {
 	if out, err := h.dnf("--setopt=*.sslcacert="+filepath.Join(h.root, caInRoot), "install", "enmei-demo-hello"); err != nil {
 		t.Fatalf("dnf install over TLS: %v\n%s", err, out)
 	}
+	// apt: the CA goes into Acquire::https::<host>::CaInfo.
+	dv := newVendor(t, "")
+	dv.catalog()
+	debDir, _ := writeDemo(t, "deb")
+	dv.must("publish", "deb12-main", debDir)
+	dc := dv.contract("deb12", 3, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
+	dv.serve("--tls", cert+","+key)
+	d := newHost(t, debianRelease, machineID(601))
+	d.mustEnmei("register", "--server", dv.url, "--key", dc.LicenseKey, "--ca", ca)
+	aptConf, err := os.ReadFile(filepath.Join(d.root, "etc/apt/apt.conf.d/80enmei"))
+	must(t, err)
+	if !strings.Contains(string(aptConf), `Acquire::https::127.0.0.1::CaInfo "/etc/enmei/ca.pem";`) {
+		t.Errorf("80enmei lacks CaInfo:\n%s", aptConf)
+	}
+	apt := aptroot.New(t, d.root)
+	if out, err := apt.AptGet(context.Background(), "update"); err != nil {
+		t.Fatalf("apt-get update over TLS: %v\n%s", err, out)
+	}
+	if _, err := apt.Download(context.Background(), "enmei-demo-hello"); err != nil {
+		t.Errorf("apt-get download over TLS: %v", err)
+	}
+	// Without the CA, apt refuses the server.
+	must(t, os.Remove(filepath.Join(d.root, "etc/apt/apt.conf.d/80enmei")))
+	if out, err := aptroot.New(t, d.root).AptGet(context.Background(), "update"); err == nil {
+		t.Errorf("apt-get update trusted a private CA it was not given:\n%s", out)
+	}
+
 	if r := v.admin("serve", "--tls", "/nonexistent.pem,/nonexistent.key", "--addr", freePort(t)); r.code != 1 || !strings.Contains(r.stderr, "certificate") {
 		t.Errorf("serve with missing certificate files: exit %d, %q", r.code, r.stderr)
 	}

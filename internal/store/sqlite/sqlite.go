@@ -18,31 +18,6 @@ import (
 	"github.com/enmei-project/enmei/internal/store/sqlstore"
 )
 
-// schema holds the migration steps; never edit a released step, add one.
-var schema = []string{`
-CREATE TABLE products (id TEXT PRIMARY KEY, name TEXT NOT NULL, format TEXT NOT NULL, eol TEXT NOT NULL DEFAULT '');
-CREATE TABLE repos (id TEXT PRIMARY KEY, product_id TEXT NOT NULL REFERENCES products(id), format TEXT NOT NULL,
-  arch TEXT NOT NULL DEFAULT '', suite TEXT NOT NULL DEFAULT '', component TEXT NOT NULL DEFAULT '',
-  current_pub INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX repos_product ON repos(product_id);
-CREATE TABLE contracts (support_id TEXT PRIMARY KEY, customer TEXT NOT NULL, end_user TEXT NOT NULL DEFAULT '',
-  plan TEXT NOT NULL, products TEXT NOT NULL, quantity INTEGER NOT NULL, start_date TEXT NOT NULL, end_date TEXT NOT NULL,
-  contact TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE license_keys (id TEXT PRIMARY KEY, support_id TEXT NOT NULL REFERENCES contracts(support_id),
-  product_id TEXT NOT NULL, hash BLOB NOT NULL UNIQUE);
-CREATE INDEX license_keys_contract ON license_keys(support_id);
-CREATE TABLE hosts (id TEXT PRIMARY KEY, support_id TEXT NOT NULL, product_id TEXT NOT NULL,
-  key_id TEXT NOT NULL REFERENCES license_keys(id), machine_id TEXT NOT NULL, hostname TEXT NOT NULL,
-  secret_hash BLOB NOT NULL, registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, UNIQUE (key_id, machine_id));
-CREATE INDEX hosts_contract ON hosts(support_id);
-CREATE TABLE packages (id TEXT PRIMARY KEY, blob TEXT NOT NULL, format TEXT NOT NULL, name TEXT NOT NULL,
-  version TEXT NOT NULL, arch TEXT NOT NULL, location TEXT NOT NULL, size INTEGER NOT NULL, meta BLOB NOT NULL);
-CREATE TABLE publications (id INTEGER PRIMARY KEY AUTOINCREMENT, repo_id TEXT NOT NULL REFERENCES repos(id),
-  created_at INTEGER NOT NULL, packages INTEGER NOT NULL, manifest TEXT NOT NULL);
-CREATE INDEX publications_repo ON publications(repo_id);
-CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL)
-`}
-
 // DB is the SQLite store.
 type DB struct {
 	*sqlstore.DB
@@ -65,9 +40,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
-		Name:       "sqlite",
-		IsUnique:   func(err error) bool { return strings.Contains(err.Error(), "UNIQUE constraint failed") },
-		Migrations: schema,
+		Name:     "sqlite",
+		IsUnique: func(err error) bool { return strings.Contains(err.Error(), "UNIQUE constraint failed") },
+		Types:    map[string]string{"bytes": "BLOB", "int64": "INTEGER", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"},
 		Retryable: func(err error) bool {
 			m := err.Error()
 			return strings.Contains(m, "SQLITE_BUSY") || strings.Contains(m, "database is locked")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/enmei-project/enmei/internal/store"
+	"github.com/enmei-project/enmei/internal/store/sqlstore"
 	"github.com/enmei-project/enmei/internal/store/storetest"
 )
 
@@ -41,7 +42,7 @@ func TestReopen(t *testing.T) {
 	}
 	var n int
 	db.SQL().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
-	if n != len(schema) {
-		t.Errorf("schema_migrations has %d rows, want %d", n, len(schema))
+	if n != len(sqlstore.Schema) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(sqlstore.Schema))
 	}
 }

@@ -30,8 +30,8 @@ type Dialect struct {
 	ForUpdate string
 	// IsUnique reports a unique-constraint violation.
 	IsUnique func(error) bool
-	// Migrations are the schema steps, in order; step i is version i+1.
-	Migrations []string
+	// Types fills Schema's {{bytes}}, {{int64}} and {{serial}}.
+	Types map[string]string
 	// LockMigrations runs first in each migration transaction ("" for none).
 	LockMigrations string
 	// Retryable reports a transient conflict worth retrying (busy database,
@@ -81,7 +81,10 @@ func (s *DB) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil && !s.d.IsUnique(err) {
 		return fmt.Errorf("migrating %s: %w", s.d.Name, err)
 	}
-	for i, step := range s.d.Migrations {
+	for i, step := range Schema {
+		for k, v := range s.d.Types {
+			step = strings.ReplaceAll(step, "{{"+k+"}}", v)
+		}
 		version := i + 1
 		err := s.tx(ctx, func(tx *sql.Tx) error {
 			if s.d.LockMigrations != "" {
@@ -142,6 +145,34 @@ func (s *DB) tryTx(ctx context.Context, f func(*sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+// Schema is the versioned migration steps, written once for every dialect:
+// {{bytes}}, {{int64}} and {{serial}} stand for the dialect's types. Never
+// edit a released step; add one. Steps must be additive, so that version N
+// and N+1 of enmeid can run side by side during a rolling upgrade.
+var Schema = []string{`
+CREATE TABLE products (id TEXT PRIMARY KEY, name TEXT NOT NULL, format TEXT NOT NULL, eol TEXT NOT NULL DEFAULT '');
+CREATE TABLE repos (id TEXT PRIMARY KEY, product_id TEXT NOT NULL REFERENCES products(id), format TEXT NOT NULL,
+  arch TEXT NOT NULL DEFAULT '', suite TEXT NOT NULL DEFAULT '', component TEXT NOT NULL DEFAULT '',
+  current_pub {{int64}} NOT NULL DEFAULT 0);
+CREATE INDEX repos_product ON repos(product_id);
+CREATE TABLE contracts (support_id TEXT PRIMARY KEY, customer TEXT NOT NULL, end_user TEXT NOT NULL DEFAULT '',
+  plan TEXT NOT NULL, products TEXT NOT NULL, quantity INTEGER NOT NULL, start_date TEXT NOT NULL, end_date TEXT NOT NULL,
+  contact TEXT NOT NULL, created_at {{int64}} NOT NULL);
+CREATE TABLE license_keys (id TEXT PRIMARY KEY, support_id TEXT NOT NULL REFERENCES contracts(support_id),
+  product_id TEXT NOT NULL, hash {{bytes}} NOT NULL UNIQUE);
+CREATE INDEX license_keys_contract ON license_keys(support_id);
+CREATE TABLE hosts (id TEXT PRIMARY KEY, support_id TEXT NOT NULL, product_id TEXT NOT NULL,
+  key_id TEXT NOT NULL REFERENCES license_keys(id), machine_id TEXT NOT NULL, hostname TEXT NOT NULL,
+  secret_hash {{bytes}} NOT NULL, registered_at {{int64}} NOT NULL, last_seen {{int64}} NOT NULL, UNIQUE (key_id, machine_id));
+CREATE INDEX hosts_contract ON hosts(support_id);
+CREATE TABLE packages (id TEXT PRIMARY KEY, blob TEXT NOT NULL, format TEXT NOT NULL, name TEXT NOT NULL,
+  version TEXT NOT NULL, arch TEXT NOT NULL, location TEXT NOT NULL, size {{int64}} NOT NULL, meta {{bytes}} NOT NULL);
+CREATE TABLE publications (id {{serial}}, repo_id TEXT NOT NULL REFERENCES repos(id),
+  created_at {{int64}} NOT NULL, packages INTEGER NOT NULL, manifest TEXT NOT NULL);
+CREATE INDEX publications_repo ON publications(repo_id);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value {{bytes}} NOT NULL)
+`}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 

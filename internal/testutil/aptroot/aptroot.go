@@ -4,9 +4,11 @@
 // machine's own /etc/apt.
 //
 // Sources files name keyrings by absolute path (Signed-By:
-// /etc/apt/keyrings/enmei.gpg), which apt resolves on the real filesystem.
-// AptGet therefore reads copies of the root's sources.list.d/*.sources in
-// which Signed-By paths are moved under the root; the originals are untouched.
+// /etc/apt/keyrings/enmei.gpg), which apt resolves on the real filesystem,
+// and apt reads its apt.conf.d before -o options move its directories.
+// AptGet therefore reads copies of the root's sources.list.d/*.sources and
+// apt.conf.d/* (given with -c) in which absolute /etc/ paths are moved under
+// the root; the originals are untouched.
 package aptroot
 
 import (
@@ -76,6 +78,31 @@ func (r *Root) rootSources() (string, error) {
 	return parts, nil
 }
 
+var quotedEtc = regexp.MustCompile(`"/etc/`)
+
+// rootConfs copies the root's apt.conf.d files with quoted /etc/ paths moved
+// under the root, and returns -c options that load them.
+func (r *Root) rootConfs() ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(r.Dir, "etc/apt/apt.conf.d/*"))
+	if err != nil {
+		return nil, err
+	}
+	var opts []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		out := quotedEtc.ReplaceAllString(string(data), `"`+r.Dir+`/etc/`)
+		copyPath := filepath.Join(r.Dir, "var/lib/aptroot", "conf-"+filepath.Base(f))
+		if err := os.WriteFile(copyPath, []byte(out), 0o600); err != nil {
+			return nil, err
+		}
+		opts = append(opts, "-c", copyPath)
+	}
+	return opts, nil
+}
+
 func (r *Root) options(parts string) []string {
 	return []string{
 		"-o", "Dir=" + r.Dir,
@@ -113,7 +140,11 @@ func (r *Root) run(ctx context.Context, dir, name string, args ...string) (strin
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, name, append(r.options(parts), args...)...)
+	confs, err := r.rootConfs()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, name, append(append(confs, r.options(parts)...), args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
 	out, err := cmd.CombinedOutput()
