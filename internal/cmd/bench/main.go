@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/enmei-project/enmei/internal/demo"
@@ -221,7 +222,8 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
 	check(os.WriteFile(filepath.Join(nginxRoot, "nginx.conf"), []byte(conf), 0o644))
 	ng := exec.Command("nginx", "-c", filepath.Join(nginxRoot, "nginx.conf"))
 	check(ng.Start())
-	defer ng.Process.Kill()
+	// SIGTERM, not SIGKILL: nginx's master must take its workers down too.
+	defer func() { ng.Process.Signal(syscall.SIGTERM); ng.Wait() }()
 	waitPort(naddr)
 
 	var ours, peer []float64
