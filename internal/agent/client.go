@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,17 +20,24 @@ import (
 	"github.com/enmei-project/enmei/internal/errs"
 )
 
-// client talks to enmeid.
+// requestTimeout bounds one API call, proxy and TLS handshake included.
+const requestTimeout = 30 * time.Second
+
+// client talks to enmeid's API.
 type client struct {
 	server string // without trailing slash
+	proxy  *url.URL
 	http   *http.Client
 }
 
-// proxyFor picks the proxy for server: --proxy, else HTTPS_PROXY/HTTP_PROXY
-// from env (NO_PROXY honoured). It returns "" for a direct connection.
+// proxyFor picks the proxy for server: the --proxy flag, else HTTPS_PROXY
+// (https servers) or HTTP_PROXY (http servers) from env, either case, unless
+// NO_PROXY names the server. It returns "" for a direct connection. Unlike
+// net/http's ProxyFromEnvironment it does proxy loopback servers: an explicit
+// setting is meant, and tests rely on it.
 func proxyFor(server, flag string, env func(string) string) string {
 	if flag != "" {
-		return flag
+		return normalizeProxy(flag)
 	}
 	get := func(k string) string {
 		if v := env(k); v != "" {
@@ -41,107 +49,217 @@ func proxyFor(server, flag string, env func(string) string) string {
 	if err != nil {
 		return ""
 	}
-	for _, np := range strings.Split(get("NO_PROXY"), ",") {
-		np = strings.TrimPrefix(strings.TrimSpace(np), ".")
-		if np == "*" || (np != "" && (u.Hostname() == np || strings.HasSuffix(u.Hostname(), "."+np))) {
-			return ""
-		}
+	if noProxy(u, get("NO_PROXY")) {
+		return ""
 	}
 	if u.Scheme == "https" {
-		return get("HTTPS_PROXY")
+		return normalizeProxy(get("HTTPS_PROXY"))
 	}
-	return get("HTTP_PROXY")
+	return normalizeProxy(get("HTTP_PROXY"))
 }
 
+// normalizeProxy gives a scheme-less proxy ("proxy:3128") the http:// that
+// curl and Go assume.
+func normalizeProxy(p string) string {
+	p = strings.TrimSpace(p)
+	if p != "" && !strings.Contains(p, "://") {
+		return "http://" + p
+	}
+	return p
+}
+
+// noProxy reports whether the comma-separated NO_PROXY list exempts u:
+// "*", host names (".example.jp" and "*.example.jp" for sub-domains, a plain
+// name matches sub-domains too, as curl does), IP addresses, CIDR ranges,
+// each optionally with ":port".
+func noProxy(u *url.URL, list string) bool {
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	ip := net.ParseIP(host)
+	for _, e := range strings.Split(list, ",") {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if e == "" {
+			continue
+		}
+		if e == "*" {
+			return true
+		}
+		if _, cidr, err := net.ParseCIDR(e); err == nil {
+			if ip != nil && cidr.Contains(ip) {
+				return true
+			}
+			continue
+		}
+		if h, p, err := net.SplitHostPort(e); err == nil {
+			if p != port {
+				continue
+			}
+			e = h
+		}
+		e = strings.Trim(e, "[]")
+		e = strings.TrimPrefix(strings.TrimPrefix(e, "*"), ".")
+		if e != "" && (host == e || strings.HasSuffix(host, "."+e)) {
+			return true
+		}
+	}
+	return false
+}
+
+// newClient makes a client for server, trusting caFile in addition to the
+// system roots and going through proxy when it is not "".
 func newClient(server, caFile, proxy string) (*client, error) {
 	u, err := url.Parse(server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageErr("--server must be an http:// or https:// URL, not %q", server)
+		return nil, usageErr("--server must be an http:// or https:// URL like https://els.example.jp, not %q", server)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
+	tr.Proxy = nil // only the proxy chosen by proxyFor, never the process environment
+	tr.TLSHandshakeTimeout = 15 * time.Second
+	c := &client{server: strings.TrimRight(server, "/")}
 	if proxy != "" {
 		pu, err := url.Parse(proxy)
-		if err != nil || pu.Host == "" {
-			return nil, usageErr("the proxy %q is not a URL like http://proxy.example:3128", proxy)
+		if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+			return nil, usageErr("the proxy %q is not a URL like http://user:password@proxy.example.jp:3128", redactProxy(proxy))
 		}
+		c.proxy = pu
 		tr.Proxy = http.ProxyURL(pu)
 	}
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, errs.E(errs.Invalid, "cannot read the CA file %s: %v", caFile, err)
+			return nil, errs.E(errs.Invalid, "cannot read the CA file %s: %v: pass the PEM file of the CA that signed the server's certificate", caFile, err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errs.E(errs.Invalid, "%s holds no PEM certificate", caFile)
+			return nil, errs.E(errs.Invalid, "%s holds no PEM certificate: pass the CA certificate (-----BEGIN CERTIFICATE-----)", caFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &client{server: strings.TrimRight(server, "/"), http: &http.Client{Transport: tr, Timeout: 60 * time.Second}}, nil
+	c.http = &http.Client{Transport: tr, Timeout: requestTimeout}
+	return c, nil
 }
 
-// do sends a request and decodes a JSON answer into out (if not nil).
-func (c *client) do(ctx context.Context, method, path string, auth [2]string, in, out any) error {
+// close releases the client's idle connections.
+func (c *client) close() { c.http.CloseIdleConnections() }
+
+// serverError is an error answer of the server.
+type serverError struct {
+	Status int
+	Body   api.Error
+}
+
+func (e *serverError) Error() string { return e.Body.Error }
+
+// do sends a request (in as JSON when not nil, with HTTP Basic auth when
+// user is set) and decodes the JSON answer into out when not nil.
+func (c *client) do(ctx context.Context, method, path, user, pass string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return err
+			return fmt.Errorf("encoding the request: %w", err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.server+path, body)
 	if err != nil {
-		return err
+		return fmt.Errorf("making the request: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "enmei-agent")
-	if auth[0] != "" {
-		req.SetBasicAuth(auth[0], auth[1])
+	if user != "" {
+		req.SetBasicAuth(user, pass)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return unreachable(c.server, err)
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return unreachable(c.server, err)
+		return c.unreachable(err)
+	}
+	if resp.StatusCode == http.StatusProxyAuthRequired {
+		return errs.E(errs.Unavailable, "the proxy %s refused the request (407 Proxy Authentication Required): check the proxy user and password in --proxy or the proxy environment variable", c.proxyName())
 	}
 	if resp.StatusCode >= 300 {
 		var e api.Error
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			if resp.StatusCode == http.StatusProxyAuthRequired {
-				return errs.E(errs.Unavailable, "the proxy refused the connection (407): check the proxy user and password")
-			}
-			return errs.E(errs.Other, "%s answered %s: is this an enmei server?", c.server, resp.Status)
+			return errs.E(errs.Other, "%s answered %s to %s, not an enmei answer: check that --server is the enmei server's URL", c.server, resp.Status, path)
 		}
+		se := &serverError{Status: resp.StatusCode, Body: e}
 		switch e.Kind {
 		case "entitlement", "unauthorized", "forbidden":
-			return errs.E(errs.Entitlement, "%s", e.Error)
+			return errs.Wrap(errs.Entitlement, se, e.Error)
 		case "invalid":
-			return errs.E(errs.Invalid, "%s", e.Error)
+			return errs.Wrap(errs.Invalid, se, e.Error)
 		case "not_found":
-			return errs.E(errs.NotFound, "%s", e.Error)
+			return errs.Wrap(errs.NotFound, se, e.Error)
 		}
-		return errs.E(errs.Other, "%s", e.Error)
+		return errs.Wrap(errs.Other, se, e.Error)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s sent an answer enmei cannot read: %w", c.server, err)
+			return fmt.Errorf("%s sent an answer enmei cannot read (%v): check that --server is the enmei server's URL and the agent is up to date", c.server, err)
 		}
 	}
 	return nil
 }
 
-func unreachable(server string, err error) error {
+// isUnauthorized reports whether err is the server's 401: the credential is
+// not (or no longer) valid.
+func isUnauthorized(err error) bool {
+	var se *serverError
+	return errors.As(err, &se) && se.Status == http.StatusUnauthorized
+}
+
+func (c *client) proxyName() string {
+	if c.proxy == nil {
+		return ""
+	}
+	return c.proxy.Redacted()
+}
+
+// unreachable turns a transport error into the one sentence the user sees.
+func (c *client) unreachable(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return errs.Wrap(errs.Unavailable, err, fmt.Sprintf("cannot reach %s: %v: check the URL, the network, the proxy and (for https) the CA", server, err))
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		verify   *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &unknown) || errors.As(err, &verify) || errors.As(err, &hostname):
+		return errs.Wrap(errs.Unavailable, err, fmt.Sprintf("cannot reach %s: its TLS certificate is not trusted (%v): pass the CA that signed it with --ca FILE, or check the URL", c.server, err))
+	case c.proxy != nil:
+		return errs.Wrap(errs.Unavailable, err, fmt.Sprintf("cannot reach %s through the proxy %s: %v: check the URL, the proxy and its credentials, and the network", c.server, c.proxyName(), err))
+	}
+	env := "HTTPS_PROXY"
+	if strings.HasPrefix(c.server, "http:") {
+		env = "HTTP_PROXY"
+	}
+	return errs.Wrap(errs.Unavailable, err, fmt.Sprintf("cannot reach %s: %v: check the URL, the network or the proxy (--proxy or %s)", c.server, err, env))
+}
+
+// redactProxy hides a proxy password in messages.
+func redactProxy(p string) string {
+	if u, err := url.Parse(p); err == nil {
+		return u.Redacted()
+	}
+	if i := strings.LastIndex(p, "@"); i >= 0 {
+		return "…" + p[i:]
+	}
+	return p
 }

@@ -1,70 +1,75 @@
 package agent
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
-
-	"github.com/enmei-project/enmei/internal/errs"
 )
 
-// state is /etc/enmei/host.json: what the host needs to talk to the server
-// later, and every file register wrote, so unregister can remove them.
-type state struct {
-	Server    string   `json:"server"`
-	HostID    string   `json:"host_id"`
-	Secret    string   `json:"secret"`
-	SupportID string   `json:"support_id"`
-	Product   string   `json:"product"`
-	Family    string   `json:"family"`
-	CA        bool     `json:"ca,omitempty"`
-	Proxy     string   `json:"proxy,omitempty"`
-	Files     []string `json:"files"`
+// Paths register writes, as on the host (joined under --root).
+const (
+	yumRepoPath = "/etc/yum.repos.d/enmei.repo"
+	rpmKeyPath  = "/etc/pki/rpm-gpg/RPM-GPG-KEY-enmei"
+	aptSources  = "/etc/apt/sources.list.d/enmei.sources"
+	aptKeyring  = "/etc/apt/keyrings/enmei.gpg"
+	aptAuth     = "/etc/apt/auth.conf.d/enmei.conf"
+	aptConf     = "/etc/apt/apt.conf.d/80enmei"
+	caPath      = "/etc/enmei/ca.pem"
+	statePath   = "/etc/enmei/host.json"
+	stateDir    = "/etc/enmei"
+)
+
+// ownFiles are the only files unregister removes, whatever host.json says,
+// so a damaged host.json cannot make it delete anything else.
+var ownFiles = map[string]bool{
+	yumRepoPath: true, rpmKeyPath: true, aptSources: true, aptKeyring: true,
+	aptAuth: true, aptConf: true, caPath: true, statePath: true,
 }
 
-func loadState(root string) (*state, error) {
-	data, err := os.ReadFile(filepath.Join(root, statePath))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errs.E(errs.NotFound, "this host is not registered (no %s): run enmei register", statePath)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", statePath, err)
-	}
-	var s state
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, errs.E(errs.Invalid, "%s is damaged: run enmei register again", statePath)
-	}
-	return &s, nil
+// file is one file register writes.
+type file struct {
+	path string // absolute on the host
+	data []byte
+	mode fs.FileMode
 }
 
-// writeFiles writes every file atomically: all are staged as temporary files
-// first, then renamed into place, so a failure leaves the old files whole.
+// writeFiles writes files under root, each atomically (a temporary file in
+// the same directory, chmod, fsync, rename) so a crash never leaves half a
+// file. All are staged before the first rename; if anything fails, every
+// file this call put in place is removed again and the error says so.
 func writeFiles(root string, files []file) error {
-	type staged struct{ tmp, final string }
-	var done []staged
-	cleanup := func() {
-		for _, s := range done {
+	type staged struct{ tmp, final, path string }
+	var temps []staged
+	var placed []string
+	undo := func(err error) error {
+		for _, s := range temps {
 			os.Remove(s.tmp)
 		}
+		for _, p := range placed {
+			os.Remove(p)
+		}
+		if len(placed) > 0 {
+			return fmt.Errorf("%w (enmei removed the %d files it had written)", err, len(placed))
+		}
+		return err
 	}
 	for _, f := range files {
 		final := filepath.Join(root, f.path)
-		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-			cleanup()
-			return fmt.Errorf("creating %s: %w", filepath.Dir(f.path), err)
+		dir := filepath.Dir(final)
+		if err := mkdirAll(dir); err != nil {
+			return undo(fmt.Errorf("creating %s: %w", path.Dir(f.path), err))
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(final), ".enmei-*")
+		tmp, err := os.CreateTemp(dir, ".enmei-*.tmp")
 		if err != nil {
-			cleanup()
-			return fmt.Errorf("writing %s: %w", f.path, err)
+			return undo(fmt.Errorf("writing %s: %w", f.path, err))
 		}
-		done = append(done, staged{tmp.Name(), final})
-		// Chmod before writing, so secrets are never readable by others.
-		err = tmp.Chmod(fs.FileMode(f.mode))
+		temps = append(temps, staged{tmp.Name(), final, f.path})
+		// Chmod before writing, so a secret is never readable by others,
+		// and explicitly, so the umask cannot change the mode.
+		err = tmp.Chmod(f.mode)
 		if err == nil {
 			_, err = tmp.Write(f.data)
 		}
@@ -75,17 +80,55 @@ func writeFiles(root string, files []file) error {
 			err = cerr
 		}
 		if err != nil {
-			cleanup()
-			return fmt.Errorf("writing %s: %w", f.path, err)
+			return undo(fmt.Errorf("writing %s: %w", f.path, err))
 		}
 	}
-	for _, s := range done {
+	for i, s := range temps {
 		if err := os.Rename(s.tmp, s.final); err != nil {
-			cleanup()
-			return fmt.Errorf("installing %s: %w", s.final, err)
+			temps = temps[i:]
+			return undo(fmt.Errorf("installing %s: %w", s.path, err))
 		}
+		placed = append(placed, s.final)
 	}
 	return nil
 }
 
-func copyAll(w io.Writer, r io.Reader) (int64, error) { return io.Copy(w, r) }
+// removeFiles removes the given host paths under root (missing ones are
+// fine) and /etc/enmei when it is left empty.
+func removeFiles(root string, paths []string) error {
+	var errList []error
+	for _, p := range paths {
+		p = path.Clean("/" + p)
+		if !ownFiles[p] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(root, p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errList = append(errList, fmt.Errorf("removing %s: %w", p, err))
+		}
+	}
+	os.Remove(filepath.Join(root, stateDir)) // only succeeds when empty
+	return errors.Join(errList...)
+}
+
+// mkdirAll is os.MkdirAll with the new directories 0755 whatever the umask:
+// apt reads keyrings as the unprivileged _apt user.
+func mkdirAll(dir string) error {
+	if fi, err := os.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return os.Chmod(dir, 0o755)
+}

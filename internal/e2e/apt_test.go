@@ -18,12 +18,7 @@ import (
 // InRelease with the installed keyring, download fetches the package over
 // HTTP Basic, and a tampered keyring makes update fail.
 func TestAPT(t *testing.T) {
-	v := newVendor(t, "")
-	v.catalog()
-	dir, _ := writeDemo(t, "deb")
-	v.must("publish", "deb12-main", dir)
-	c := v.contract("deb12", 3, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
-	v.serve()
+	v, c := demoVendor(t, "deb12", 3)
 
 	h := newHost(t, debianRelease, machineID(900))
 	h.mustEnmei("register", "--server", v.url, "--key", c.LicenseKey)

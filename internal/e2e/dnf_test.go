@@ -44,12 +44,7 @@ func (h *host) rpmQuery(name string) string {
 // dependency and an epoch with the real dnf (gpgcheck=1, repo_gpgcheck=1),
 // then publish a newer release and upgrade to it.
 func TestDNF(t *testing.T) {
-	v := newVendor(t, "")
-	v.catalog()
-	dir, _ := writeDemo(t, "rpm")
-	v.must("publish", "el9-x86_64", dir)
-	c := v.contract("el9", 3, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
-	v.serve()
+	v, c := demoVendor(t, "el9", 3)
 
 	h := newHost(t, almaRelease, machineID(500))
 	h.mustEnmei("register", "--server", v.url, "--key", c.LicenseKey)

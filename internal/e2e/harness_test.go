@@ -340,3 +340,21 @@ func wrongKeyBinary(t testing.TB, ours []byte) []byte {
 }
 
 func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
+
+// demoVendor is a vendor with the catalogue, the demo packages published to
+// the repository of product ("el9" or "deb12"), a contract of quantity seats
+// valid from a month ago to a year ahead, and a running server.
+func demoVendor(t *testing.T, product string, quantity int, serveArgs ...string) (*vendor, contractOut) {
+	t.Helper()
+	v := newVendor(t, "")
+	v.catalog()
+	format, repo := "rpm", "el9-x86_64"
+	if product == "deb12" {
+		format, repo = "deb", "deb12-main"
+	}
+	dir, _ := writeDemo(t, format)
+	v.must("publish", repo, dir)
+	c := v.contract(product, quantity, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
+	v.serve(serveArgs...)
+	return v, c
+}

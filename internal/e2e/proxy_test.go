@@ -43,12 +43,7 @@ func startTinyproxy(t *testing.T, user, pass string) (addr, logFile string) {
 // proxy authentication from --proxy, and from HTTP_PROXY in the environment —
 // and an unreachable proxy is exit 4.
 func TestProxy(t *testing.T) {
-	v := newVendor(t, "")
-	v.catalog()
-	dir, _ := writeDemo(t, "rpm")
-	v.must("publish", "el9-x86_64", dir)
-	c := v.contract("el9", 5, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
-	v.serve()
+	v, c := demoVendor(t, "el9", 5)
 
 	t.Run("flag with auth", func(t *testing.T) {
 		addr, logFile := startTinyproxy(t, "proxyuser", "proxypass")

@@ -103,12 +103,7 @@ func TestPublishRefusesBadInput(t *testing.T) {
 // publication's blobs and before switching to it; the previous snapshot
 // stays current and fully served, and a later publish works.
 func TestCrashDuringPublish(t *testing.T) {
-	v := newVendor(t, "")
-	v.catalog()
-	dir, _ := writeDemo(t, "rpm")
-	v.must("publish", "el9-x86_64", dir)
-	c := v.contract("el9", 2, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
-	v.serve()
+	v, c := demoVendor(t, "el9", 2)
 	h := newHost(t, almaRelease, machineID(300))
 	h.mustEnmei("register", "--server", v.url, "--key", c.LicenseKey)
 	id := h.identity()
@@ -171,12 +166,7 @@ func hrefs(repomd string) []string {
 
 // TestServing: HEAD, Range, conditional requests and path traversal.
 func TestServing(t *testing.T) {
-	v := newVendor(t, "")
-	v.catalog()
-	dir, _ := writeDemo(t, "rpm")
-	v.must("publish", "el9-x86_64", dir)
-	c := v.contract("el9", 2, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
-	v.serve()
+	v, c := demoVendor(t, "el9", 2)
 	h := newHost(t, almaRelease, machineID(400))
 	h.mustEnmei("register", "--server", v.url, "--key", c.LicenseKey)
 	id := h.identity()

@@ -59,12 +59,7 @@ func testCA(t *testing.T) (ca, cert, key string) {
 // with exit 4.
 func TestTLS(t *testing.T) {
 	ca, cert, key := testCA(t)
-	v := newVendor(t, "")
-	v.catalog()
-	dir, _ := writeDemo(t, "rpm")
-	v.must("publish", "el9-x86_64", dir)
-	c := v.contract("el9", 3, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
-	v.serve("--tls", cert+","+key)
+	v, c := demoVendor(t, "el9", 3, "--tls", cert+","+key)
 	if !strings.HasPrefix(v.url, "https://") {
 		t.Fatalf("url %s", v.url)
 	}

@@ -76,12 +76,12 @@ func (s *Server) unregister(w http.ResponseWriter, r *http.Request) {
 func (s *Server) authHostAnyContract(r *http.Request) (store.Host, store.Contract, error) {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
-		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "this request needs the host credential: the host is not registered")
+		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "this needs the host credential that enmei register writes: register the host first")
 	}
 	e := s.hostFacts(r.Context(), id, s.cfg.Now())
 	if e.err != nil {
 		if errs.Is(e.err, errs.NotFound) {
-			return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered or its seat released)")
+			return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered or its seat released): run enmei register again")
 		}
 		return store.Host{}, store.Contract{}, e.err
 	}

@@ -153,29 +153,19 @@ func (s *Server) noteSeen(id string, now time.Time) {
 // authHost checks HTTP Basic credentials and the live contract. It returns
 // the host and its contract, or an Unauthorized/Forbidden error.
 func (s *Server) authHost(r *http.Request) (store.Host, store.Contract, error) {
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "this repository needs the host credential that enmei register writes: register the host first")
+	host, contract, err := s.authHostAnyContract(r)
+	if err != nil {
+		return store.Host{}, store.Contract{}, err
 	}
 	now := s.cfg.Now()
-	e := s.hostFacts(r.Context(), id, now)
-	if e.err != nil {
-		if errs.Is(e.err, errs.NotFound) {
-			return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered or its seat released): run enmei register again")
-		}
-		return store.Host{}, store.Contract{}, e.err
-	}
-	if !entitle.Matches(secret, e.host.SecretHash) {
-		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid: run enmei register again")
-	}
-	if err := entitle.CheckValid(e.contract, now); err != nil {
+	if err := entitle.CheckValid(contract, now); err != nil {
 		return store.Host{}, store.Contract{}, errs.E(errs.Forbidden, "%s", err.Error())
 	}
-	if !contains(e.contract.Products, e.host.ProductID) {
-		return store.Host{}, store.Contract{}, errs.E(errs.Forbidden, "contract %s no longer includes product %s", e.contract.SupportID, e.host.ProductID)
+	if !contains(contract.Products, host.ProductID) {
+		return store.Host{}, store.Contract{}, errs.E(errs.Forbidden, "contract %s no longer includes product %s", contract.SupportID, host.ProductID)
 	}
-	s.noteSeen(e.host.ID, now)
-	return e.host, e.contract, nil
+	s.noteSeen(host.ID, now)
+	return host, contract, nil
 }
 
 func (s *Server) hostFacts(ctx context.Context, id string, now time.Time) hostEntry {

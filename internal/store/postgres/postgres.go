@@ -30,6 +30,11 @@ func code(err error) string {
 	return ""
 }
 
+// migrationLock is the pg_advisory_xact_lock key every migration step (and
+// the creation of schema_migrations) holds, so replicas starting together
+// migrate one at a time.
+const migrationLock = "SELECT pg_advisory_xact_lock(72656)"
+
 // Open connects to the database at url (postgres://…) and migrates it.
 func Open(ctx context.Context, url string) (*DB, error) {
 	db, err := sql.Open("pgx", url)
@@ -37,9 +42,14 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("opening PostgreSQL: %w", err)
 	}
 	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(20)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	if err := createMigrationsTable(ctx, db); err != nil {
+		db.Close()
+		return nil, err
 	}
 	s, err := sqlstore.New(ctx, db, sqlstore.Dialect{
 		Name:           "postgres",
@@ -47,7 +57,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		ForUpdate:      "FOR UPDATE",
 		IsUnique:       func(err error) bool { return code(err) == "23505" },
 		Types:          map[string]string{"bytes": "BYTEA", "int64": "BIGINT", "serial": "BIGSERIAL PRIMARY KEY"},
-		LockMigrations: "SELECT pg_advisory_xact_lock(72656)",
+		LockMigrations: migrationLock,
 		Retryable:      func(err error) bool { c := code(err); return c == "40001" || c == "40P01" },
 	})
 	if err != nil {
@@ -55,6 +65,29 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, err
 	}
 	return &DB{s}, nil
+}
+
+// createMigrationsTable creates schema_migrations under the migration lock.
+// Concurrent CREATE TABLE IF NOT EXISTS statements race in PostgreSQL (both
+// see no table, one fails on the catalog's unique index), so replicas starting
+// together must not leave it to sqlstore's unlocked statement, which then
+// finds the table and does nothing.
+func createMigrationsTable(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrating postgres: %w", err)
+	}
+	defer tx.Rollback()
+	for _, stmt := range []string{migrationLock,
+		`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrating postgres: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrating postgres: %w", err)
+	}
+	return nil
 }
 
 var _ store.Store = (*DB)(nil)

@@ -2,9 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/enmei-project/enmei/internal/store"
+	"github.com/enmei-project/enmei/internal/store/sqlstore"
 	"github.com/enmei-project/enmei/internal/store/storetest"
 	"github.com/enmei-project/enmei/internal/testutil/pgtest"
 )
@@ -38,5 +43,97 @@ func TestConcurrentOpen(t *testing.T) {
 		if err := <-errc; err != nil {
 			t.Errorf("concurrent Open: %v", err)
 		}
+	}
+	db, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(sqlstore.Schema) {
+		t.Errorf("schema_migrations has %d rows, %v; want %d", n, err, len(sqlstore.Schema))
+	}
+}
+
+// TestReopen: opening an up-to-date database migrates nothing and keeps data.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	db, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddProduct(ctx, store.Product{ID: "p", Name: "P", Format: "rpm"}); err != nil {
+		t.Fatal(err)
+	}
+	applied := func(db *DB) (s string) {
+		db.SQL().QueryRow(`SELECT string_agg(version || ':' || applied_at, ',' ORDER BY version) FROM schema_migrations`).Scan(&s)
+		return s
+	}
+	before := applied(db)
+	db.Close()
+	db, err = Open(ctx, url)
+	if err != nil {
+		t.Fatalf("re-open: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Product(ctx, "p"); err != nil {
+		t.Errorf("after re-open: %v", err)
+	}
+	if after := applied(db); after != before || before == "" {
+		t.Errorf("schema_migrations changed on re-open: %q → %q", before, after)
+	}
+}
+
+// TestClaimsAcrossReplicas: three replicas, each with its own connection
+// pool, claim 30 seats at once on a key of 4: exactly 4 succeed.
+func TestClaimsAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	replicas := make([]*DB, 3)
+	for i := range replicas {
+		db, err := Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		replicas[i] = db
+	}
+	if err := replicas[0].AddProduct(ctx, store.Product{ID: "p", Name: "P", Format: "rpm"}); err != nil {
+		t.Fatal(err)
+	}
+	c := store.Contract{SupportID: "C", Customer: "C", Plan: "server", Products: []string{"p"}, Quantity: 4,
+		Start: "2026-01-01", End: "2026-12-31", Contact: "ops@example.jp", CreatedAt: time.Now()}
+	if err := replicas[1].AddContract(ctx, c, []store.LicenseKey{{ID: "k", ProductID: "p", Hash: []byte("key")}}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, full := 0, 0
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			m := fmt.Sprint("m", i)
+			_, _, err := replicas[i%len(replicas)].ClaimSeat(ctx, store.SeatClaim{KeyHash: []byte("key"), MachineID: m, Hostname: m,
+				NewHostID: "h-" + m, SecretHash: []byte("s"), Now: time.Now()})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, store.ErrNoSeat):
+				full++
+			default:
+				t.Errorf("claim %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if ok != 4 || full != 26 {
+		t.Errorf("30 claims from 3 replicas on 4 seats: %d ok, %d no seat", ok, full)
+	}
+	if hs, err := replicas[2].Hosts(ctx, "C"); err != nil || len(hs) != 4 {
+		t.Errorf("Hosts = %d, %v; want 4", len(hs), err)
 	}
 }

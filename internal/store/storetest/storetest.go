@@ -1,5 +1,6 @@
 // Package storetest is the conformance suite every store.Store backend
-// passes; it is the definition of correct store behaviour.
+// passes; it is the definition of correct store behaviour. Times are compared
+// in UTC at millisecond precision, the finest every backend keeps.
 package storetest
 
 import (
@@ -7,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +17,8 @@ import (
 	"github.com/enmei-project/enmei/internal/store"
 )
 
-// Run checks a backend; open returns a fresh, empty, migrated store.
+// Run checks a backend; open returns a fresh, empty, migrated store each
+// call. The subtests run in parallel, each on its own store.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
@@ -25,12 +28,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Contracts", testContracts},
 		{"ClaimSeat", testClaimSeat},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"ConcurrentReclaims", testConcurrentReclaims},
 		{"Packages", testPackages},
+		{"ManyPackages", testManyPackages},
 		{"Publications", testPublications},
+		{"ConcurrentCommits", testConcurrentCommits},
 		{"Settings", testSettings},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			s := open(t)
 			t.Cleanup(func() { s.Close() })
 			tt.f(t, s)
@@ -39,6 +46,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 }
 
 var ctx = context.Background()
+
+// tokyo is where contract dates live; times given in it must come back as
+// the same instant.
+var tokyo = time.FixedZone("JST", 9*60*60)
 
 func must(t *testing.T, err error) {
 	t.Helper()
@@ -54,26 +65,42 @@ func wantKind(t *testing.T, what string, err error, k errs.Kind) {
 	}
 }
 
+// sameTime reports whether got is want, in UTC at millisecond precision.
+func sameTime(got, want time.Time) bool {
+	return got.UTC().Truncate(time.Millisecond).Equal(want.UTC().Truncate(time.Millisecond))
+}
+
 func testCatalog(t *testing.T, s store.Store) {
+	if ps, err := s.Products(ctx); err != nil || len(ps) != 0 {
+		t.Errorf("Products(empty store) = %+v, %v", ps, err)
+	}
 	p := store.Product{ID: "alma9", Name: "AlmaLinux 9 延命", Format: "rpm", EOL: "2038-05-31"}
 	must(t, s.AddProduct(ctx, p))
-	wantKind(t, "AddProduct(again)", s.AddProduct(ctx, p), errs.Exists)
+	err := s.AddProduct(ctx, store.Product{ID: "alma9", Name: "other", Format: "deb"})
+	wantKind(t, "AddProduct(again)", err, errs.Exists)
 	must(t, s.AddProduct(ctx, store.Product{ID: "deb12", Name: "Debian", Format: "deb"}))
+	must(t, s.AddProduct(ctx, store.Product{ID: "amzn2", Name: "Amazon Linux 2", Format: "rpm"}))
 	got, err := s.Product(ctx, "alma9")
 	if err != nil || got != p {
-		t.Errorf("Product = %+v, %v; want %+v", got, err, p)
+		t.Errorf("Product = %+v, %v; want %+v (a refused re-add must not change it)", got, err, p)
 	}
 	_, err = s.Product(ctx, "nope")
 	wantKind(t, "Product(nope)", err, errs.NotFound)
 	all, err := s.Products(ctx)
-	if err != nil || len(all) != 2 || all[0].ID != "alma9" {
-		t.Errorf("Products = %+v, %v", all, err)
+	if err != nil || len(all) != 3 || all[0].ID != "alma9" || all[1].ID != "amzn2" || all[2].ID != "deb12" {
+		t.Errorf("Products = %+v, %v; want alma9, amzn2, deb12", all, err)
 	}
+
 	r := store.Repo{ID: "alma9-x86_64", ProductID: "alma9", Format: "rpm", Arch: "x86_64"}
 	must(t, s.AddRepo(ctx, r))
 	wantKind(t, "AddRepo(again)", s.AddRepo(ctx, r), errs.Exists)
 	wantKind(t, "AddRepo(unknown product)", s.AddRepo(ctx, store.Repo{ID: "x", ProductID: "nope", Format: "rpm"}), errs.NotFound)
-	must(t, s.AddRepo(ctx, store.Repo{ID: "deb12-main", ProductID: "deb12", Format: "deb", Suite: "bookworm", Component: "main"}))
+	if _, err := s.Repo(ctx, "x"); !errs.Is(err, errs.NotFound) {
+		t.Errorf("a repository of an unknown product was stored: %v", err)
+	}
+	deb := store.Repo{ID: "deb12-main", ProductID: "deb12", Format: "deb", Suite: "bookworm", Component: "main"}
+	must(t, s.AddRepo(ctx, deb))
+	must(t, s.AddRepo(ctx, store.Repo{ID: "alma9-aarch64", ProductID: "alma9", Format: "rpm", Arch: "aarch64"}))
 	gr, err := s.Repo(ctx, r.ID)
 	if err != nil || gr != r {
 		t.Errorf("Repo = %+v, %v; want %+v", gr, err, r)
@@ -81,12 +108,19 @@ func testCatalog(t *testing.T, s store.Store) {
 	_, err = s.Repo(ctx, "nope")
 	wantKind(t, "Repo(nope)", err, errs.NotFound)
 	rs, err := s.Repos(ctx, "deb12")
-	if err != nil || len(rs) != 1 || rs[0].Suite != "bookworm" {
-		t.Errorf("Repos(deb12) = %+v, %v", rs, err)
+	if err != nil || len(rs) != 1 || rs[0] != deb {
+		t.Errorf("Repos(deb12) = %+v, %v; want [%+v]", rs, err, deb)
+	}
+	rs, err = s.Repos(ctx, "alma9")
+	if err != nil || len(rs) != 2 || rs[0].ID != "alma9-aarch64" || rs[1].ID != "alma9-x86_64" {
+		t.Errorf("Repos(alma9) = %+v, %v", rs, err)
 	}
 	rs, err = s.Repos(ctx, "")
-	if err != nil || len(rs) != 2 {
+	if err != nil || len(rs) != 3 {
 		t.Errorf("Repos(all) = %+v, %v", rs, err)
+	}
+	if rs, err := s.Repos(ctx, "amzn2"); err != nil || len(rs) != 0 {
+		t.Errorf("Repos(product without repositories) = %+v, %v", rs, err)
 	}
 }
 
@@ -103,41 +137,68 @@ func contract(t *testing.T, s store.Store, id string, quantity int) store.Licens
 	return k
 }
 
+var claimTime = time.Unix(1750000000, 0)
+
 func claim(key store.LicenseKey, machine string) store.SeatClaim {
 	return store.SeatClaim{KeyHash: key.Hash, MachineID: machine, Hostname: "host-" + machine,
-		NewHostID: "h-" + machine + "-" + key.ID, SecretHash: []byte("secret-" + machine), Now: time.Unix(1750000000, 0)}
+		NewHostID: "h-" + machine + "-" + key.ID, SecretHash: []byte("secret-" + machine), Now: claimTime}
 }
 
 func testContracts(t *testing.T, s store.Store) {
 	must(t, s.AddProduct(ctx, store.Product{ID: "a", Name: "A", Format: "rpm"}))
 	must(t, s.AddProduct(ctx, store.Product{ID: "b", Name: "B", Format: "deb"}))
-	c := store.Contract{SupportID: "ENM-1", Customer: "ACME", EndUser: "End", Plan: "server", Products: []string{"b", "a"},
-		Quantity: 3, Start: "2026-04-01", End: "2027-03-31", Contact: "ops@acme.jp", CreatedAt: time.Unix(1700000000, 0).UTC()}
-	keys := []store.LicenseKey{{ID: "k1", ProductID: "b", Hash: []byte{1, 2, 3}}, {ID: "k2", ProductID: "a", Hash: []byte{4, 5, 6}}}
+	created := time.Date(2026, 3, 14, 9, 26, 53, 589_793_238, tokyo)
+	c := store.Contract{SupportID: "ENM-1", Customer: "ACME 株式会社", EndUser: "End", Plan: "server", Products: []string{"b", "a"},
+		Quantity: 3, Start: "2026-04-01", End: "2027-03-31", Contact: "ops@acme.jp", CreatedAt: created}
+	keys := []store.LicenseKey{{ID: "k1", ProductID: "b", Hash: []byte{1, 2, 3}}, {ID: "k2", ProductID: "a", Hash: []byte{0, 0xff, 6}}}
 	must(t, s.AddContract(ctx, c, keys))
 	wantKind(t, "AddContract(again)", s.AddContract(ctx, c, nil), errs.Exists)
+
 	got, err := s.Contract(ctx, "ENM-1")
-	if err != nil || fmt.Sprint(got) != fmt.Sprint(c) {
-		t.Errorf("Contract = %+v, %v; want %+v", got, err, c)
+	must(t, err)
+	if !sameTime(got.CreatedAt, created) {
+		t.Errorf("CreatedAt = %v, want %v", got.CreatedAt, created)
+	}
+	got.CreatedAt, c.CreatedAt = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, c) {
+		t.Errorf("Contract = %+v; want %+v", got, c)
 	}
 	_, err = s.Contract(ctx, "nope")
 	wantKind(t, "Contract(nope)", err, errs.NotFound)
+
 	ks, err := s.LicenseKeys(ctx, "ENM-1")
-	if err != nil || len(ks) != 2 || !bytes.Equal(ks[0].Hash, []byte{1, 2, 3}) || ks[0].SupportID != "ENM-1" {
-		t.Errorf("LicenseKeys = %+v, %v", ks, err)
+	if err != nil || len(ks) != 2 {
+		t.Fatalf("LicenseKeys = %+v, %v", ks, err)
 	}
-	h, _, err := s.ClaimSeat(ctx, store.SeatClaim{KeyHash: []byte{1, 2, 3}, MachineID: "m", NewHostID: "h1", SecretHash: []byte("s"), Now: time.Now()})
+	for i, want := range keys {
+		want.SupportID = "ENM-1"
+		if !reflect.DeepEqual(ks[i], want) {
+			t.Errorf("LicenseKeys[%d] = %+v, want %+v", i, ks[i], want)
+		}
+	}
+	// A contract whose key collides with a stored key's hash is refused as a
+	// whole: no half-stored contract.
+	dup := store.Contract{SupportID: "ENM-2", Customer: "X", Plan: "server", Products: []string{"a"}, Quantity: 1,
+		Start: "2026-01-01", End: "2026-12-31", Contact: "x@example.jp", CreatedAt: created}
+	if err := s.AddContract(ctx, dup, []store.LicenseKey{{ID: "k3", ProductID: "a", Hash: []byte{1, 2, 3}}}); err == nil {
+		t.Error("AddContract with a duplicate key hash succeeded")
+	}
+	if _, err := s.Contract(ctx, "ENM-2"); !errs.Is(err, errs.NotFound) {
+		t.Errorf("a refused AddContract left its contract behind: %v", err)
+	}
+
+	h, _, err := s.ClaimSeat(ctx, store.SeatClaim{KeyHash: []byte{1, 2, 3}, MachineID: "m", NewHostID: "h1", SecretHash: []byte("s"), Now: claimTime})
 	must(t, err)
 	must(t, s.RenewContract(ctx, "ENM-1", "2028-03-31"))
-	got, _ = s.Contract(ctx, "ENM-1")
-	if got.End != "2028-03-31" {
-		t.Errorf("after renew End = %s", got.End)
+	got, err = s.Contract(ctx, "ENM-1")
+	if err != nil || got.End != "2028-03-31" || got.Start != "2026-04-01" || got.Quantity != 3 {
+		t.Errorf("after renew Contract = %+v, %v; want End 2028-03-31 and the rest unchanged", got, err)
 	}
 	if hs, _ := s.Hosts(ctx, "ENM-1"); len(hs) != 1 || hs[0].ID != h.ID {
 		t.Errorf("renew lost hosts: %+v", hs)
 	}
-	if ks2, _ := s.LicenseKeys(ctx, "ENM-1"); len(ks2) != 2 {
-		t.Errorf("renew lost keys: %+v", ks2)
+	if ks2, _ := s.LicenseKeys(ctx, "ENM-1"); !reflect.DeepEqual(ks2, ks) {
+		t.Errorf("renew changed keys: %+v, want %+v", ks2, ks)
 	}
 	wantKind(t, "RenewContract(nope)", s.RenewContract(ctx, "nope", "2030-01-01"), errs.NotFound)
 }
@@ -145,65 +206,126 @@ func testContracts(t *testing.T, s store.Store) {
 func testClaimSeat(t *testing.T, s store.Store) {
 	k := contract(t, s, "C1", 2)
 	other := contract(t, s, "C2", 1)
-	_, _, err := s.ClaimSeat(ctx, store.SeatClaim{KeyHash: []byte("unknown"), MachineID: "m", NewHostID: "x"})
+	_, _, err := s.ClaimSeat(ctx, store.SeatClaim{KeyHash: []byte("unknown"), MachineID: "m", NewHostID: "x", Now: claimTime})
 	if !errors.Is(err, store.ErrUnknownKey) {
 		t.Errorf("ClaimSeat(unknown key) = %v, want ErrUnknownKey", err)
 	}
+
 	refused := errs.E(errs.Entitlement, "contract expired")
 	c := claim(k, "m1")
+	checked := false
 	c.Check = func(got store.Contract) error {
-		if got.SupportID != "C1" {
-			t.Errorf("Check got contract %s", got.SupportID)
+		checked = true
+		if got.SupportID != "C1" || got.Quantity != 2 || got.End != "2026-12-31" {
+			t.Errorf("Check got contract %+v", got)
 		}
 		return refused
 	}
 	if _, _, err := s.ClaimSeat(ctx, c); err != refused {
-		t.Errorf("ClaimSeat with failing Check = %v, want its error", err)
+		t.Errorf("ClaimSeat with failing Check = %v, want its error as is", err)
+	}
+	if !checked {
+		t.Error("ClaimSeat did not call Check")
 	}
 	if hs, _ := s.Hosts(ctx, "C1"); len(hs) != 0 {
 		t.Errorf("a refused claim created hosts: %+v", hs)
 	}
-	h1, reused, err := s.ClaimSeat(ctx, claim(k, "m1"))
-	if err != nil || reused || h1.ID != "h-m1-"+k.ID || h1.SupportID != "C1" || h1.KeyID != k.ID || h1.ProductID != "p" {
-		t.Fatalf("ClaimSeat(m1) = %+v, %v, %v", h1, reused, err)
+
+	c = claim(k, "m1")
+	c.Check = func(store.Contract) error { return nil }
+	h1, reused, err := s.ClaimSeat(ctx, c)
+	want := store.Host{ID: "h-m1-" + k.ID, SupportID: "C1", ProductID: "p", KeyID: k.ID, MachineID: "m1", Hostname: "host-m1",
+		SecretHash: []byte("secret-m1"), RegisteredAt: claimTime, LastSeen: claimTime}
+	if err != nil || reused || !sameHost(h1, want) {
+		t.Fatalf("ClaimSeat(m1) = %+v, %v, %v; want %+v, new", h1, reused, err, want)
 	}
+	if stored, err := s.Host(ctx, h1.ID); err != nil || !sameHost(stored, want) {
+		t.Errorf("Host(%s) = %+v, %v; want %+v", h1.ID, stored, err, want)
+	}
+	_, err = s.Host(ctx, "nope")
+	wantKind(t, "Host(nope)", err, errs.NotFound)
+
+	// The same machine registering again reuses its seat, with a new secret.
 	again := claim(k, "m1")
-	again.NewHostID, again.SecretHash, again.Hostname = "other-id", []byte("new secret"), "renamed"
+	again.NewHostID, again.SecretHash, again.Hostname, again.Now = "other-id", []byte("new secret"), "renamed", claimTime.Add(time.Hour)
 	h1b, reused, err := s.ClaimSeat(ctx, again)
-	if err != nil || !reused || h1b.ID != h1.ID {
-		t.Fatalf("re-claim = %+v, %v, %v; want reused %s", h1b, reused, err, h1.ID)
+	if err != nil || !reused || h1b.ID != h1.ID || !bytes.Equal(h1b.SecretHash, []byte("new secret")) {
+		t.Fatalf("re-claim = %+v, %v, %v; want reused %s with the new secret", h1b, reused, err, h1.ID)
 	}
 	stored, err := s.Host(ctx, h1.ID)
 	if err != nil || !bytes.Equal(stored.SecretHash, []byte("new secret")) || stored.Hostname != "renamed" {
 		t.Errorf("after re-claim Host = %+v, %v", stored, err)
 	}
-	if !stored.RegisteredAt.Equal(h1.RegisteredAt.Truncate(time.Millisecond)) {
+	if !sameTime(stored.RegisteredAt, h1.RegisteredAt) {
 		t.Errorf("re-claim changed RegisteredAt %v → %v", h1.RegisteredAt, stored.RegisteredAt)
 	}
-	if _, _, err := s.ClaimSeat(ctx, claim(k, "m2")); err != nil {
+	if _, err := s.Host(ctx, "other-id"); !errs.Is(err, errs.NotFound) {
+		t.Errorf("re-claim created host other-id: %v", err)
+	}
+	if hs, _ := s.Hosts(ctx, "C1"); len(hs) != 1 {
+		t.Errorf("re-claim changed the seat count: %d hosts, want 1", len(hs))
+	}
+
+	m2 := claim(k, "m2")
+	m2.Now = claimTime.Add(time.Minute)
+	if _, _, err := s.ClaimSeat(ctx, m2); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.ClaimSeat(ctx, claim(k, "m3")); !errors.Is(err, store.ErrNoSeat) {
 		t.Errorf("third claim on 2 seats = %v, want ErrNoSeat", err)
 	}
-	if _, _, err := s.ClaimSeat(ctx, claim(other, "m3")); err != nil {
-		t.Errorf("claim on another contract = %v", err)
+	if _, err := s.Host(ctx, "h-m3-"+k.ID); !errs.Is(err, errs.NotFound) {
+		t.Errorf("a claim refused for lack of seats created its host: %v", err)
 	}
+	// A full key still lets its registered machines re-register.
+	if _, reused, err := s.ClaimSeat(ctx, claim(k, "m2")); err != nil || !reused {
+		t.Errorf("re-claim on a full key = %v, reused %v", err, reused)
+	}
+	// A machine registered under one key takes a seat of its own under another.
+	ho, reused, err := s.ClaimSeat(ctx, claim(other, "m1"))
+	if err != nil || reused || ho.ID == h1.ID || ho.SupportID != "C2" {
+		t.Errorf("claim of m1 on another contract = %+v, %v, %v; want a new host of C2", ho, reused, err)
+	}
+	hs, err := s.Hosts(ctx, "C1")
+	if err != nil || len(hs) != 2 || hs[0].ID != h1.ID || hs[1].MachineID != "m2" {
+		t.Errorf("Hosts(C1) = %+v, %v; want m1 then m2", hs, err)
+	}
+
 	wantKind(t, "ReleaseSeat(other contract's host)", s.ReleaseSeat(ctx, "C2", h1.ID), errs.NotFound)
+	wantKind(t, "ReleaseSeat(unknown host)", s.ReleaseSeat(ctx, "C1", "nope"), errs.NotFound)
+	if _, err := s.Host(ctx, h1.ID); err != nil {
+		t.Errorf("a refused ReleaseSeat removed the host: %v", err)
+	}
 	must(t, s.ReleaseSeat(ctx, "C1", h1.ID))
 	_, err = s.Host(ctx, h1.ID)
 	wantKind(t, "Host(released)", err, errs.NotFound)
-	if _, _, err := s.ClaimSeat(ctx, claim(k, "m3")); err != nil {
-		t.Errorf("claim after release = %v", err)
+	if _, reused, err := s.ClaimSeat(ctx, claim(k, "m3")); err != nil || reused {
+		t.Errorf("claim after release = %v, reused %v", err, reused)
 	}
-	seen := time.Unix(1760000000, 0).UTC()
-	hs, _ := s.Hosts(ctx, "C1")
+	if _, _, err := s.ClaimSeat(ctx, claim(k, "m4")); !errors.Is(err, store.ErrNoSeat) {
+		t.Errorf("claim after the released seat was taken again = %v, want ErrNoSeat", err)
+	}
+
+	seen := time.Date(2026, 10, 9, 8, 53, 20, 250_000_000, tokyo)
+	hs, _ = s.Hosts(ctx, "C1")
 	must(t, s.TouchHost(ctx, hs[0].ID, seen))
 	got, _ := s.Host(ctx, hs[0].ID)
-	if !got.LastSeen.Equal(seen) {
+	if !sameTime(got.LastSeen, seen) {
 		t.Errorf("LastSeen = %v, want %v", got.LastSeen, seen)
 	}
+	if !sameTime(got.RegisteredAt, hs[0].RegisteredAt) {
+		t.Errorf("TouchHost changed RegisteredAt %v → %v", hs[0].RegisteredAt, got.RegisteredAt)
+	}
 	wantKind(t, "TouchHost(nope)", s.TouchHost(ctx, "nope", seen), errs.NotFound)
+}
+
+// sameHost compares hosts, their times in UTC at millisecond precision.
+func sameHost(a, b store.Host) bool {
+	if !sameTime(a.RegisteredAt, b.RegisteredAt) || !sameTime(a.LastSeen, b.LastSeen) {
+		return false
+	}
+	a.RegisteredAt, a.LastSeen, b.RegisteredAt, b.LastSeen = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return reflect.DeepEqual(a, b)
 }
 
 func testConcurrentClaims(t *testing.T, s store.Store) {
@@ -242,22 +364,84 @@ func testConcurrentClaims(t *testing.T, s store.Store) {
 			t.Errorf("re-claim of %s = %v, reused %v", h.MachineID, err, reused)
 		}
 	}
+	if hs, _ := s.Hosts(ctx, "C"); len(hs) != 5 {
+		t.Errorf("re-claims changed the seat count to %d", len(hs))
+	}
+}
+
+// testConcurrentReclaims: a machine retrying its registration (a timeout, a
+// second agent run) while the first attempt is in flight keeps one seat.
+func testConcurrentReclaims(t *testing.T, s store.Store) {
+	k := contract(t, s, "C", 2)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	fresh, reused := 0, 0
+	ids := map[string]bool{}
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c := claim(k, "same-machine")
+			c.NewHostID = fmt.Sprintf("attempt-%d", i)
+			h, re, err := s.ClaimSeat(ctx, c)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				t.Errorf("claim %d: %v", i, err)
+			case re:
+				reused++
+			default:
+				fresh++
+			}
+			ids[h.ID] = true
+		}(i)
+	}
+	wg.Wait()
+	if fresh != 1 || reused != 9 || len(ids) != 1 {
+		t.Errorf("10 concurrent claims of one machine: %d new, %d reused, host IDs %v; want 1, 9 and one ID", fresh, reused, ids)
+	}
+	if hs, _ := s.Hosts(ctx, "C"); len(hs) != 1 {
+		t.Errorf("one machine holds %d seats", len(hs))
+	}
 }
 
 func testPackages(t *testing.T, s store.Store) {
-	meta := []byte("バイナリ\x00\xff\xfe<package/>")
-	p := store.Package{ID: "id1", Blob: "b1", Format: "rpm", Name: "n", Version: "1:1.0-1", Arch: "x86_64", Location: "Packages/n.rpm", Size: 42, Meta: meta}
+	// Index entries are binary: every byte value, NUL, invalid UTF-8, Japanese.
+	meta := []byte("バイナリ\x00\xff\xfe<package/>\r\n")
+	for b := 0; b < 256; b++ {
+		meta = append(meta, byte(b))
+	}
+	p := store.Package{ID: "id1", Blob: "b1", Format: "rpm", Name: "n", Version: "1:1.0-1", Arch: "x86_64", Location: "Packages/n.rpm", Size: 1 << 40, Meta: meta}
+	q := store.Package{ID: "id2", Blob: "b2", Format: "deb", Name: "libc6", Version: "2.36-9+deb12u4", Arch: "amd64", Location: "pool/main/g/glibc/libc6.deb", Size: 42, Meta: []byte("Package: libc6\n")}
 	must(t, s.PutPackages(ctx, []store.Package{p}))
-	must(t, s.PutPackages(ctx, []store.Package{p}))
-	got, err := s.Packages(ctx, []string{"id1"})
-	if err != nil || len(got) != 1 || !bytes.Equal(got[0].Meta, meta) || got[0].Version != "1:1.0-1" || got[0].Size != 42 {
-		t.Fatalf("Packages = %+v, %v", got, err)
+	// Storing again (with the same ID twice in a batch) is a no-op for
+	// stored IDs: the first version stays.
+	changed := p
+	changed.Meta, changed.Size = []byte("changed"), 1
+	must(t, s.PutPackages(ctx, []store.Package{changed, q, q}))
+	got, err := s.Packages(ctx, []string{"id2", "id1"})
+	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[0], q) || !reflect.DeepEqual(got[1], p) {
+		t.Fatalf("Packages = %+v, %v; want %+v and %+v", got, err, q, p)
+	}
+	if !bytes.Equal(got[1].Meta, meta) {
+		t.Errorf("Meta = %q, want %q", got[1].Meta, meta)
+	}
+	// Asking for an ID twice returns it twice.
+	if got, err := s.Packages(ctx, []string{"id1", "id1"}); err != nil || len(got) != 2 || got[1].ID != "id1" {
+		t.Errorf("Packages(id1, id1) = %d packages, %v", len(got), err)
 	}
 	_, err = s.Packages(ctx, []string{"id1", "missing"})
 	wantKind(t, "Packages(missing)", err, errs.NotFound)
 	if got, err := s.Packages(ctx, nil); err != nil || len(got) != 0 {
 		t.Errorf("Packages(nil) = %v, %v", got, err)
 	}
+	must(t, s.PutPackages(ctx, nil))
+}
+
+// testManyPackages: a repository holds tens of thousands of packages, more
+// than a statement may have parameters (SQLite: 32766).
+func testManyPackages(t *testing.T, s store.Store) {
 	const n = 40000
 	many := make([]store.Package, n)
 	ids := make([]string, n)
@@ -266,12 +450,12 @@ func testPackages(t *testing.T, s store.Store) {
 		ids[n-1-i] = many[i].ID // ask in reverse order
 	}
 	must(t, s.PutPackages(ctx, many))
-	got, err = s.Packages(ctx, ids)
+	got, err := s.Packages(ctx, ids)
 	if err != nil || len(got) != n {
 		t.Fatalf("Packages(%d ids) = %d, %v", n, len(got), err)
 	}
 	for i := range got {
-		if got[i].ID != ids[i] {
+		if got[i].ID != ids[i] || got[i].Meta[0] != byte(n-1-i) {
 			t.Fatalf("Packages order: [%d] = %s, want %s", i, got[i].ID, ids[i])
 		}
 	}
@@ -281,49 +465,114 @@ func testPublications(t *testing.T, s store.Store) {
 	must(t, s.AddProduct(ctx, store.Product{ID: "p", Name: "P", Format: "rpm"}))
 	must(t, s.AddRepo(ctx, store.Repo{ID: "r1", ProductID: "p", Format: "rpm"}))
 	must(t, s.AddRepo(ctx, store.Repo{ID: "r2", ProductID: "p", Format: "rpm"}))
+	if pubs, err := s.Publications(ctx, "r1"); err != nil || len(pubs) != 0 {
+		t.Errorf("Publications(new repository) = %+v, %v", pubs, err)
+	}
 	var ids []int64
 	var base int64
+	created := time.Date(2026, 5, 1, 12, 0, 0, 123_000_000, tokyo)
 	for i := 0; i < 3; i++ {
-		id, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", CreatedAt: time.Unix(int64(1700000000+i), 0), Packages: i, Manifest: fmt.Sprint("m", i), Base: base})
+		id, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", CreatedAt: created.Add(time.Duration(i) * time.Second), Packages: i, Manifest: fmt.Sprint("m", i), Base: base})
 		must(t, err)
+		if id <= base {
+			t.Errorf("publication IDs do not increase: %d after %d", id, base)
+		}
 		base = id
 		ids = append(ids, id)
-		r, _ := s.Repo(ctx, "r1")
-		if r.Current != id {
+		if r, _ := s.Repo(ctx, "r1"); r.Current != id {
 			t.Errorf("after commit %d Current = %d", id, r.Current)
 		}
 	}
-	other, err := s.CommitPublication(ctx, store.Publication{RepoID: "r2", CreatedAt: time.Now(), Manifest: "x"})
+	other, err := s.CommitPublication(ctx, store.Publication{RepoID: "r2", CreatedAt: created, Manifest: "x"})
 	must(t, err)
-	// A commit built on a publication that is no longer current is refused.
-	if _, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", Manifest: "stale", Base: ids[0]}); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("CommitPublication on a stale base = %v, want ErrConflict", err)
+	// A commit built on a publication that is no longer current is refused,
+	// and so is a first commit (Base 0) to a repository that has one.
+	for _, stale := range []int64{ids[0], 0, other} {
+		if _, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", CreatedAt: created, Manifest: "stale", Base: stale}); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("CommitPublication on base %d (current %d) = %v, want ErrConflict", stale, ids[2], err)
+		}
 	}
 	pubs, err := s.Publications(ctx, "r1")
-	if err != nil || len(pubs) != 3 || pubs[0].ID != ids[2] || pubs[2].ID != ids[0] || pubs[1].Manifest != "m1" || pubs[1].Packages != 1 {
-		t.Errorf("Publications = %+v, %v", pubs, err)
+	if err != nil || len(pubs) != 3 || pubs[0].ID != ids[2] || pubs[1].ID != ids[1] || pubs[2].ID != ids[0] {
+		t.Fatalf("Publications = %+v, %v; want %v newest first", pubs, err, ids)
 	}
-	if !pubs[2].CreatedAt.Equal(time.Unix(1700000000, 0)) {
-		t.Errorf("CreatedAt = %v", pubs[2].CreatedAt)
+	if p := pubs[1]; p.RepoID != "r1" || p.Manifest != "m1" || p.Packages != 1 || !sameTime(p.CreatedAt, created.Add(time.Second)) {
+		t.Errorf("Publications[1] = %+v", p)
 	}
 	must(t, s.SetCurrent(ctx, "r1", ids[0]))
 	if r, _ := s.Repo(ctx, "r1"); r.Current != ids[0] {
 		t.Errorf("after SetCurrent Current = %d, want %d", r.Current, ids[0])
 	}
-	wantKind(t, "SetCurrent(other repo's publication)", s.SetCurrent(ctx, "r1", other), errs.NotFound)
-	wantKind(t, "SetCurrent(unknown)", s.SetCurrent(ctx, "r1", 99999), errs.NotFound)
+	if r, _ := s.Repo(ctx, "r2"); r.Current != other {
+		t.Errorf("SetCurrent on r1 moved r2 to %d", r.Current)
+	}
+	// Rolling back moves the base: a commit must now build on ids[0].
+	if _, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", CreatedAt: created, Manifest: "late", Base: ids[2]}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CommitPublication on the base before a rollback = %v, want ErrConflict", err)
+	}
+	for _, tt := range []struct {
+		name  string
+		repo  string
+		pubID int64
+	}{
+		{"another repository's publication", "r1", other},
+		{"an unknown publication", "r1", 99999},
+		{"an unknown repository", "nope", ids[1]},
+	} {
+		if err := s.SetCurrent(ctx, tt.repo, tt.pubID); !errs.Is(err, errs.NotFound) && !errs.Is(err, errs.Invalid) {
+			t.Errorf("SetCurrent(%s) = %v, want kind NotFound or Invalid", tt.name, err)
+		}
+	}
 	if r, _ := s.Repo(ctx, "r1"); r.Current != ids[0] {
 		t.Errorf("a refused SetCurrent changed Current to %d", r.Current)
 	}
 	p, err := s.Publication(ctx, ids[1])
-	if err != nil || p.RepoID != "r1" || p.Manifest != "m1" {
+	if err != nil || p.ID != ids[1] || p.RepoID != "r1" || p.Manifest != "m1" || p.Packages != 1 || !sameTime(p.CreatedAt, created.Add(time.Second)) {
 		t.Errorf("Publication = %+v, %v", p, err)
 	}
 	_, err = s.Publication(ctx, 99999)
 	wantKind(t, "Publication(unknown)", err, errs.NotFound)
-	_, err = s.CommitPublication(ctx, store.Publication{RepoID: "nope", Manifest: "x"})
-	if err == nil {
-		t.Error("CommitPublication for an unknown repository succeeded")
+	_, err = s.CommitPublication(ctx, store.Publication{RepoID: "nope", CreatedAt: created, Manifest: "x"})
+	wantKind(t, "CommitPublication(unknown repository)", err, errs.NotFound)
+}
+
+// testConcurrentCommits: publishes racing on one base never both win, so no
+// publish silently drops the other's packages.
+func testConcurrentCommits(t *testing.T, s store.Store) {
+	must(t, s.AddProduct(ctx, store.Product{ID: "p", Name: "P", Format: "rpm"}))
+	must(t, s.AddRepo(ctx, store.Repo{ID: "r", ProductID: "p", Format: "rpm"}))
+	base, err := s.CommitPublication(ctx, store.Publication{RepoID: "r", CreatedAt: claimTime, Manifest: "first"})
+	must(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var won []int64
+	conflicts := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			id, err := s.CommitPublication(ctx, store.Publication{RepoID: "r", CreatedAt: claimTime, Manifest: fmt.Sprint("m", i), Base: base})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won = append(won, id)
+			case errors.Is(err, store.ErrConflict):
+				conflicts++
+			default:
+				t.Errorf("commit %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if len(won) != 1 || conflicts != 7 {
+		t.Fatalf("8 concurrent commits on one base: %d won, %d conflicts; want 1 and 7", len(won), conflicts)
+	}
+	if r, _ := s.Repo(ctx, "r"); r.Current != won[0] {
+		t.Errorf("Current = %d, want the winner %d", r.Current, won[0])
+	}
+	if pubs, _ := s.Publications(ctx, "r"); len(pubs) != 2 {
+		t.Errorf("refused commits left publications: %d, want 2", len(pubs))
 	}
 }
 
@@ -345,12 +594,23 @@ func testSettings(t *testing.T, s store.Store) {
 	}
 	wg.Wait()
 	for _, r := range results {
-		if !bytes.Equal(r, results[0]) {
+		if !bytes.Equal(r, results[0]) || !bytes.HasPrefix(r, []byte("value-")) {
 			t.Fatalf("PutSettingIfAbsent results differ: %q", results)
 		}
 	}
 	got, err := s.Setting(ctx, "k")
 	if err != nil || !bytes.Equal(got, results[0]) {
 		t.Errorf("Setting = %q, %v; want %q", got, err, results[0])
+	}
+	// Values are binary (a private key), and names are independent.
+	bin := []byte("\x00\xff鍵\x80")
+	if v, err := s.PutSettingIfAbsent(ctx, "signing-key", bin); err != nil || !bytes.Equal(v, bin) {
+		t.Errorf("PutSettingIfAbsent(signing-key) = %q, %v", v, err)
+	}
+	if v, err := s.PutSettingIfAbsent(ctx, "signing-key", []byte("other")); err != nil || !bytes.Equal(v, bin) {
+		t.Errorf("PutSettingIfAbsent(signing-key, again) = %q, %v; want the stored %q", v, err, bin)
+	}
+	if v, err := s.Setting(ctx, "signing-key"); err != nil || !bytes.Equal(v, bin) {
+		t.Errorf("Setting(signing-key) = %q, %v", v, err)
 	}
 }

@@ -1,0 +1,101 @@
+package agent
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/enmei-project/enmei/internal/errs"
+)
+
+// The package-manager families register configures.
+const (
+	FamilyRPM = "rpm"
+	FamilyDeb = "deb"
+)
+
+// OSRelease is the part of os-release(5) the agent uses.
+type OSRelease struct {
+	ID, IDLike, VersionID, PrettyName string
+}
+
+// ParseOSRelease reads os-release(5) text; unknown keys and malformed lines are ignored.
+func ParseOSRelease(data []byte) OSRelease {
+	var r OSRelease
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		v = unquote(strings.TrimSpace(v))
+		switch k {
+		case "ID":
+			r.ID = strings.ToLower(v)
+		case "ID_LIKE":
+			r.IDLike = strings.ToLower(v)
+		case "VERSION_ID":
+			r.VersionID = v
+		case "PRETTY_NAME":
+			r.PrettyName = v
+		}
+	}
+	return r
+}
+
+// unquote removes os-release's shell-style quotes.
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		if s, err := strconv.Unquote(v); err == nil {
+			return s
+		}
+		return v[1 : len(v)-1]
+	}
+	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+		return v[1 : len(v)-1]
+	}
+	return v
+}
+
+var (
+	rpmIDs = []string{"rhel", "centos", "fedora", "almalinux", "rocky", "ol", "amzn"}
+	debIDs = []string{"debian", "ubuntu"}
+)
+
+// Family is FamilyRPM or FamilyDeb: which package manager the host uses,
+// judged from ID first, then ID_LIKE.
+func (r OSRelease) Family() (string, error) {
+	ids := append([]string{r.ID}, strings.Fields(r.IDLike)...)
+	for _, id := range ids {
+		for _, want := range rpmIDs {
+			if id == want {
+				return FamilyRPM, nil
+			}
+		}
+		for _, want := range debIDs {
+			if id == want {
+				return FamilyDeb, nil
+			}
+		}
+	}
+	return "", errs.E(errs.Invalid, "this host's OS (ID=%q) is neither of the RPM family (RHEL, AlmaLinux, Rocky Linux, CentOS, Oracle Linux, Amazon Linux, Fedora) nor Debian or Ubuntu: enmei can only configure dnf/yum or apt", r.ID)
+}
+
+// readOSRelease reads <root>/etc/os-release, falling back to
+// /usr/lib/os-release as os-release(5) says.
+func readOSRelease(root string) (OSRelease, error) {
+	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+		data, err := os.ReadFile(filepath.Join(root, p))
+		if err == nil {
+			return ParseOSRelease(data), nil
+		}
+	}
+	return OSRelease{}, errs.E(errs.Invalid, "cannot read %s: enmei needs it to tell an RPM host from a Debian one; check --root or install the OS's release package", filepath.Join(root, "etc/os-release"))
+}
