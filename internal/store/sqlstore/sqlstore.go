@@ -174,6 +174,14 @@ CREATE INDEX publications_repo ON publications(repo_id);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value {{bytes}} NOT NULL)
 `}
 
+// nonNil stores an empty value as empty bytes, not NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
@@ -308,6 +316,9 @@ func (s *DB) AddContract(ctx context.Context, c store.Contract, keys []store.Lic
 		for _, k := range keys {
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO license_keys (id, support_id, product_id, hash) VALUES (?, ?, ?, ?)`),
 				k.ID, c.SupportID, k.ProductID, k.Hash); err != nil {
+				if s.d.IsUnique(err) {
+					return errs.E(errs.Exists, "licence key %s of contract %s collides with an existing key: create the contract again", k.ID, c.SupportID)
+				}
 				return fmt.Errorf("storing licence key: %w", err)
 			}
 		}
@@ -474,7 +485,7 @@ func (s *DB) PutPackages(ctx context.Context, pkgs []store.Package) error {
 		}
 		defer stmt.Close()
 		for _, p := range pkgs {
-			if _, err := stmt.ExecContext(ctx, p.ID, p.Blob, p.Format, p.Name, p.Version, p.Arch, p.Location, p.Size, p.Meta); err != nil {
+			if _, err := stmt.ExecContext(ctx, p.ID, p.Blob, p.Format, p.Name, p.Version, p.Arch, p.Location, p.Size, nonNil(p.Meta)); err != nil {
 				return fmt.Errorf("storing package %s: %w", p.Location, err)
 			}
 		}
@@ -607,7 +618,7 @@ func (s *DB) Setting(ctx context.Context, name string) ([]byte, error) {
 func (s *DB) PutSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error) {
 	var stored []byte
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`), name, value); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`), name, nonNil(value)); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), name).Scan(&stored)

@@ -407,6 +407,9 @@ func testConcurrentReclaims(t *testing.T, s store.Store) {
 }
 
 func testPackages(t *testing.T, s store.Store) {
+	if err := s.PutPackages(ctx, []store.Package{{ID: "no-meta", Blob: "b", Format: "deb", Name: "n", Location: "l"}}); err != nil {
+		t.Errorf("PutPackages with nil Meta = %v", err)
+	}
 	// Index entries are binary: every byte value, NUL, invalid UTF-8, Japanese.
 	meta := []byte("バイナリ\x00\xff\xfe<package/>\r\n")
 	for b := 0; b < 256; b++ {
@@ -579,6 +582,9 @@ func testConcurrentCommits(t *testing.T, s store.Store) {
 func testSettings(t *testing.T, s store.Store) {
 	_, err := s.Setting(ctx, "k")
 	wantKind(t, "Setting(unset)", err, errs.NotFound)
+	if v, err := s.PutSettingIfAbsent(ctx, "empty", nil); err != nil || len(v) != 0 {
+		t.Errorf("PutSettingIfAbsent(nil) = %q, %v; want an empty value", v, err)
+	}
 	var wg sync.WaitGroup
 	results := make([][]byte, 10)
 	for i := range results {
