@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand"
 	"net"
 	"os"
 	"os/exec"
@@ -170,15 +171,15 @@ func benchDownload() {
 	fmt.Printf("\n== authenticated download of a 50 MB package, 32 concurrent clients (wrk -t2 -c32 -d10s) ==\n")
 	dir := filepath.Join(*work, "dl")
 	check(os.MkdirAll(dir, 0o755))
+	// Incompressible, so the package really is 50 MB after gzip.
 	payload := make([]byte, 50<<20)
-	for i := range payload {
-		payload[i] = byte(i*7 + i>>11)
-	}
+	rand.New(rand.NewSource(1)).Read(payload)
 	data, err := demo.RPM(demo.Spec{Name: "bench-big", Version: "1.0", Release: "1", Arch: "x86_64", Summary: "50 MB",
 		Compression: "gzip", Files: map[string]string{"/usr/share/bench-big/blob": string(payload)}})
 	check(err)
 	pkg := filepath.Join(dir, "bench-big-1.0-1.x86_64.rpm")
 	check(os.WriteFile(pkg, data, 0o644))
+	fmt.Printf("package size: %.1f MB\n", float64(len(data))/(1<<20))
 	store := filepath.Join(*work, "dl-data")
 	admin(store, "product", "add", "b", "--name", "bench", "--format", "rpm")
 	admin(store, "repo", "add", "b", "--product", "b")
