@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"bufio"
-	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,9 +23,10 @@ type OSRelease struct {
 // ParseOSRelease reads os-release(5) text; unknown keys and malformed lines are ignored.
 func ParseOSRelease(data []byte) OSRelease {
 	var r OSRelease
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	// Split lines ourselves: bufio.Scanner stops at the first line over
+	// 64 KiB, silently dropping every key after it.
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}

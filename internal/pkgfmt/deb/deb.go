@@ -47,7 +47,18 @@ func (i *Info) Filename() string {
 	return i.Package + "_" + v + "_" + i.Architecture + ".deb"
 }
 
-const maxControl = 16 << 20
+const (
+	maxControl = 16 << 20 // the control.tar member, compressed
+	// maxControlTar bounds the control.tar once decompressed, so a
+	// compression bomb costs bounded time (tar skips entries by reading
+	// them). Real ones are kilobytes; md5sums of a huge package, megabytes.
+	maxControlTar = 64 << 20
+	// maxZstdWindow refuses zstd frames that would make the decoder
+	// allocate more: a header of a few bytes can ask for a 512 MiB window.
+	// 8 MiB is what the zstd format asks every decoder to support; level 19
+	// needs no more.
+	maxZstdWindow = 8 << 20
+)
 
 // Inspect reads a whole .deb from r and returns what the index needs.
 func Inspect(r io.Reader) (*Info, error) {
@@ -80,6 +91,11 @@ func Inspect(r io.Reader) (*Info, error) {
 			b, err := readAllFull(body, size, 64)
 			if err != nil {
 				return nil, err
+			}
+			// Skip what is beyond the 64 bytes read, or it would be taken
+			// for the next member's header.
+			if n, err := io.Copy(io.Discard, body); err != nil || int64(len(b))+n != size {
+				return nil, invalid("the file is truncated in its debian-binary member")
 			}
 			if !strings.HasPrefix(string(b), "2.") {
 				return nil, invalid("it has an unsupported format version %q", strings.TrimSpace(string(b)))
@@ -153,31 +169,44 @@ func readMember(r *bufio.Reader) (string, int64, error) {
 	return name, size, nil
 }
 
+// readAllFull reads min(size, max) bytes. The buffer grows as data
+// arrives, so a short file claiming a large member costs only its own size.
 func readAllFull(r io.Reader, size, max int64) ([]byte, error) {
 	if size > max {
 		size = max
 	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
+	var b bytes.Buffer
+	if n, err := io.CopyN(&b, r, size); err != nil || n != size {
 		return nil, invalid("the file is truncated")
 	}
-	return b, nil
+	return b.Bytes(), nil
 }
 
-func decompress(name string, b []byte) (io.Reader, error) {
+// decompress opens the control member; the caller must Close it.
+func decompress(name string, b []byte) (io.ReadCloser, error) {
 	switch {
 	case strings.HasSuffix(name, ".gz"):
 		return gzip.NewReader(bytes.NewReader(b))
 	case strings.HasSuffix(name, ".xz"):
-		return xz.NewReader(bytes.NewReader(b))
+		if err := checkXZ(b); err != nil {
+			return nil, err
+		}
+		// dpkg writes one stream; a second would escape checkXZ.
+		r, err := xz.ReaderConfig{SingleStream: true}.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(r), nil
 	case strings.HasSuffix(name, ".zst"):
-		d, err := zstd.NewReader(bytes.NewReader(b))
+		// One goroutine-free decoder with a bounded window; Close ends it.
+		d, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return nil, err
 		}
 		return d.IOReadCloser(), nil
 	case name == "control.tar":
-		return bytes.NewReader(b), nil
+		return io.NopCloser(bytes.NewReader(b)), nil
 	}
 	return nil, fmt.Errorf("unknown compression of %s", name)
 }
@@ -187,7 +216,8 @@ func parseControlTar(name string, b []byte) (*Info, error) {
 	if err != nil {
 		return nil, invalid("its %s cannot be read: %v", name, err)
 	}
-	tr := tar.NewReader(zr)
+	defer zr.Close()
+	tr := tar.NewReader(io.LimitReader(zr, maxControlTar))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -217,14 +247,17 @@ func parseControl(data []byte) (*Info, error) {
 	if info.Package == "" || info.Version == "" || info.Architecture == "" {
 		return nil, invalid("its control file lacks Package, Version or Architecture")
 	}
-	for _, s := range []string{info.Package, info.Version, info.Architecture} {
-		if strings.ContainsAny(s, "/\\ \t") || strings.Contains(s, "..") {
-			return nil, invalid("its Package, Version or Architecture holds characters not allowed in a file name")
-		}
-	}
 	info.Source = info.Package
 	if s := strings.Fields(f["Source"]); len(s) > 0 {
 		info.Source = s[0]
+	}
+	// Source is a directory of PoolPath too: "Source: ../../x" must not
+	// walk out of the pool, nor ".x" make "pool/main/./.x/" (no Debian
+	// name or version starts with a dot).
+	for _, s := range []string{info.Package, info.Version, info.Architecture, info.Source} {
+		if strings.ContainsAny(s, "/\\ \t") || strings.Contains(s, "..") || s[0] == '.' {
+			return nil, invalid("its Package, Version, Architecture or Source holds characters not allowed in a file name")
+		}
 	}
 	return info, nil
 }

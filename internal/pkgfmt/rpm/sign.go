@@ -30,11 +30,20 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
+// Header size limits, checked before anything is allocated for a header.
+const (
+	maxIndex    = 0xffff    // rpm's HEADER_TAGS_MAX
+	maxStore    = 256 << 20 // rpm's HEADER_DATA_MAX
+	maxSigIndex = 32        // rpm's limits for a signature header
+	maxSigStore = 64 << 20  // (hdrblobVerifyLengths in rpm's lib/header.c)
+	// maxMainStore is cavaliergopher/rpm's r_MaxHeaderSize: parseHeader
+	// refuses a larger main header anyway, so refuse it before reading it.
+	maxMainStore = 32 << 20
+)
+
 const (
 	leadSize             = 96
 	introSize            = 16
-	maxIndex             = 0xffff
-	maxStore             = 256 << 20
 	regionSig            = 62   // RPMTAG_HEADERSIGNATURES
 	regionHeader         = 63   // RPMTAG_HEADERIMMUTABLE
 	typeString           = 6    // RPM_STRING_TYPE
@@ -102,8 +111,13 @@ func (e *entry) uint() (uint64, bool) {
 	return 0, false
 }
 
-// readHeader reads one header structure from r.
-func readHeader(r io.Reader, what string) (*rawHeader, error) {
+// readHeader reads one header structure from r: the signature header when
+// region is regionSig, else the main header.
+func readHeader(r io.Reader, region uint32) (*rawHeader, error) {
+	what, maxIl, maxDl := "main", uint32(maxIndex), uint32(maxMainStore)
+	if region == regionSig {
+		what, maxIl, maxDl = "signature", maxSigIndex, maxSigStore
+	}
 	intro := make([]byte, introSize)
 	if _, err := io.ReadFull(r, intro); err != nil {
 		return nil, invalid("the file is truncated in its %s header", what)
@@ -113,14 +127,19 @@ func readHeader(r io.Reader, what string) (*rawHeader, error) {
 	}
 	il := binary.BigEndian.Uint32(intro[8:12])
 	dl := binary.BigEndian.Uint32(intro[12:16])
-	if il == 0 || il > maxIndex || dl > maxStore {
+	if il == 0 || il > maxIl || dl > maxDl {
 		return nil, invalid("its %s header is damaged (%d tags, %d bytes)", what, il, dl)
 	}
-	buf := make([]byte, introSize+int(il)*16+int(dl))
-	copy(buf, intro)
-	if _, err := io.ReadFull(r, buf[introSize:]); err != nil {
+	// Read into a growing buffer rather than allocating the claimed size up
+	// front: a short file claiming a 64 MiB header then costs only its own
+	// size in memory.
+	want := int64(il)*16 + int64(dl)
+	var b bytes.Buffer
+	b.Write(intro)
+	if n, err := io.CopyN(&b, r, want); err != nil || n != want {
 		return nil, invalid("the file is truncated in its %s header", what)
 	}
+	buf := b.Bytes()
 	index := buf[introSize : introSize+int(il)*16]
 	store := buf[introSize+int(il)*16:]
 	h := &rawHeader{bytes: buf, entries: make([]entry, 0, il)}
@@ -258,7 +277,7 @@ func Sign(r io.Reader, w io.Writer, key *sign.Key) (*Header, error) {
 	if t := binary.BigEndian.Uint16(lead[6:8]); t != 0 {
 		return nil, invalid("it is a source RPM; repositories hold binary RPMs")
 	}
-	sig, err := readHeader(r, "signature")
+	sig, err := readHeader(r, regionSig)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +286,7 @@ func Sign(r io.Reader, w io.Writer, key *sign.Key) (*Header, error) {
 			return nil, invalid("the file is truncated after its signature header")
 		}
 	}
-	hdr, err := readHeader(r, "main")
+	hdr, err := readHeader(r, regionHeader)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +326,11 @@ func Sign(r io.Reader, w io.Writer, key *sign.Key) (*Header, error) {
 	}
 	entries = append(entries, entry{tag: sigRSA, typ: typeBin, count: uint32(len(pkt)), data: pkt})
 	newSig := writeHeader(regionSig, entries)
+	// Kept tags plus ours can outgrow what rpm accepts in a signature header
+	// (32 tags, 64 MiB): check the new header as we check input.
+	if _, err := readHeader(bytes.NewReader(newSig), regionSig); err != nil {
+		return nil, invalid("its signature header cannot take a new signature (%v)", err)
+	}
 
 	if _, err := w.Write(lead); err != nil {
 		return nil, err
