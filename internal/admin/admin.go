@@ -1,7 +1,8 @@
 // Package admin is the enmeid command line: the vendor's sub-commands
-// (products, repositories, publishing, contracts, seats) and `serve`. It turns
-// flags and environment into configuration, opens the backends, and calls
-// into the packages that own each concept; it holds no business rules.
+// (products, repositories, publishing, contracts, seats, keys, garbage
+// collection) and `serve`. It turns flags and environment into
+// configuration, opens the backends, and calls into the packages that own
+// each concept; it holds no business rules.
 package admin
 
 import (
@@ -10,7 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,16 +24,21 @@ import (
 	"github.com/enmei-project/enmei/internal/backend"
 	"github.com/enmei-project/enmei/internal/blob"
 	"github.com/enmei-project/enmei/internal/exitcode"
+	"github.com/enmei-project/enmei/internal/obs"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
+	"github.com/enmei-project/enmei/internal/version"
 )
 
 // Config is enmeid's configuration after flags and environment are resolved.
 type Config struct {
-	Data  string
-	DB    string
-	Blobs string
-	JSON  bool
+	Data       string
+	DB         string
+	Blobs      string
+	SigningKey string // the private key file
+	JSON       bool
+	LogFormat  string
+	LogLevel   string
 }
 
 // resolve fills defaults from the environment, then from the data directory.
@@ -42,12 +52,30 @@ func (c *Config) resolve(env func(string) string, flags map[string]bool) {
 	if !flags["blobs"] {
 		c.Blobs = env("ENMEI_BLOBS")
 	}
+	if !flags["signing-key"] {
+		c.SigningKey = env("ENMEI_SIGNING_KEY")
+	}
 	if c.DB == "" {
 		c.DB = "sqlite://" + filepath.Join(c.Data, "enmei.db")
 	}
 	if c.Blobs == "" {
 		c.Blobs = "file://" + filepath.Join(c.Data, "blobs")
 	}
+	if c.SigningKey == "" {
+		c.SigningKey = filepath.Join(c.Data, "signing-key.asc")
+	}
+}
+
+// Redact hides the password of a URL (a PostgreSQL DSN) for logs and messages.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if i := strings.LastIndex(raw, "@"); i >= 0 && strings.Contains(raw, "://") {
+			return raw[:strings.Index(raw, "://")+3] + "…" + raw[i:]
+		}
+		return raw
+	}
+	return u.Redacted()
 }
 
 // app carries what every sub-command needs.
@@ -61,6 +89,8 @@ type app struct {
 
 	st    store.Store
 	blobs blob.Store
+	// keyBits is the size of a signing key made on first need.
+	keyBits int
 }
 
 func (a *app) open(ctx context.Context) error {
@@ -69,19 +99,57 @@ func (a *app) open(ctx context.Context) error {
 	}
 	st, err := backend.OpenStore(ctx, a.cfg.DB)
 	if err != nil {
-		return fmt.Errorf("opening the database %s: %w", a.cfg.DB, err)
+		return fmt.Errorf("opening the database %s: %w", Redact(a.cfg.DB), redactErr(err, a.cfg.DB))
 	}
 	bl, err := backend.OpenBlobs(ctx, a.cfg.Blobs)
 	if err != nil {
 		st.Close()
-		return fmt.Errorf("opening the blob store %s: %w", a.cfg.Blobs, err)
+		return fmt.Errorf("opening the blob store %s: %w", Redact(a.cfg.Blobs), err)
 	}
 	a.st, a.blobs = st, bl
 	return nil
 }
 
+// redactErr keeps a DSN's password out of an error that quotes the DSN.
+func redactErr(err error, dsn string) error {
+	u, perr := url.Parse(dsn)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	pass, ok := u.User.Password()
+	if !ok || pass == "" || !strings.Contains(err.Error(), pass) {
+		return err
+	}
+	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), pass, "xxxxx"))
+}
+
+// custody says where the signing key lives.
+func (a *app) custody() *sign.Custody {
+	host, _ := os.Hostname()
+	return &sign.Custody{Store: a.st, File: a.cfg.SigningKey, Passphrase: []byte(a.env("ENMEI_SIGNING_PASSPHRASE")),
+		Now: a.now, Bits: a.keyBits, Comment: host}
+}
+
+// key returns the private signing key, making it on first need.
 func (a *app) key(ctx context.Context) (*sign.Key, error) {
-	return sign.LoadOrCreate(ctx, a.st, a.now())
+	k, created, err := a.keyCreated(ctx)
+	if created {
+		fmt.Fprintf(a.stderr, "enmeid: made the repositories' signing key %s in %s (mode 0600): back it up; hosts trust it from now on. To use your own identity instead, run enmeid signing-key generate --name NAME --email EMAIL before the first publish.\n",
+			sign.FormatFingerprint(k.Fingerprint()), a.cfg.SigningKey)
+		if a.keyBits != 0 {
+			a.log.Warn("debug knob: the key has a test size", "ENMEI_DEBUG_KEY_BITS", a.keyBits)
+		}
+	}
+	return k, err
+}
+
+func (a *app) keyCreated(ctx context.Context) (*sign.Key, bool, error) {
+	_, statErr := os.Stat(a.cfg.SigningKey)
+	k, err := a.custody().Private(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return k, os.IsNotExist(statErr), nil
 }
 
 func (a *app) close() {
@@ -107,6 +175,7 @@ func Main(ctx context.Context, args []string, env func(string) string, stdout, s
 		return exitcode.Usage
 	}
 	root := a.rootCommand()
+	exitcode.TypeArgs(root)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -128,24 +197,76 @@ func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "enmeid",
 		Short:         "enmei server: licence-gated ELS repositories, contracts and seats",
+		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			flags := map[string]bool{}
 			cmd.Flags().Visit(func(f *pflag.Flag) { flags[f.Name] = true })
 			a.cfg.resolve(a.env, flags)
+			level, err := obs.ParseLevel(a.cfg.LogLevel)
+			if err != nil {
+				return usagef("--log-level: %v", err)
+			}
+			log, err := obs.NewLogger(a.stderr, a.cfg.LogFormat, level)
+			if err != nil {
+				return usagef("--log-format: %v", err)
+			}
+			a.log = log
+			slog.SetDefault(log)
 			return nil
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return exitcode.AsUsage(err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.cfg.Data, "data", "./enmei-data", "data directory (ENMEI_DATA)")
 	pf.StringVar(&a.cfg.DB, "db", "", "database URL: sqlite://PATH or postgres://… (ENMEI_DB; default sqlite://<data>/enmei.db)")
 	pf.StringVar(&a.cfg.Blobs, "blobs", "", "blob store URL: file://DIR (ENMEI_BLOBS; default file://<data>/blobs)")
+	pf.StringVar(&a.cfg.SigningKey, "signing-key", "", "private signing key file (ENMEI_SIGNING_KEY; default <data>/signing-key.asc; passphrase from ENMEI_SIGNING_PASSPHRASE)")
 	pf.BoolVar(&a.cfg.JSON, "json", false, "machine-readable output on stdout")
+	pf.StringVar(&a.cfg.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	pf.StringVar(&a.cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(a.serveCommand(), a.productCommand(), a.repoCommand(), a.publishCommand(),
-		a.publicationCommand(), a.contractCommand(), a.seatCommand(), a.signingKeyCommand())
+		a.publicationCommand(), a.contractCommand(), a.seatCommand(), a.signingKeyCommand(),
+		a.gcCommand(), a.migrateCommand(), a.versionCommand())
 	return root
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print the version, commit and Go version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := version.Get()
+			if a.cfg.JSON {
+				return a.printJSON(map[string]any{"program": v.Program, "version": v.Version, "commit": v.Commit,
+					"modified": v.Modified, "go_version": v.GoVersion})
+			}
+			_, err := fmt.Fprintln(a.stdout, v.String())
+			return err
+		},
+	}
+}
+
+func (a *app) migrateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "apply database migrations (and move a private key out of the database) and exit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			if err := a.custody().Migrate(ctx); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "database %s is up to date\n", Redact(a.cfg.DB))
+			return nil
+		},
+	}
 }
 
 // debugKnobs reads the test-only settings from the environment, in one place,
@@ -162,6 +283,13 @@ func (a *app) debugKnobs() error {
 	}
 	if a.env("ENMEI_DEBUG_CRASH_BEFORE_COMMIT") == "1" {
 		a.log.Warn("debug knob: publish will kill itself before committing", "ENMEI_DEBUG_CRASH_BEFORE_COMMIT", "1")
+	}
+	if v := a.env("ENMEI_DEBUG_KEY_BITS"); v != "" {
+		bits, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("ENMEI_DEBUG_KEY_BITS=%q is not a number", v)
+		}
+		a.keyBits = bits // said when a key is made, so other commands' stderr stays one line
 	}
 	return nil
 }

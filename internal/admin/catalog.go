@@ -2,19 +2,21 @@ package admin
 
 import (
 	"fmt"
+	"regexp"
 
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/entitle"
-	"github.com/enmei-project/enmei/internal/publish"
 	"github.com/enmei-project/enmei/internal/store"
 )
+
+var osVersionShape = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 
 func (a *app) productCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "product", Short: "manage products"}
 	var p store.Product
 	add := &cobra.Command{
-		Use:   "add ID --name NAME --format rpm|deb|maven [--eol DATE]",
+		Use:   "add ID --name NAME --format rpm|deb|maven [--os ID --os-version V] [--eol DATE]",
 		Short: "add a product",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -26,6 +28,17 @@ func (a *app) productCommand() *cobra.Command {
 			case "rpm", "deb", "maven":
 			default:
 				return usagef("--format must be rpm, deb or maven, not %q", p.Format)
+			}
+			if p.OSVersion != "" && p.OSID == "" {
+				return usagef("--os-version needs --os (the os-release ID, e.g. almalinux)")
+			}
+			if p.OSID != "" {
+				if err := checkID("OS", p.OSID); err != nil {
+					return err
+				}
+			}
+			if p.OSVersion != "" && !osVersionShape.MatchString(p.OSVersion) {
+				return usagef("--os-version %q is not a version like 9 or 22.04", p.OSVersion)
 			}
 			if p.EOL != "" {
 				if _, err := entitle.ParseDate(p.EOL); err != nil {
@@ -48,6 +61,8 @@ func (a *app) productCommand() *cobra.Command {
 	add.Flags().StringVar(&p.Name, "name", "", "display name")
 	add.Flags().StringVar(&p.Format, "format", "", "delivery format: rpm, deb or maven")
 	add.Flags().StringVar(&p.EOL, "eol", "", "end of support, YYYY-MM-DD")
+	add.Flags().StringVar(&p.OSID, "os", "", "bind the product to hosts of this OS (os-release ID, e.g. almalinux): register refuses others before taking a seat")
+	add.Flags().StringVar(&p.OSVersion, "os-version", "", "with --os: the OS version it serves (os-release VERSION_ID or its major part, e.g. 9)")
 	add.MarkFlagRequired("name")
 	add.MarkFlagRequired("format")
 	cmd.AddCommand(add)
@@ -100,12 +115,11 @@ func (a *app) repoCommand() *cobra.Command {
 				return err
 			}
 			// An empty, signed publication at once: hosts may be configured
-			// before the first ELS package exists (PRODUCT.md §1).
-			key, err := a.key(ctx)
+			// before the first ELS package exists.
+			pub, err := a.publisher(cmd)
 			if err != nil {
 				return err
 			}
-			pub := &publish.Publisher{Store: a.st, Blobs: a.blobs, Key: key, Now: a.now}
 			if _, err := pub.Republish(ctx, r.ID); err != nil {
 				return err
 			}

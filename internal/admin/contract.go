@@ -34,9 +34,9 @@ func (a *app) newContract(ctx context.Context, c store.Contract) (store.Contract
 		if _, err := a.st.Product(ctx, p); err != nil {
 			return c, nil, err
 		}
-		k, rec := entitle.NewLicenseKey(c.SupportID, p)
+		k, id, hash := entitle.NewLicenseKey()
 		keys = append(keys, k)
-		recs = append(recs, rec)
+		recs = append(recs, store.LicenseKey{ID: id, SupportID: c.SupportID, ProductID: p, Hash: hash})
 	}
 	if err := a.st.AddContract(ctx, c, recs); err != nil {
 		return c, nil, err
@@ -109,14 +109,24 @@ func (a *app) contractCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			used := map[string]int{}
+			for _, h := range hosts {
+				used[h.ProductID]++
+			}
+			top := 0
+			per := make([]map[string]any, 0, len(c.Products))
+			for _, p := range c.Products {
+				per = append(per, map[string]any{"product": p, "quantity": c.Quantity, "seats_used": used[p]})
+				top = max(top, used[p])
+			}
 			if a.cfg.JSON {
 				hs := make([]map[string]any, 0, len(hosts))
 				for _, h := range hosts {
 					hs = append(hs, map[string]any{"host_id": h.ID, "hostname": h.Hostname, "product": h.ProductID,
-						"registered_at": h.RegisteredAt.UTC(), "last_seen": h.LastSeen.UTC()})
+						"registered_at": h.RegisteredAt.UTC(), "last_seen": h.LastSeen.UTC(), "lease_expires": nil})
 				}
 				return a.printJSON(map[string]any{"support_id": c.SupportID, "customer": c.Customer, "end_user": c.EndUser,
-					"plan": c.Plan, "products": c.Products, "quantity": c.Quantity, "seats_used": len(hosts),
+					"plan": c.Plan, "products": c.Products, "quantity": c.Quantity, "seats_used": top, "per_product": per,
 					"start": c.Start, "end": c.End, "contact": c.Contact, "valid": entitle.CheckValid(c, a.now()) == nil,
 					"hosts": hs})
 			}
@@ -128,8 +138,15 @@ func (a *app) contractCommand() *cobra.Command {
 			if c.EndUser != "" {
 				fmt.Fprintf(a.stdout, "end user:   %s\n", c.EndUser)
 			}
-			fmt.Fprintf(a.stdout, "plan:       %s\nproducts:   %s\nvalidity:   %s – %s (Asia/Tokyo), %s\ncontact:    %s\nseats:      %d used of %d per product key\n",
-				c.Plan, strings.Join(c.Products, ", "), c.Start, c.End, validity, c.Contact, len(hosts), c.Quantity)
+			fmt.Fprintf(a.stdout, "plan:       %s\nproducts:   %s\nvalidity:   %s – %s (Asia/Tokyo), %s\ncontact:    %s\n",
+				c.Plan, strings.Join(c.Products, ", "), c.Start, c.End, validity, c.Contact)
+			for i, p := range c.Products {
+				label := "seats:"
+				if i > 0 {
+					label = ""
+				}
+				fmt.Fprintf(a.stdout, "%-11s %d of %d used (%s)\n", label, used[p], c.Quantity, p)
+			}
 			if len(hosts) > 0 {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "HOST ID\tHOSTNAME\tPRODUCT\tREGISTERED\tLAST SEEN")

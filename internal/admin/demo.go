@@ -67,12 +67,15 @@ func (a *app) createDemo(ctx context.Context, key *sign.Key) (demoState, error) 
 			return demoState{}, err
 		}
 	}
-	tmp, err := os.MkdirTemp("", "enmei-demo-*")
+	if err := os.MkdirAll(a.stagingDir(), 0o700); err != nil {
+		return demoState{}, err
+	}
+	tmp, err := os.MkdirTemp(a.stagingDir(), "enmei-demo-*")
 	if err != nil {
 		return demoState{}, err
 	}
 	defer os.RemoveAll(tmp)
-	pub := &publish.Publisher{Store: a.st, Blobs: a.blobs, Key: key, Now: a.now}
+	pub := &publish.Publisher{Store: a.st, Blobs: a.blobs, Key: key, Now: a.now, Log: a.log, TempDir: a.stagingDir()}
 	for _, r := range repos {
 		if err := a.st.AddRepo(ctx, r); err != nil && !errs.Is(err, errs.Exists) {
 			return demoState{}, err
@@ -89,7 +92,7 @@ func (a *app) createDemo(ctx context.Context, key *sign.Key) (demoState, error) 
 			}
 			paths = append(paths, p)
 		}
-		if _, err := pub.Publish(ctx, r.ID, paths); err != nil {
+		if _, err := pub.Publish(ctx, r.ID, paths, publish.Options{}); err != nil {
 			return demoState{}, err
 		}
 	}

@@ -8,19 +8,35 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/obs"
 	"github.com/enmei-project/enmei/internal/server"
+	"github.com/enmei-project/enmei/internal/sign"
+)
+
+// ErrInterrupted and ErrTerminated are the causes main cancels the context
+// with on SIGINT and SIGTERM. An interactive Ctrl-C skips the drain time,
+// which is there for load balancers.
+var (
+	ErrInterrupted = obs.ErrStopNow
+	ErrTerminated  = errors.New("terminated")
 )
 
 type serveOptions struct {
-	addr      string
-	publicURL string
-	tls       string
-	demo      bool
+	addr        string
+	publicURL   string
+	tls         string
+	demo        bool
+	metricsAddr string
+	drain       time.Duration
+	shutdown    time.Duration
+	apiRate     float64
+	apiBurst    int
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -28,7 +44,16 @@ func (a *app) serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--public-url URL] [--tls off|CERT,KEY] [--demo]",
 		Short: "serve the API and the repositories",
-		Args:  cobra.NoArgs,
+		Long: `Serve the registration API and the licence-gated repositories.
+
+GET /healthz answers while the process is up; GET /readyz answers 200 while the
+database and blob store answer and 503 while draining; GET /metrics serves
+Prometheus metrics (on --metrics-addr instead when it is given).
+
+On SIGTERM or SIGINT, enmeid reports not ready, keeps serving for --drain-time
+so a load balancer notices, then stops accepting and gives running downloads up
+to --shutdown-timeout to finish. A normal stop exits 0.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.serve(cmd.Context(), o)
 		},
@@ -38,6 +63,11 @@ func (a *app) serveCommand() *cobra.Command {
 	f.StringVar(&o.publicURL, "public-url", "", "URL hosts use to reach this server (default: from --addr)")
 	f.StringVar(&o.tls, "tls", "off", "off, or CERT,KEY: PEM files of the server certificate and key")
 	f.BoolVar(&o.demo, "demo", false, "seed the demo catalogue (once) and print how to try it")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this separate address instead of --addr (e.g. 127.0.0.1:9090)")
+	f.DurationVar(&o.drain, "drain-time", 5*time.Second, "on stop, how long to report not ready before closing the listener")
+	f.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "on stop, how long running requests (downloads) may take to finish")
+	f.Float64Var(&o.apiRate, "api-rate", 5, "requests per second each client address may make to /api/v1/*")
+	f.IntVar(&o.apiBurst, "api-burst", 60, "burst of /api/v1/* requests each client address may make")
 	return cmd
 }
 
@@ -58,11 +88,15 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	if o.apiRate <= 0 || o.apiBurst <= 0 {
+		return usagef("--api-rate and --api-burst must be positive")
+	}
 	if err := a.open(ctx); err != nil {
 		return err
 	}
-	key, err := a.key(ctx)
-	if err != nil {
+	// serve signs nothing: it only migrates a key an older enmei kept in
+	// the database, and hands out the public key.
+	if err := a.custody().Migrate(ctx); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", o.addr)
@@ -91,42 +125,105 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 	}
 	if o.demo {
+		// The demo publishes, so it is the one case where serve signs.
+		key, err := a.key(ctx)
+		if err != nil {
+			return err
+		}
 		if err := a.seedDemo(ctx, key, public); err != nil {
 			return fmt.Errorf("seeding the demo: %w", err)
 		}
 	}
-	srv := server.New(server.Config{Store: a.st, Blobs: a.blobs, Key: key, Now: a.now, Log: a.log})
+
+	o11y := obs.New(obs.Options{Log: a.log})
+	o11y.AddCheck("database", a.st.Ping)
+	o11y.AddCheck("blobs", func(ctx context.Context) error {
+		_, err := a.blobs.Stat(ctx, strings.Repeat("0", 64))
+		if errs.Is(err, errs.NotFound) {
+			return nil // answered
+		}
+		return err
+	})
+	srv := server.New(server.Config{Store: a.st, Blobs: a.blobs, PublicKey: a.publicKeyLoader(), Now: a.now, Log: a.log,
+		APIRate: o.apiRate, APIBurst: o.apiBurst,
+		Hooks: server.Hooks{
+			Registration: o11y.Registration,
+			Host:         func(r *http.Request, id string) { obs.SetHostID(r.Context(), id) },
+		}})
+	srv.Handle("GET /healthz", http.HandlerFunc(o11y.Healthz))
+	srv.Handle("GET /readyz", http.HandlerFunc(o11y.Readyz))
+	var metricsSrv *http.Server
+	if o.metricsAddr == "" {
+		srv.Handle("GET /metrics", o11y.MetricsHandler())
+	} else {
+		// Seats per contract name customers' support IDs: only on the
+		// separate listener, which the vendor keeps private.
+		o11y.MustRegister(obs.NewSeatsCollector(func(ctx context.Context) ([]obs.SeatCount, error) {
+			counts, err := a.st.SeatCounts(ctx)
+			out := make([]obs.SeatCount, len(counts))
+			for i, c := range counts {
+				out[i] = obs.SeatCount{SupportID: c.SupportID, Product: c.ProductID, Used: c.Used, Quantity: c.Quantity}
+			}
+			return out, err
+		}, 5*time.Second, 10*time.Second))
+
+		mln, err := net.Listen("tcp", o.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s: %w: choose another --metrics-addr", o.metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", o11y.MetricsHandler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go metricsSrv.Serve(mln)
+		defer metricsSrv.Close()
+		a.log.Info("metrics on a separate listener", "addr", mln.Addr().String())
+	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           o11y.Middleware(srv.Mux()),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		TLSConfig:         tlsCfg,
-		ErrorLog:          nil,
+		// Request bodies are small API documents: a client that sends one
+		// slowly must not hold a connection. Downloads are responses, which
+		// ReadTimeout does not bound.
+		ReadTimeout:    30 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		TLSConfig:      tlsCfg,
 	}
 	bg, stop := context.WithCancel(context.Background())
 	defer stop()
 	go srv.Run(bg)
-	errc := make(chan error, 1)
-	go func() {
-		if tlsCfg != nil {
-			errc <- hs.ServeTLS(ln, "", "")
-		} else {
-			errc <- hs.Serve(ln)
-		}
-	}()
-	a.log.Info("enmeid serving", "addr", ln.Addr().String(), "url", public, "db", a.cfg.DB, "blobs", a.cfg.Blobs)
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving: %w", err)
-		}
-	case <-ctx.Done():
-		a.log.Info("stopping: finishing requests in flight")
-		shut, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := hs.Shutdown(shut); err != nil {
-			return fmt.Errorf("stopping: %w", err)
-		}
+	a.log.Info("enmeid serving", "addr", ln.Addr().String(), "url", public, "db", Redact(a.cfg.DB), "blobs", Redact(a.cfg.Blobs))
+	err = obs.Serve(ctx, hs, ln, o11y, o.drain, o.shutdown, a.log)
+	if errors.Is(err, obs.ErrForcedClose) {
+		a.log.Warn("stopped: some downloads did not finish within --shutdown-timeout and were cut", "err", err)
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("serving: %w", err)
+	}
+	a.log.Info("stopped")
 	return nil
+}
+
+// publicKeyLoader returns the public signing key, read from the database on
+// first need and kept: it never changes once made.
+func (a *app) publicKeyLoader() func(ctx context.Context) (*sign.PublicKey, error) {
+	var mu sync.Mutex
+	var key *sign.PublicKey
+	return func(ctx context.Context) (*sign.PublicKey, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if key != nil {
+			return key, nil
+		}
+		k, err := a.custody().Public(ctx)
+		if errs.Is(err, errs.NotFound) {
+			return nil, errs.E(errs.NotFound, "the vendor has not published a repository yet, so there is no signing key to trust: try again later")
+		}
+		if err != nil {
+			return nil, err
+		}
+		key = k
+		return key, nil
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -126,22 +127,62 @@ func TestRegisterAgain(t *testing.T) {
 				t.Error("the CA copy differs from --ca")
 			}
 
-			// Without --ca: the CA copy (and on deb hosts 80enmei) go away.
-			// The fake's certificate is not in the system roots, so point
-			// at a plain http server of the same fake API instead.
-			plain := newFake(t, false, allRepos)
-			h.mustEnmei("register", "--server", plain.url(), "--key", goodKey)
-			third := h.files()
+		})
+	}
+}
+
+// TestRegisterAgainDropsFiles: files the new registration does not need
+// (the CA copy, the apt.conf.d snippet of a proxy) are removed.
+func TestRegisterAgainDropsFiles(t *testing.T) {
+	for _, osr := range []string{almaRelease, debianRelease} {
+		t.Run(ParseOSRelease([]byte(osr)).ID, func(t *testing.T) {
+			// A plain http server: the CA copy is kept for https, not needed here.
+			f := newFake(t, false, allRepos)
+			ca := newFake(t, true, nil).caFile()
+			p := newProxy(t, "", "")
+			h := newHost(t, osr)
+			h.mustEnmei("register", "--server", f.url(), "--key", goodKey, "--ca", ca, "--proxy", p.url("", ""))
+			first := h.files()
+			if _, ok := first[caPath]; !ok {
+				t.Fatalf("no CA copy after register --ca")
+			}
+			h.mustEnmei("register", "--server", f.url(), "--key", goodKey)
+			second := h.files()
 			for _, p := range []string{caPath, aptConf} {
-				if _, ok := third[p]; ok {
+				if _, ok := second[p]; ok {
 					t.Errorf("%s is left from the earlier registration", p)
 				}
 			}
-			if st := h.state(); slices.Contains(st.Files, caPath) || st.CA {
-				t.Errorf("host.json still records the CA: %+v", st)
+			if st := h.state(); slices.Contains(st.Files, caPath) || st.CA || st.Proxy != "" {
+				t.Errorf("host.json still records the CA or the proxy: %+v", st)
+			}
+			if strings.Contains(h.read(statePath), p.url("", "")) {
+				t.Error("host.json still names the proxy")
 			}
 		})
 	}
+}
+
+// TestRegisterOtherServer: a host uses one server; registering with
+// another is refused, changes nothing and takes no seat there.
+func TestRegisterOtherServer(t *testing.T) {
+	f := newFake(t, false, allRepos)
+	other := newFake(t, false, allRepos)
+	h := newHost(t, almaRelease)
+	h.mustEnmei("register", "--server", f.url(), "--key", goodKey)
+	before := h.files()
+	r := h.enmei("register", "--server", other.url(), "--key", phpKey)
+	if r.code != 1 || !strings.Contains(r.stderr, "registered with "+f.url()) || !strings.Contains(r.stderr, "enmei unregister first") {
+		t.Errorf("exit %d %q; want 1 saying to unregister from %s first", r.code, r.stderr, f.url())
+	}
+	if other.seats() != 0 || len(other.calls) != 0 {
+		t.Errorf("the other server was called: %v", other.calls)
+	}
+	if !reflect.DeepEqual(before, h.files()) {
+		t.Error("the refused register changed files")
+	}
+	// The same server spelled differently is the same server.
+	h.mustEnmei("register", "--server", strings.Replace(f.url(), "http://", "HTTP://", 1)+"/", "--key", goodKey)
 }
 
 // TestUnregister: unregister returns the seat and removes exactly what
@@ -304,13 +345,17 @@ func TestHostProblems(t *testing.T) {
 	})
 	t.Run("write failure", func(t *testing.T) {
 		h := newHost(t, almaRelease)
-		writeFile(t, filepath.Join(h.root, "etc/enmei/host.json/x"), "") // host.json cannot be put in place
+		// The key file cannot be put in place, after enmei.repo was.
+		writeFile(t, filepath.Join(h.root, rpmKeyPath, "x"), "")
 		r := h.enmei("register", "--server", f.url(), "--key", goodKey)
-		if r.code != 1 || !strings.Contains(r.stderr, "removed the") || !strings.Contains(r.stderr, "register again") {
-			t.Errorf("exit %d %q; want 1 saying the written files were removed", r.code, r.stderr)
+		if r.code != 1 || !strings.Contains(r.stderr, "back as they were") || !strings.Contains(r.stderr, "new seat was given back") {
+			t.Errorf("exit %d %q; want 1 saying the written files were undone and the seat given back", r.code, r.stderr)
 		}
 		if _, err := os.Stat(filepath.Join(h.root, yumRepoPath)); err == nil {
 			t.Error("enmei.repo left behind")
+		}
+		if f.seats() != 0 {
+			t.Errorf("%d seats taken after the failed register, want 0", f.seats())
 		}
 	})
 }

@@ -25,7 +25,9 @@ func aptFiles(s settings) ([]file, error) {
 			oneLine(r.Name), s.server, r.Path, r.Suite, r.Component, aptKeyring)
 		// apt sends auth.conf credentials over plain http only when the
 		// machine line carries the scheme, so it always does.
-		fmt.Fprintf(&auth, "machine %s%s login %s password %s\n", s.server, r.Path, s.hostID, s.secret)
+		// The path makes each repository use its own registration's
+		// credential (apt picks the entry whose path prefixes the URI).
+		fmt.Fprintf(&auth, "machine %s%s login %s password %s\n", s.server, r.Path, r.hostID, r.secret)
 	}
 	files := []file{
 		{aptSources, []byte(src.String()), 0o644},

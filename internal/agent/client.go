@@ -157,19 +157,41 @@ type serverError struct {
 func (e *serverError) Error() string { return e.Body.Error }
 
 // do sends a request (in as JSON when not nil, with HTTP Basic auth when
-// user is set) and decodes the JSON answer into out when not nil.
+// user is set) and decodes the JSON answer into out when not nil. Only a 2xx
+// answer returns nil.
 func (c *client) do(ctx context.Context, method, path, user, pass string, in, out any) error {
+	data, err := c.send(ctx, method, path, user, pass, in)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s sent an answer enmei cannot read (%v): check that --server is the enmei server's URL and the agent is up to date", c.server, err)
+		}
+	}
+	return nil
+}
+
+// getText fetches a document that is not JSON, like the signing key.
+func (c *client) getText(ctx context.Context, path string) (string, error) {
+	data, err := c.send(ctx, "GET", path, "", "", nil)
+	return string(data), err
+}
+
+// send makes one request and returns the body of a 2xx answer; any other
+// answer is an error of the kind the server named.
+func (c *client) send(ctx context.Context, method, path, user, pass string, in any) ([]byte, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("encoding the request: %w", err)
+			return nil, fmt.Errorf("encoding the request: %w", err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.server+path, body)
 	if err != nil {
-		return fmt.Errorf("making the request: %w", err)
+		return nil, fmt.Errorf("making the request: %w", err)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -181,38 +203,36 @@ func (c *client) do(ctx context.Context, method, path, user, pass string, in, ou
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.unreachable(err)
+		return nil, c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return c.unreachable(err)
+		return nil, c.unreachable(err)
 	}
 	if resp.StatusCode == http.StatusProxyAuthRequired {
-		return errs.E(errs.Unavailable, "the proxy %s refused the request (407 Proxy Authentication Required): check the proxy user and password in --proxy or the proxy environment variable", c.proxyName())
+		return nil, errs.E(errs.Unavailable, "the proxy %s refused the request (407 Proxy Authentication Required): check the proxy user and password in --proxy or the proxy environment variable", c.proxyName())
 	}
 	if resp.StatusCode >= 300 {
 		var e api.Error
 		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			return errs.E(errs.Other, "%s answered %s to %s, not an enmei answer: check that --server is the enmei server's URL", c.server, resp.Status, path)
+			return nil, errs.E(errs.Other, "%s answered %s to %s, not an enmei answer: check that --server is the enmei server's URL", c.server, resp.Status, path)
 		}
 		se := &serverError{Status: resp.StatusCode, Body: e}
 		switch e.Kind {
 		case "entitlement", "unauthorized", "forbidden":
-			return errs.Wrap(errs.Entitlement, se, e.Error)
+			return nil, errs.Wrap(errs.Entitlement, se, e.Error)
 		case "invalid":
-			return errs.Wrap(errs.Invalid, se, e.Error)
+			return nil, errs.Wrap(errs.Invalid, se, e.Error)
 		case "not_found":
-			return errs.Wrap(errs.NotFound, se, e.Error)
+			return nil, errs.Wrap(errs.NotFound, se, e.Error)
 		}
-		return errs.Wrap(errs.Other, se, e.Error)
+		return nil, errs.Wrap(errs.Other, se, e.Error)
 	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s sent an answer enmei cannot read (%v): check that --server is the enmei server's URL and the agent is up to date", c.server, err)
-		}
+	if resp.StatusCode < 200 {
+		return nil, errs.E(errs.Other, "%s answered %s to %s, not an enmei answer: check that --server is the enmei server's URL", c.server, resp.Status, path)
 	}
-	return nil
+	return data, nil
 }
 
 // isUnauthorized reports whether err is the server's 401: the credential is

@@ -39,20 +39,35 @@ type file struct {
 // writeFiles writes files under root, each atomically (a temporary file in
 // the same directory, chmod, fsync, rename) so a crash never leaves half a
 // file. All are staged before the first rename; if anything fails, every
-// file this call put in place is removed again and the error says so.
+// file this call put in place is returned to what it was before (removed,
+// or its earlier content and mode restored), so a failed re-registration
+// leaves the previous configuration working, and the error says so.
 func writeFiles(root string, files []file) error {
-	type staged struct{ tmp, final, path string }
+	type staged struct {
+		tmp, final, path string
+		old              *file // the content it replaces; nil: there was none
+	}
 	var temps []staged
-	var placed []string
+	var placed []staged
 	undo := func(err error) error {
 		for _, s := range temps {
 			os.Remove(s.tmp)
 		}
-		for _, p := range placed {
-			os.Remove(p)
+		var failed []error
+		for _, s := range placed {
+			if s.old == nil {
+				if rerr := os.Remove(s.final); rerr != nil {
+					failed = append(failed, rerr)
+				}
+			} else if rerr := writeFiles(root, []file{*s.old}); rerr != nil {
+				failed = append(failed, rerr)
+			}
 		}
-		if len(placed) > 0 {
-			return fmt.Errorf("%w (enmei removed the %d files it had written)", err, len(placed))
+		switch {
+		case len(failed) > 0:
+			return fmt.Errorf("%w (and enmei could not undo what it had written: %v)", err, errors.Join(failed...))
+		case len(placed) > 0:
+			return fmt.Errorf("%w (enmei put the %d files it had written back as they were)", err, len(placed))
 		}
 		return err
 	}
@@ -62,11 +77,20 @@ func writeFiles(root string, files []file) error {
 		if err := mkdirAll(dir); err != nil {
 			return undo(fmt.Errorf("creating %s: %w", path.Dir(f.path), err))
 		}
+		s := staged{final: final, path: f.path}
+		if fi, err := os.Lstat(final); err == nil && fi.Mode().IsRegular() {
+			data, err := os.ReadFile(final)
+			if err != nil {
+				return undo(fmt.Errorf("reading %s: %w", f.path, err))
+			}
+			s.old = &file{f.path, data, fi.Mode().Perm()}
+		}
 		tmp, err := os.CreateTemp(dir, ".enmei-*.tmp")
 		if err != nil {
 			return undo(fmt.Errorf("writing %s: %w", f.path, err))
 		}
-		temps = append(temps, staged{tmp.Name(), final, f.path})
+		s.tmp = tmp.Name()
+		temps = append(temps, s)
 		// Chmod before writing, so a secret is never readable by others,
 		// and explicitly, so the umask cannot change the mode.
 		err = tmp.Chmod(f.mode)
@@ -88,7 +112,7 @@ func writeFiles(root string, files []file) error {
 			temps = temps[i:]
 			return undo(fmt.Errorf("installing %s: %w", s.path, err))
 		}
-		placed = append(placed, s.final)
+		placed = append(placed, s)
 	}
 	return nil
 }

@@ -50,8 +50,8 @@ func TestWriteFilesRollback(t *testing.T) {
 	// after the first file was renamed into place.
 	writeFile(t, filepath.Join(root, "etc/enmei/host.json/keep"), "")
 	err := writeFiles(root, []file{{"/etc/yum.repos.d/enmei.repo", []byte("x"), 0o600}, {"/etc/enmei/host.json", []byte("{}"), 0o600}})
-	if err == nil || !strings.Contains(err.Error(), "removed") {
-		t.Fatalf("writeFiles = %v, want an error saying the written files were removed", err)
+	if err == nil || !strings.Contains(err.Error(), "back as they were") {
+		t.Fatalf("writeFiles = %v, want an error saying the written files were undone", err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/yum.repos.d/enmei.repo")); err == nil {
 		t.Error("enmei.repo was left behind")
@@ -60,6 +60,26 @@ func TestWriteFilesRollback(t *testing.T) {
 		if tmp, _ := filepath.Glob(filepath.Join(root, dir, ".enmei-*")); len(tmp) > 0 {
 			t.Errorf("temporary files left: %v", tmp)
 		}
+	}
+}
+
+// TestWriteFilesRestores: a file a failed call had replaced gets its earlier
+// content and mode back, so the previous configuration keeps working.
+func TestWriteFilesRestores(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "etc/yum.repos.d/enmei.repo"), "old")
+	os.Chmod(filepath.Join(root, "etc/yum.repos.d/enmei.repo"), 0o600)
+	writeFile(t, filepath.Join(root, "etc/enmei/host.json/keep"), "")
+	err := writeFiles(root, []file{{"/etc/yum.repos.d/enmei.repo", []byte("new"), 0o644}, {"/etc/enmei/host.json", []byte("{}"), 0o600}})
+	if err == nil {
+		t.Fatal("writeFiles succeeded")
+	}
+	fi, err := os.Stat(filepath.Join(root, "etc/yum.repos.d/enmei.repo"))
+	if data, _ := os.ReadFile(filepath.Join(root, "etc/yum.repos.d/enmei.repo")); err != nil || string(data) != "old" || fi.Mode().Perm() != 0o600 {
+		t.Errorf("enmei.repo after the failed write: %q, %v; want the old content, mode 0600", data, err)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(root, "etc/*/.enmei-*")); len(tmp) > 0 {
+		t.Errorf("temporary files left: %v", tmp)
 	}
 }
 

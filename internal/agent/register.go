@@ -2,12 +2,13 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
-	"sort"
+	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -17,47 +18,88 @@ import (
 
 // settings is what the package-manager configuration is rendered from.
 type settings struct {
-	server  string // without trailing slash
-	hostID  string
-	secret  string
+	server  string   // without trailing slash
 	ca      bool     // a CA was given; its copy is at caPath
 	proxy   *url.URL // nil: direct
-	repos   []api.Repo
+	repos   []hostRepo
 	armored string // the signing key
 }
 
+// hostRepo is a repository with the credential of the registration that
+// grants it.
+type hostRepo struct {
+	api.Repo
+	hostID, secret string
+}
+
+// registerOptions are register's flags.
+type registerOptions struct {
+	server, key, keyFile, ca, proxy, fingerprint, hostname string
+	insecure, noHostname                                   bool
+	keySet, keyFileSet, hostnameSet                        bool
+}
+
 func (a *app) registerCommand() *cobra.Command {
-	var server, key, ca, proxy string
+	var o registerOptions
 	cmd := &cobra.Command{
-		Use:   "register --server URL --key KEY [--ca FILE] [--proxy URL]",
+		Use:   "register --server URL (--key KEY | --key-file FILE) [--fingerprint FPR] [--ca FILE] [--proxy URL]",
 		Short: "Activate this host with a licence key and configure dnf/yum or apt",
 		Long: `Activate this host with a licence key (one seat of the contract; registering the
 same machine again reuses its seat), then write the dnf/yum or apt configuration
 and the signing key, so that plain "dnf upgrade" or "apt-get update && apt-get
 upgrade" reach the vendor's repositories. Honours HTTPS_PROXY/https_proxy
-(HTTP_PROXY for an http:// server) and NO_PROXY unless --proxy is given.`,
+(HTTP_PROXY for an http:// server) and NO_PROXY unless --proxy is given.
+
+A host may register once per licence key (for example the OS and PHP): each
+key takes its own seat and adds its repositories; all use the same server.
+
+The licence key comes from --key, else --key-file (- for standard input),
+else the ENMEI_KEY environment variable; the last two keep it out of ps.
+With --fingerprint, the server's signing key is checked before a seat is
+taken. A plain http:// server other than this machine needs --insecure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.register(cmd.Context(), server, key, ca, proxy)
+			f := cmd.Flags()
+			o.keySet, o.keyFileSet, o.hostnameSet = f.Changed("key"), f.Changed("key-file"), f.Changed("hostname")
+			return a.register(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "", "the vendor's enmei server URL, e.g. https://els.example.jp")
-	cmd.Flags().StringVar(&key, "key", "", "the licence key from the support certificate")
-	cmd.Flags().StringVar(&ca, "ca", "", "PEM file of a CA to trust for the server's certificate, besides the system's")
-	cmd.Flags().StringVar(&proxy, "proxy", "", "HTTP proxy URL, optionally with user:password@ (default: HTTPS_PROXY)")
+	f := cmd.Flags()
+	f.StringVar(&o.server, "server", "", "the vendor's enmei server URL, e.g. https://els.example.jp")
+	f.StringVar(&o.key, "key", "", "the licence key from the support certificate (visible in ps: prefer --key-file or ENMEI_KEY)")
+	f.StringVar(&o.keyFile, "key-file", "", "file holding the licence key, - for standard input")
+	f.StringVar(&o.fingerprint, "fingerprint", "", "the signing key fingerprint the vendor published (40 hex digits); refuse any other key")
+	f.BoolVar(&o.insecure, "insecure", false, "allow a plain http:// server that is not this machine")
+	f.StringVar(&o.ca, "ca", "", "PEM file of a CA to trust for the server's certificate, besides the system's")
+	f.StringVar(&o.proxy, "proxy", "", "HTTP proxy URL, optionally with user:password@ (default: HTTPS_PROXY)")
+	f.StringVar(&o.hostname, "hostname", "", "host name the vendor sees (default: /etc/hostname)")
+	f.BoolVar(&o.noHostname, "no-hostname", false, "do not tell the vendor this host's name")
 	cmd.MarkFlagRequired("server")
-	cmd.MarkFlagRequired("key")
 	return cmd
 }
 
-func (a *app) register(ctx context.Context, server, key, caFile, proxyFlag string) error {
-	server = strings.TrimRight(strings.TrimSpace(server), "/")
-	key = strings.TrimSpace(key)
-	if key == "" {
-		return usageErr("--key is empty: pass the licence key from the support certificate")
-	}
-	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+func (a *app) register(ctx context.Context, o registerOptions) error {
+	server := strings.TrimRight(strings.TrimSpace(o.server), "/")
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
 		return usageErr("--server must be an http:// or https:// URL like https://els.example.jp, not %q", server)
+	}
+	if u.Scheme == "http" && !isLoopback(u) && !o.insecure {
+		return usageErr("--server %s is plain http:// to another machine, so the licence key, the host credential and the signing key could be read or replaced on the way: use the server's https:// URL, or add --insecure if the network between is trusted", server)
+	}
+	key, err := a.licenceKey(o)
+	if err != nil {
+		return err
+	}
+	want := ""
+	if o.fingerprint != "" {
+		if want, err = parseFingerprint(o.fingerprint); err != nil {
+			return err
+		}
+	}
+	name, err := a.hostnameToSend(o)
+	if err != nil {
+		return err
 	}
 	osr, err := readOSRelease(a.root)
 	if err != nil {
@@ -71,104 +113,249 @@ func (a *app) register(ctx context.Context, server, key, caFile, proxyFlag strin
 	if err != nil {
 		return err
 	}
+	arch := hostArch(a.env)
 	var caPEM []byte
-	if caFile != "" {
-		if caPEM, err = os.ReadFile(caFile); err != nil {
-			return errs.E(errs.Invalid, "cannot read the CA file %s: %v: pass the PEM file of the CA that signed the server's certificate", caFile, err)
+	if o.ca != "" {
+		if caPEM, err = os.ReadFile(o.ca); err != nil {
+			return errs.E(errs.Invalid, "cannot read the CA file %s: %v: pass the PEM file of the CA that signed the server's certificate", o.ca, err)
 		}
 	}
-	proxy := proxyFor(server, proxyFlag, a.env)
-	c, err := newClient(server, caFile, proxy)
+
+	unlock, err := lock(ctx, a.root)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	prev, err := LoadState(a.root)
+	switch {
+	case err == nil:
+		if !sameServer(prev.Server, server) {
+			return errs.E(errs.Invalid, "this host is registered with %s, and a host uses one enmei server: run enmei unregister first to register it with %s", prev.Server, server)
+		}
+	case errs.Is(err, errs.NotFound):
+	case errs.Is(err, errs.Invalid):
+		// Registering again is how a damaged host.json is repaired.
+		fmt.Fprintf(a.stderr, "enmei: warning: %s is damaged and is replaced; seats it recorded stay taken until the vendor releases them (enmeid seat release)\n", statePath)
+		prev = nil
+	default:
+		return err
+	}
+
+	proxy := proxyFor(server, o.proxy, a.env)
+	c, err := newClient(server, o.ca, proxy)
 	if err != nil {
 		return err
 	}
 	defer c.close()
 
-	var resp api.RegisterResponse
-	if err := c.do(ctx, "POST", "/api/v1/register", "", "", api.RegisterRequest{
-		Key: key, MachineID: machine, Hostname: hostname(a.root),
-	}, &resp); err != nil {
-		return err
-	}
-	if err := checkResponse(&resp); err != nil {
-		return fmt.Errorf("%s sent a registration enmei cannot use (%v): check that --server is the enmei server and the agent is up to date", server, err)
-	}
-
-	var repos []api.Repo
-	for _, r := range resp.Repos {
-		if r.Format == family {
-			repos = append(repos, r)
+	if want != "" {
+		// Before the registration: a server with another key gets no seat.
+		armored, err := c.getText(ctx, "/api/v1/signing-key")
+		if err != nil {
+			return err
+		}
+		got, err := keyFingerprint(armored)
+		if err != nil {
+			return fmt.Errorf("%s sent a signing key enmei cannot use (%v): check that --server is the enmei server", server, err)
+		}
+		if got != want {
+			return errs.E(errs.Entitlement, "the signing key of %s has the fingerprint %s, not %s as --fingerprint says: enmei took no seat and wrote nothing; check --server and the fingerprint the vendor published", server, groupFingerprint(got), groupFingerprint(want))
 		}
 	}
-	s := settings{server: server, hostID: resp.HostID, secret: resp.Secret, ca: caPEM != nil,
-		proxy: proxyURL(proxy), repos: repos, armored: resp.SigningKey}
-	var files []file
-	switch {
-	case len(repos) == 0:
-		// Nothing to configure: an empty sources file only makes apt warn.
-	case family == FamilyRPM:
-		files = yumFiles(s)
-	default:
-		if files, err = aptFiles(s); err != nil {
+	if prev != nil {
+		if prev, err = a.completeState(ctx, c, prev, family, arch); err != nil {
 			return err
 		}
 	}
-	if caPEM != nil { // also for status and unregister, even with no repository
-		files = append(files, file{caPath, caPEM, 0o644})
+
+	var resp api.RegisterResponse
+	if err := c.do(ctx, "POST", "/api/v1/register", "", "", api.RegisterRequest{
+		Key: key, MachineID: machine, Hostname: name,
+		OSID: osr.ID, OSVersion: osr.VersionID, OSLike: strings.Fields(osr.IDLike), Arch: arch,
+	}, &resp); err != nil {
+		return err
 	}
-	st := HostState{Server: server, HostID: resp.HostID, Secret: resp.Secret, SupportID: resp.Contract.SupportID,
-		Product: resp.Contract.Product, Family: family, CA: caPEM != nil, Proxy: proxy}
-	for _, f := range files {
-		st.Files = append(st.Files, f.path)
-	}
-	st.Files = append(st.Files, statePath)
-	sort.Strings(st.Files)
-	stateJSON, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", statePath, err)
-	}
-	previous, _ := LoadState(a.root)
-	// host.json last: it is the record of a complete registration.
-	files = append(files, file{statePath, append(stateJSON, '\n'), 0o600})
-	if err := writeFiles(a.root, files); err != nil {
-		return fmt.Errorf("%w: the seat stays with this machine; fix the problem and run enmei register again (it reuses the seat)", err)
-	}
-	if previous != nil {
-		// Files of an earlier registration this one no longer needs.
-		keep := map[string]bool{}
-		for _, f := range st.Files {
-			keep[f] = true
+	// From here on a failure must not leak a seat this run took.
+	giveBack := func(cause error) error {
+		if resp.Reused {
+			return fmt.Errorf("%w: the seat stays with this machine; fix the problem and run enmei register again (it reuses the seat)", cause)
 		}
+		// Even when the user interrupted us: the seat must go back.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requestTimeout)
+		defer cancel()
+		if err := c.do(bctx, "POST", "/api/v1/unregister", resp.HostID, resp.Secret, nil, nil); err != nil {
+			return fmt.Errorf("%w; giving the new seat back failed too (%v): ask the vendor to release host %s (enmeid seat release)", cause, oneSentence(err), resp.HostID)
+		}
+		return fmt.Errorf("%w: the new seat was given back; fix the problem and run enmei register again", cause)
+	}
+	if err := checkResponse(&resp); err != nil {
+		return giveBack(fmt.Errorf("%s sent a registration enmei cannot use (%v): check that --server is the enmei server and the agent is up to date", server, err))
+	}
+	fpr, err := keyFingerprint(resp.SigningKey)
+	if err != nil {
+		return giveBack(fmt.Errorf("%s sent a signing key enmei cannot use (%v): check that --server is the enmei server", server, err))
+	}
+	if want != "" && fpr != want {
+		return giveBack(errs.E(errs.Entitlement, "the signing key %s sent with the registration has the fingerprint %s, not %s as --fingerprint says: enmei wrote nothing; check --server and the fingerprint the vendor published", server, groupFingerprint(fpr), groupFingerprint(want)))
+	}
+
+	repos, skipped := hostRepos(resp.Repos, family, arch)
+	reg := Registration{HostID: resp.HostID, Secret: resp.Secret, SupportID: resp.Contract.SupportID,
+		Product: resp.Contract.Product, Repos: repos}
+	st := &HostState{Server: server, Family: family, CA: caPEM != nil, Proxy: proxy, Fingerprint: fpr, SigningKey: resp.SigningKey}
+	var replaced []Registration
+	placed := false
+	if prev != nil {
+		for _, r := range prev.Registrations {
+			// The same key on this machine: the server reused its seat
+			// (same host ID), or it was released and this is a new one.
+			if r.HostID == reg.HostID || (r.SupportID == reg.SupportID && r.Product == reg.Product) {
+				replaced = append(replaced, r)
+				if !placed {
+					st.Registrations, placed = append(st.Registrations, reg), true
+				}
+				continue
+			}
+			st.Registrations = append(st.Registrations, r)
+		}
+	}
+	if !placed {
+		st.Registrations = append(st.Registrations, reg)
+	}
+	files, err := st.files(caPEM)
+	if err != nil {
+		return giveBack(err)
+	}
+	if err := writeFiles(a.root, files); err != nil {
+		return giveBack(err)
+	}
+	if prev != nil {
+		// Files of the earlier configuration this one no longer needs.
 		var stale []string
-		for _, f := range previous.Files {
-			if !keep[f] {
+		for _, f := range prev.Files {
+			if !slices.Contains(st.Files, f) {
 				stale = append(stale, f)
 			}
 		}
 		if err := removeFiles(a.root, stale); err != nil {
 			fmt.Fprintf(a.stderr, "enmei: warning: %v: remove it by hand\n", err)
 		}
-		if previous.Server != server || previous.HostID != resp.HostID {
-			fmt.Fprintf(a.stderr, "Note: this host was registered with %s as host %s before; if that is another contract, free that seat with the vendor (enmeid seat release).\n", previous.Server, previous.HostID)
+	}
+	for _, r := range replaced {
+		if r.HostID != reg.HostID {
+			fmt.Fprintf(a.stderr, "Note: this host held the seat of host %s for %s (%s) before; if the vendor still counts it (a changed machine identity, a cloned machine), have it released (enmeid seat release).\n", r.HostID, r.SupportID, r.Product)
 		}
 	}
-	a.registerSummary(&resp, family, repos)
+	a.registerSummary(&resp, st, family, arch, repos, skipped)
 	if a.json {
-		return a.printJSON(RegisterReport{SupportID: resp.Contract.SupportID, Product: resp.Contract.Product,
-			HostID: resp.HostID, Reused: resp.Reused, Family: family, Repos: repoIDs(repos), Files: st.Files})
+		return a.printJSON(RegisterReport{SupportID: reg.SupportID, Product: reg.Product, HostID: resp.HostID,
+			Reused: resp.Reused, Family: family, Repos: repoIDs(repos), Skipped: repoIDs(skipped), Files: st.Files,
+			Fingerprint: fpr, Registrations: len(st.Registrations)})
 	}
 	return nil
 }
 
+// completeState fills in what a version 1 host.json did not record (the
+// repositories of its registration) from the server, so that its
+// configuration can be written again next to a new registration's. A
+// registration the server no longer knows is dropped: its seat is gone.
+func (a *app) completeState(ctx context.Context, c *client, prev *HostState, family, arch string) (*HostState, error) {
+	out := *prev
+	out.Registrations = nil
+	for _, r := range prev.Registrations {
+		if !r.legacy && prev.Family == family {
+			out.Registrations = append(out.Registrations, r)
+			continue
+		}
+		var s api.Status
+		err := c.do(ctx, "GET", "/api/v1/status", r.HostID, r.Secret, nil, &s)
+		if isUnauthorized(err) {
+			fmt.Fprintf(a.stderr, "Note: %s no longer knows host %s of %s (its seat was released); its configuration is removed.\n", prev.Server, r.HostID, r.SupportID)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w (asking for the repositories of the earlier registration %s; nothing was changed)", err, r.SupportID)
+		}
+		r.Repos, _ = hostRepos(s.Repos, family, arch)
+		r.legacy = false
+		out.Registrations = append(out.Registrations, r)
+	}
+	return &out, nil
+}
+
+// licenceKey is the key from --key, else --key-file, else ENMEI_KEY.
+func (a *app) licenceKey(o registerOptions) (string, error) {
+	var key, from string
+	switch {
+	case o.keySet && o.keyFileSet:
+		return "", usageErr("--key and --key-file both give the licence key: use one of them")
+	case o.keySet:
+		key, from = o.key, "--key"
+	case o.keyFileSet:
+		from = "--key-file " + o.keyFile
+		var data []byte
+		var err error
+		switch o.keyFile {
+		case "":
+			return "", usageErr("--key-file needs a file name, or - for standard input")
+		case "-":
+			from = "the licence key on standard input"
+			data, err = io.ReadAll(io.LimitReader(a.stdin, 64<<10))
+		default:
+			data, err = os.ReadFile(o.keyFile)
+		}
+		if err != nil {
+			return "", errs.E(errs.Invalid, "cannot read the licence key from %s: %v: pass the file that holds only the key", o.keyFile, err)
+		}
+		key = string(data)
+	default:
+		key, from = a.env("ENMEI_KEY"), "ENMEI_KEY"
+		if strings.TrimSpace(key) == "" {
+			return "", usageErr("no licence key: pass --key-file FILE (- for standard input), set ENMEI_KEY, or pass --key KEY")
+		}
+	}
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return "", usageErr("%s is empty: pass the licence key from the support certificate", from)
+	}
+	if strings.ContainsFunc(key, unicode.IsControl) {
+		return "", usageErr("%s holds more than the licence key (a line break or control character): give only the key", from)
+	}
+	return key, nil
+}
+
+// hostnameToSend is the name the vendor sees: --hostname, nothing with
+// --no-hostname, else /etc/hostname. The server refuses control characters
+// and more than 255 bytes; refusing them here says which flag to change.
+func (a *app) hostnameToSend(o registerOptions) (string, error) {
+	if o.noHostname && o.hostnameSet {
+		return "", usageErr("--hostname and --no-hostname contradict each other: give one of them")
+	}
+	if o.noHostname {
+		return "", nil
+	}
+	name, from := hostname(a.root), "the host name"
+	if o.hostnameSet {
+		name, from = strings.TrimSpace(o.hostname), "--hostname"
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) || len(name) > 255 {
+		return "", usageErr("%s %q has control characters or is longer than 255 bytes, which the server refuses: pass --hostname NAME or --no-hostname", from, name)
+	}
+	return name, nil
+}
+
 // RegisterReport is what `enmei register --json` prints on standard output.
 type RegisterReport struct {
-	SupportID string   `json:"support_id"`
-	Product   string   `json:"product"`
-	HostID    string   `json:"host_id"`
-	Reused    bool     `json:"reused"` // the machine kept its seat
-	Family    string   `json:"family"`
-	Repos     []string `json:"repos"` // IDs of the repositories configured
-	Files     []string `json:"files"` // host paths written
+	SupportID     string   `json:"support_id"`
+	Product       string   `json:"product"`
+	HostID        string   `json:"host_id"`
+	Reused        bool     `json:"reused"` // the machine kept its seat
+	Family        string   `json:"family"`
+	Repos         []string `json:"repos"`             // IDs of this registration's repositories configured
+	Skipped       []string `json:"skipped,omitempty"` // IDs of its repositories for other architectures
+	Files         []string `json:"files"`             // host paths written, for all registrations
+	Fingerprint   string   `json:"fingerprint"`       // of the signing key, upper-case hex
+	Registrations int      `json:"registrations"`     // how many this host now holds
 }
 
 func repoIDs(repos []api.Repo) []string {
@@ -216,7 +403,7 @@ func checkResponse(r *api.RegisterResponse) error {
 	return nil
 }
 
-func (a *app) registerSummary(resp *api.RegisterResponse, family string, repos []api.Repo) {
+func (a *app) registerSummary(resp *api.RegisterResponse, st *HostState, family, arch string, repos, skipped []api.Repo) {
 	w := a.stderr
 	seat := "took a new seat"
 	if resp.Reused {
@@ -225,8 +412,25 @@ func (a *app) registerSummary(resp *api.RegisterResponse, family string, repos [
 	fmt.Fprintf(w, "Registered: support ID %s (%s), contract %s – %s; %s (%d of %d used); host ID %s.\n",
 		resp.Contract.SupportID, resp.Contract.Product, resp.Contract.Start, resp.Contract.End, seat,
 		resp.Contract.SeatsUsed, resp.Contract.Quantity, resp.HostID)
+	fmt.Fprintf(w, "Signing key fingerprint: %s\n", groupFingerprint(st.Fingerprint))
+	if len(skipped) > 0 {
+		var names []string
+		for _, r := range skipped {
+			names = append(names, r.ID+" ("+r.Arch+")")
+		}
+		fmt.Fprintf(w, "Skipped repositories for other architectures than this host's %s: %s\n", arch, strings.Join(names, ", "))
+	}
+	var others []string
+	for _, r := range st.Registrations {
+		if r.HostID != resp.HostID {
+			others = append(others, r.SupportID+" ("+r.Product+")")
+		}
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(w, "Also registered on this host: %s\n", strings.Join(others, ", "))
+	}
 	if len(repos) == 0 {
-		fmt.Fprintf(w, "enmei: warning: the contract grants no %s repository for this host's OS: nothing to update from yet; ask the vendor which key fits this OS\n", family)
+		fmt.Fprintf(w, "enmei: warning: the key grants no %s repository for this host's OS and architecture: nothing to update from yet; ask the vendor which key fits this OS\n", family)
 		return
 	}
 	fmt.Fprintf(w, "Configured repositories: %s\n", strings.Join(repoIDs(repos), ", "))

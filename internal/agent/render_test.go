@@ -24,7 +24,7 @@ func TestYumFiles(t *testing.T) {
 		s    settings
 		want string
 	}{
-		{"plain", settings{server: "http://127.0.0.1:8080", hostID: "h_1", secret: "s3", repos: repos[:1], armored: "KEY"},
+		{"plain", settings{server: "http://127.0.0.1:8080", repos: cred(repos[:1], "h_1", "s3"), armored: "KEY"},
 			`# Written by enmei register; enmei unregister removes it.
 
 [enmei-el9-x86_64]
@@ -37,8 +37,8 @@ gpgcheck=1
 repo_gpgcheck=1
 gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-enmei
 `},
-		{"CA and proxy with credentials, two repos", settings{server: "https://els.example.jp", hostID: "h_1", secret: "s3", ca: true,
-			proxy: mustURL(t, "http://u:p%40ss@proxy.example.jp:3128"), repos: repos, armored: "KEY"},
+		{"CA and proxy with credentials, two repos", settings{server: "https://els.example.jp", ca: true,
+			proxy: mustURL(t, "http://u:p%40ss@proxy.example.jp:3128"), repos: cred(repos, "h_1", "s3"), armored: "KEY"},
 			`# Written by enmei register; enmei unregister removes it.
 
 [enmei-el9-x86_64]
@@ -69,8 +69,7 @@ proxy=http://proxy.example.jp:3128
 proxy_username=u
 proxy_password=p@ss
 `},
-		{"proxy without credentials", settings{server: "https://els.example.jp", hostID: "h", secret: "s",
-			proxy: mustURL(t, "http://proxy:3128"), repos: repos[:1], armored: "KEY"},
+		{"proxy without credentials", settings{server: "https://els.example.jp", proxy: mustURL(t, "http://proxy:3128"), repos: cred(repos[:1], "h", "s"), armored: "KEY"},
 			`# Written by enmei register; enmei unregister removes it.
 
 [enmei-el9-x86_64]
@@ -136,11 +135,11 @@ machine https://els.example.jp:8443/repos/deb12-extra/ login h_1 password s3
 		conf     string // "" : no 80enmei
 		confMode os.FileMode
 	}{
-		{"plain", settings{server: "https://els.example.jp:8443", hostID: "h_1", secret: "s3", repos: repos, armored: armored}, "", 0},
-		{"CA", settings{server: "https://els.example.jp:8443", hostID: "h_1", secret: "s3", ca: true, repos: repos, armored: armored},
+		{"plain", settings{server: "https://els.example.jp:8443", repos: cred(repos, "h_1", "s3"), armored: armored}, "", 0},
+		{"CA", settings{server: "https://els.example.jp:8443", ca: true, repos: cred(repos, "h_1", "s3"), armored: armored},
 			"// Written by enmei register; enmei unregister removes it.\nAcquire::https::els.example.jp::CaInfo \"/etc/enmei/ca.pem\";\n", 0o644},
-		{"CA and proxy with credentials", settings{server: "https://els.example.jp:8443", hostID: "h_1", secret: "s3", ca: true,
-			proxy: mustURL(t, "http://u:pw@proxy:3128"), repos: repos, armored: armored},
+		{"CA and proxy with credentials", settings{server: "https://els.example.jp:8443", ca: true,
+			proxy: mustURL(t, "http://u:pw@proxy:3128"), repos: cred(repos, "h_1", "s3"), armored: armored},
 			"// Written by enmei register; enmei unregister removes it.\nAcquire::https::els.example.jp::CaInfo \"/etc/enmei/ca.pem\";\n" +
 				"Acquire::http::Proxy::els.example.jp \"http://u:pw@proxy:3128\";\nAcquire::https::Proxy::els.example.jp \"http://u:pw@proxy:3128\";\n", 0o600},
 	}
@@ -178,7 +177,7 @@ machine https://els.example.jp:8443/repos/deb12-extra/ login h_1 password s3
 		})
 	}
 	t.Run("plain http keeps the scheme in auth.conf", func(t *testing.T) {
-		files, err := aptFiles(settings{server: "http://127.0.0.1:8080", hostID: "h", secret: "s", repos: repos[:1], armored: armored})
+		files, err := aptFiles(settings{server: "http://127.0.0.1:8080", repos: cred(repos[:1], "h", "s"), armored: armored})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,8 +198,8 @@ machine https://els.example.jp:8443/repos/deb12-extra/ login h_1 password s3
 func TestAptFilesWithRealTools(t *testing.T) {
 	dir := t.TempDir()
 	repos := []api.Repo{{ID: "deb12", Name: "Debian 12 ELS", Format: "deb", Suite: "bookworm", Component: "main", Path: "/repos/deb12/"}}
-	files, err := aptFiles(settings{server: "https://els.example.jp", hostID: "h", secret: "s", ca: true,
-		proxy: mustURL(t, "http://proxy.example.jp:3128"), repos: repos, armored: armoredKey(t)})
+	files, err := aptFiles(settings{server: "https://els.example.jp", ca: true,
+		proxy: mustURL(t, "http://proxy.example.jp:3128"), repos: cred(repos, "h", "s"), armored: armoredKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,6 +251,15 @@ func TestAptFilesWithRealTools(t *testing.T) {
 	}
 }
 
+// cred gives every repository the same registration's credential.
+func cred(repos []api.Repo, hostID, secret string) []hostRepo {
+	out := make([]hostRepo, len(repos))
+	for i, r := range repos {
+		out[i] = hostRepo{Repo: r, hostID: hostID, secret: secret}
+	}
+	return out
+}
+
 func mustURL(t *testing.T, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
@@ -295,12 +303,12 @@ func TestYumFilesWithRealDNF(t *testing.T) {
 		t.Fatalf("%s has no #! line", dnf)
 	}
 	dir := t.TempDir()
-	s := settings{server: "https://els.example.jp", hostID: "h_1", secret: "s3cr3t", ca: true,
+	s := settings{server: "https://els.example.jp", ca: true,
 		proxy: mustURL(t, "http://u:p%40ss@proxy.example.jp:3128"), armored: "KEY",
-		repos: []api.Repo{
+		repos: cred([]api.Repo{
 			{ID: "el9-x86_64", Name: "AlmaLinux 9 ELS (x86_64)", Format: "rpm", Path: "/repos/el9-x86_64/"},
 			{ID: "el9-noarch", Name: "AlmaLinux 9 ELS (noarch)", Format: "rpm", Path: "/repos/el9-noarch/"},
-		}}
+		}, "h_1", "s3cr3t")}
 	if err := writeFiles(dir, yumFiles(s)); err != nil {
 		t.Fatal(err)
 	}

@@ -5,29 +5,59 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
+	"github.com/enmei-project/enmei/internal/api"
 	"github.com/enmei-project/enmei/internal/errs"
 )
 
-// HostState is /etc/enmei/host.json: what the host needs to talk to the
-// server later, and every file register wrote, so unregister removes
-// exactly those.
+// stateVersion is the host.json format this agent writes. Version 1 (no
+// "version" field) held one registration in top-level fields.
+const stateVersion = 2
+
+// HostState is /etc/enmei/host.json (0600): the server the host talks to,
+// every registration (one per licence key, each with its own seat and
+// credential), and every file register wrote, so unregister removes exactly
+// those.
+//
+// HostID, Secret, SupportID and Product repeat the first registration in the
+// version 1 layout, so an older agent and scripts reading host.json keep
+// working; they are ignored on reading when Registrations is present.
 type HostState struct {
-	Server    string   `json:"server"`
-	HostID    string   `json:"host_id"`
-	Secret    string   `json:"secret"`
-	SupportID string   `json:"support_id"`
-	Product   string   `json:"product"`
-	Family    string   `json:"family"`
-	CA        bool     `json:"ca,omitempty"`    // a CA was given; its copy is /etc/enmei/ca.pem
-	Proxy     string   `json:"proxy,omitempty"` // the proxy register used, with its credentials
-	Files     []string `json:"files"`           // host paths, "/etc/…"
+	Version       int            `json:"version"`
+	Server        string         `json:"server"`
+	Family        string         `json:"family"`
+	CA            bool           `json:"ca,omitempty"`          // a CA was given; its copy is /etc/enmei/ca.pem
+	Proxy         string         `json:"proxy,omitempty"`       // the proxy register used, with its credentials
+	Fingerprint   string         `json:"fingerprint,omitempty"` // of SigningKey
+	SigningKey    string         `json:"signing_key,omitempty"` // armored, to rewrite the files after unregister --product
+	Registrations []Registration `json:"registrations"`
+	Files         []string       `json:"files"` // host paths, "/etc/…"
+
+	HostID    string `json:"host_id"`
+	Secret    string `json:"secret"`
+	SupportID string `json:"support_id"`
+	Product   string `json:"product"`
 }
 
-// LoadState reads <root>/etc/enmei/host.json; a missing file is a NotFound
-// error saying the host is not registered.
+// Registration is one licence key's seat on this host.
+type Registration struct {
+	HostID    string     `json:"host_id"`
+	Secret    string     `json:"secret"`
+	SupportID string     `json:"support_id"`
+	Product   string     `json:"product"`
+	Repos     []api.Repo `json:"repos"` // the repositories written for it
+	// legacy: read from a version 1 host.json, which did not record the
+	// repositories; register asks the server for them before rewriting.
+	legacy bool
+}
+
+// LoadState reads <root>/etc/enmei/host.json in either format; a missing
+// file is a NotFound error saying the host is not registered.
 func LoadState(root string) (*HostState, error) {
 	data, err := os.ReadFile(filepath.Join(root, statePath))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -36,11 +66,96 @@ func LoadState(root string) (*HostState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", statePath, err)
 	}
+	damaged := errs.E(errs.Invalid, "%s is damaged: run enmei register --server URL --key KEY again", statePath)
 	var s HostState
-	if err := json.Unmarshal(data, &s); err != nil || s.Server == "" || s.HostID == "" {
-		return nil, errs.E(errs.Invalid, "%s is damaged: run enmei register --server URL --key KEY again", statePath)
+	if err := json.Unmarshal(data, &s); err != nil || s.Server == "" {
+		return nil, damaged
+	}
+	if s.Registrations == nil {
+		if s.HostID == "" {
+			return nil, damaged
+		}
+		s.Registrations = []Registration{{HostID: s.HostID, Secret: s.Secret, SupportID: s.SupportID, Product: s.Product, legacy: true}}
+	}
+	for _, r := range s.Registrations {
+		if r.HostID == "" || r.Secret == "" {
+			return nil, damaged
+		}
 	}
 	return &s, nil
+}
+
+// encode is host.json's content, with the version 1 fields mirroring the
+// first registration.
+func (s *HostState) encode() ([]byte, error) {
+	out := *s
+	out.Version = stateVersion
+	out.HostID, out.Secret, out.SupportID, out.Product = "", "", "", ""
+	if len(s.Registrations) > 0 {
+		r := s.Registrations[0]
+		out.HostID, out.Secret, out.SupportID, out.Product = r.HostID, r.Secret, r.SupportID, r.Product
+	}
+	for i := range out.Registrations {
+		if out.Registrations[i].Repos == nil {
+			out.Registrations[i].Repos = []api.Repo{}
+		}
+	}
+	data, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", statePath, err)
+	}
+	return append(data, '\n'), nil
+}
+
+// files renders every file the state describes: the package-manager
+// configuration for the repositories of all registrations (each with its
+// own credential), the CA copy when caPEM is given, and host.json itself,
+// last, since it is the record of a complete registration. It sets
+// s.Files.
+func (s *HostState) files(caPEM []byte) ([]file, error) {
+	var repos []hostRepo
+	seen := map[string]bool{}
+	for _, r := range s.Registrations {
+		for _, repo := range r.Repos {
+			// Two contracts for one product grant the same repository;
+			// one section of it is enough (and dnf refuses two).
+			if seen[repo.ID] {
+				continue
+			}
+			seen[repo.ID] = true
+			repos = append(repos, hostRepo{Repo: repo, hostID: r.HostID, secret: r.Secret})
+		}
+	}
+	set := settings{server: s.Server, ca: s.CA, proxy: proxyURL(s.Proxy), repos: repos, armored: s.SigningKey}
+	var out []file
+	switch {
+	case len(repos) == 0:
+		// Nothing to configure: an empty sources file only makes apt warn.
+	case s.Family == FamilyRPM:
+		out = yumFiles(set)
+	default:
+		var err error
+		if out, err = aptFiles(set); err != nil {
+			return nil, err
+		}
+	}
+	if caPEM != nil {
+		out = append(out, file{caPath, caPEM, 0o644})
+	}
+	s.Files = nil
+	for _, f := range out {
+		s.Files = append(s.Files, f.path)
+	}
+	if s.CA && caPEM == nil {
+		s.Files = append(s.Files, caPath) // kept as it is
+	}
+	s.Files = append(s.Files, statePath)
+	sort.Strings(s.Files)
+	data, err := s.encode()
+	if err != nil {
+		return nil, err
+	}
+	return append(out, file{statePath, data, 0o600}), nil
 }
 
 // client makes the API client host.json describes: its server, its CA copy
@@ -55,4 +170,21 @@ func (s *HostState) client(root string, env func(string) string) (*client, error
 		proxy = proxyFor(s.Server, "", env)
 	}
 	return newClient(s.Server, ca, proxy)
+}
+
+// sameServer reports whether two server URLs name the same server (scheme
+// and host case-insensitively, default ports spelled or not).
+func sameServer(a, b string) bool {
+	norm := func(s string) string {
+		u, err := url.Parse(strings.TrimRight(strings.TrimSpace(s), "/"))
+		if err != nil {
+			return s
+		}
+		scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[scheme]
+		}
+		return scheme + "://" + host + ":" + port + strings.TrimRight(u.Path, "/")
+	}
+	return norm(a) == norm(b)
 }

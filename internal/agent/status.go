@@ -10,19 +10,39 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/api"
+	"github.com/enmei-project/enmei/internal/errs"
 )
 
-// StatusReport is what `enmei status --json` prints.
+// StatusReport is what `enmei status --json` prints: the host, and every
+// registration in Registrations. The top-level support ID, host ID,
+// contract and repositories are those of the first registration, as they
+// were when a host had only one.
 type StatusReport struct {
-	Server       string       `json:"server"`
+	Server        string               `json:"server"`
+	SupportID     string               `json:"support_id"`
+	HostID        string               `json:"host_id"`
+	Hostname      string               `json:"hostname"`
+	RegisteredAt  time.Time            `json:"registered_at"`
+	LastSeen      time.Time            `json:"last_seen"`
+	Contract      api.Contract         `json:"contract"`
+	Repos         []api.Repo           `json:"repos"`
+	OS            StatusOS             `json:"os"`
+	Fingerprint   string               `json:"fingerprint,omitempty"` // of the signing key register wrote
+	Registrations []RegistrationStatus `json:"registrations"`
+}
+
+// RegistrationStatus is what the server says about one registration, or
+// Error when it would not say.
+type RegistrationStatus struct {
 	SupportID    string       `json:"support_id"`
+	Product      string       `json:"product"`
 	HostID       string       `json:"host_id"`
 	Hostname     string       `json:"hostname"`
 	RegisteredAt time.Time    `json:"registered_at"`
 	LastSeen     time.Time    `json:"last_seen"`
 	Contract     api.Contract `json:"contract"`
-	Repos        []api.Repo   `json:"repos"`
-	OS           StatusOS     `json:"os"`
+	Repos        []api.Repo   `json:"repos"`           // as the server grants them, all architectures
+	Error        string       `json:"error,omitempty"` // the server's answer when it refused
 }
 
 // StatusOS is the host OS as os-release describes it.
@@ -54,25 +74,49 @@ func (a *app) status(ctx context.Context) error {
 		return err
 	}
 	defer c.close()
-	var s api.Status
-	if err := c.do(ctx, "GET", "/api/v1/status", st.HostID, st.Secret, nil, &s); err != nil {
-		return err
-	}
 	osr, _ := readOSRelease(a.root) // a missing os-release only blanks that line
-	rep := StatusReport{Server: st.Server, SupportID: s.Contract.SupportID, HostID: s.HostID, Hostname: s.Hostname,
-		RegisteredAt: s.RegisteredAt, LastSeen: s.LastSeen, Contract: s.Contract, Repos: s.Repos,
+	rep := StatusReport{Server: st.Server, Fingerprint: st.Fingerprint,
 		OS: StatusOS{ID: osr.ID, VersionID: osr.VersionID, PrettyName: osr.PrettyName, Family: st.Family}}
-	if rep.SupportID == "" {
-		rep.SupportID = st.SupportID
+	var refused error // the first registration the server would not describe
+	for _, r := range st.Registrations {
+		var s api.Status
+		err := c.do(ctx, "GET", "/api/v1/status", r.HostID, r.Secret, nil, &s)
+		if err != nil && !errs.Is(err, errs.Entitlement) {
+			return err // unreachable, or not an enmei server: nothing to show
+		}
+		rs := RegistrationStatus{SupportID: r.SupportID, Product: r.Product, HostID: r.HostID, Repos: []api.Repo{}}
+		if err != nil {
+			rs.Error = oneSentence(err)
+			if refused == nil {
+				refused = err
+			}
+		} else {
+			rs.Hostname, rs.RegisteredAt, rs.LastSeen, rs.Contract = s.Hostname, s.RegisteredAt, s.LastSeen, s.Contract
+			if s.Contract.SupportID != "" {
+				rs.SupportID = s.Contract.SupportID
+			}
+			if s.Contract.Product != "" {
+				rs.Product = s.Contract.Product
+			}
+			if s.Repos != nil {
+				rs.Repos = s.Repos
+			}
+		}
+		rep.Registrations = append(rep.Registrations, rs)
 	}
-	if rep.Repos == nil {
-		rep.Repos = []api.Repo{}
+	if len(rep.Registrations) > 0 {
+		f := rep.Registrations[0]
+		rep.SupportID, rep.HostID, rep.Hostname, rep.RegisteredAt, rep.LastSeen, rep.Contract, rep.Repos =
+			f.SupportID, f.HostID, f.Hostname, f.RegisteredAt, f.LastSeen, f.Contract, f.Repos
 	}
 	if a.json {
-		return a.printJSON(rep)
+		if err := a.printJSON(rep); err != nil {
+			return err
+		}
+	} else {
+		a.printStatus(&rep)
 	}
-	a.printStatus(&rep)
-	return nil
+	return refused
 }
 
 // printJSON writes v as one line of JSON on standard output.
@@ -87,10 +131,6 @@ func (a *app) printJSON(v any) error {
 
 func (a *app) printStatus(r *StatusReport) {
 	w := a.stdout
-	valid := "valid now"
-	if !r.Contract.Valid {
-		valid = "NOT valid now: updates are refused until the contract is renewed"
-	}
 	when := func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
@@ -98,40 +138,6 @@ func (a *app) printStatus(r *StatusReport) {
 		return t.Local().Format("2006-01-02 15:04:05 MST")
 	}
 	fmt.Fprintf(w, "Server:       %s\n", r.Server)
-	fmt.Fprintf(w, "Support ID:   %s", r.SupportID)
-	if r.Contract.Customer != "" {
-		fmt.Fprintf(w, " (%s)", r.Contract.Customer)
-	}
-	fmt.Fprintln(w)
-	if r.Contract.Product != "" {
-		fmt.Fprintf(w, "Product:      %s\n", r.Contract.Product)
-	}
-	fmt.Fprintf(w, "Contract:     %s – %s (Asia/Tokyo), %s\n", r.Contract.Start, r.Contract.End, valid)
-	fmt.Fprintf(w, "Seats:        %d of %d used\n", r.Contract.SeatsUsed, r.Contract.Quantity)
-	fmt.Fprintf(w, "Host ID:      %s", r.HostID)
-	if r.Hostname != "" {
-		fmt.Fprintf(w, " (%s)", r.Hostname)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Registered:   %s\n", when(r.RegisteredAt))
-	fmt.Fprintf(w, "Last seen:    %s\n", when(r.LastSeen))
-	if len(r.Repos) == 0 {
-		fmt.Fprintf(w, "Repositories: none\n")
-	}
-	for i, repo := range r.Repos {
-		label := "Repositories:"
-		if i > 0 {
-			label = ""
-		}
-		detail := []string{repo.Format}
-		if repo.Arch != "" {
-			detail = append(detail, repo.Arch)
-		}
-		if repo.Suite != "" {
-			detail = append(detail, repo.Suite+"/"+repo.Component)
-		}
-		fmt.Fprintf(w, "%-13s %s (%s)\n", label, repo.ID, strings.Join(detail, ", "))
-	}
 	osName := r.OS.PrettyName
 	if osName == "" {
 		osName = strings.TrimSpace(r.OS.ID + " " + r.OS.VersionID)
@@ -140,4 +146,53 @@ func (a *app) printStatus(r *StatusReport) {
 		osName = "unknown (no /etc/os-release)"
 	}
 	fmt.Fprintf(w, "Host OS:      %s\n", osName)
+	if r.Fingerprint != "" {
+		fmt.Fprintf(w, "Signing key:  %s\n", groupFingerprint(r.Fingerprint))
+	}
+	for _, g := range r.Registrations {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "Support ID:   %s", g.SupportID)
+		if g.Contract.Customer != "" {
+			fmt.Fprintf(w, " (%s)", g.Contract.Customer)
+		}
+		fmt.Fprintln(w)
+		if g.Product != "" {
+			fmt.Fprintf(w, "Product:      %s\n", g.Product)
+		}
+		if g.Error != "" {
+			fmt.Fprintf(w, "Host ID:      %s\n", g.HostID)
+			fmt.Fprintf(w, "Refused:      %s\n", g.Error)
+			continue
+		}
+		valid := "valid now"
+		if !g.Contract.Valid {
+			valid = "NOT valid now: updates are refused until the contract is renewed"
+		}
+		fmt.Fprintf(w, "Contract:     %s – %s (Asia/Tokyo), %s\n", g.Contract.Start, g.Contract.End, valid)
+		fmt.Fprintf(w, "Seats:        %d of %d used\n", g.Contract.SeatsUsed, g.Contract.Quantity)
+		fmt.Fprintf(w, "Host ID:      %s", g.HostID)
+		if g.Hostname != "" {
+			fmt.Fprintf(w, " (%s)", g.Hostname)
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "Registered:   %s\n", when(g.RegisteredAt))
+		fmt.Fprintf(w, "Last seen:    %s\n", when(g.LastSeen))
+		if len(g.Repos) == 0 {
+			fmt.Fprintf(w, "Repositories: none\n")
+		}
+		for i, repo := range g.Repos {
+			label := "Repositories:"
+			if i > 0 {
+				label = ""
+			}
+			detail := []string{repo.Format}
+			if repo.Arch != "" {
+				detail = append(detail, repo.Arch)
+			}
+			if repo.Suite != "" {
+				detail = append(detail, repo.Suite+"/"+repo.Component)
+			}
+			fmt.Fprintf(w, "%-13s %s (%s)\n", label, repo.ID, strings.Join(detail, ", "))
+		}
+	}
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // yumFiles renders /etc/yum.repos.d/enmei.repo (0600: it holds the host
-// credential) and the armored signing key dnf imports from gpgkey=.
+// credentials, each repository with its registration's) and the armored
+// signing key dnf imports from gpgkey=.
 func yumFiles(s settings) []file {
 	var b strings.Builder
 	b.WriteString("# Written by enmei register; enmei unregister removes it.\n")
@@ -17,7 +18,7 @@ func yumFiles(s settings) []file {
 			name = r.ID
 		}
 		fmt.Fprintf(&b, "\n[enmei-%s]\nname=%s\nbaseurl=%s%s\nenabled=1\nusername=%s\npassword=%s\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://%s\n",
-			r.ID, oneLine(name), s.server, r.Path, s.hostID, s.secret, rpmKeyPath)
+			r.ID, oneLine(name), s.server, r.Path, r.hostID, r.secret, rpmKeyPath)
 		if s.ca {
 			fmt.Fprintf(&b, "sslcacert=%s\n", caPath)
 		}

@@ -18,7 +18,18 @@ type RegisterRequest struct {
 	// MachineID is a digest of /etc/machine-id (see agent.MachineIdentity),
 	// never the raw ID: the same machine always sends the same value.
 	MachineID string `json:"machine_id"`
-	Hostname  string `json:"hostname"`
+	// Hostname is what the vendor sees in contract show; "" when the host
+	// withholds it (enmei register --no-hostname).
+	Hostname string `json:"hostname"`
+	// OSID and OSVersion are os-release's ID and VERSION_ID, OSLike its
+	// ID_LIKE words: a product bound to an OS refuses other hosts before a
+	// seat is taken.
+	OSID      string   `json:"os_id,omitempty"`
+	OSVersion string   `json:"os_version,omitempty"`
+	OSLike    []string `json:"os_like,omitempty"`
+	// Arch is the host's machine architecture as uname -m prints it
+	// (x86_64, aarch64, …).
+	Arch string `json:"arch,omitempty"`
 }
 
 // RegisterResponse carries what the host needs to write its configuration.

@@ -35,6 +35,19 @@ type Store interface {
 	// before a publication that names the blobs becomes current, instead of
 	// paying for a sync per blob.
 	Sync(ctx context.Context) error
+	// Touch marks a stored blob as used now (errs.NotFound if it is not
+	// stored), as Put of existing content does, so a garbage collection
+	// that started earlier keeps it.
+	Touch(ctx context.Context, sum string) error
+	// Walk calls f with every stored blob, in no particular order.
+	Walk(ctx context.Context, f func(Info) error) error
+	// Delete removes a blob unless it was stored or touched at or after
+	// before, and reports whether it did. A Put or Touch racing with Delete
+	// wins: the blob stays, or is stored again by the Put.
+	Delete(ctx context.Context, sum string, before time.Time) (bool, error)
+	// CleanTemp removes what writes that never finished (a crash, a kill)
+	// left behind, if it is older than before, and returns how many.
+	CleanTemp(ctx context.Context, before time.Time) (int, error)
 }
 
 var sumRE = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -96,7 +96,9 @@ func newVendor(t testing.TB, db string) *vendor {
 }
 
 func (v *vendor) env() []string {
-	env := []string{"ENMEI_DATA=" + v.data}
+	// Signing keys made on first need are small in tests: RSA-4096 key
+	// generation takes seconds per vendor.
+	env := []string{"ENMEI_DATA=" + v.data, "ENMEI_DEBUG_KEY_BITS=2048"}
 	if v.db != "" {
 		env = append(env, "ENMEI_DB="+v.db)
 	}

@@ -11,12 +11,29 @@ import (
 	"encoding/base32"
 	"fmt"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/enmei-project/enmei/internal/errs"
-	"github.com/enmei-project/enmei/internal/store"
 )
+
+// Contract is a customer's contract (PRODUCT.md §2). The store persists it
+// under this definition; the rules here never see the store.
+type Contract struct {
+	SupportID string
+	Customer  string
+	EndUser   string
+	Plan      string   // "server", "container" or "developer"
+	Products  []string // product IDs, in the order given
+	Quantity  int      // per product key
+	Start     string   // YYYY-MM-DD, Asia/Tokyo
+	End       string   // YYYY-MM-DD, Asia/Tokyo, inclusive
+	Contact   string   // technical contact e-mail
+	CreatedAt time.Time
+}
 
 // Tokyo is the zone contract dates are meant in. Japan has no daylight saving
 // time, so a fixed zone is exact and needs no tzdata on the host.
@@ -39,7 +56,7 @@ var Plans = []string{"server", "container", "developer"}
 
 // Window returns the instants a contract is valid between: from the start of
 // its start date to the end of its end date, Asia/Tokyo ([from, until)).
-func Window(c store.Contract) (from, until time.Time, err error) {
+func Window(c Contract) (from, until time.Time, err error) {
 	from, err = ParseDate(c.Start)
 	if err != nil {
 		return
@@ -52,7 +69,7 @@ func Window(c store.Contract) (from, until time.Time, err error) {
 }
 
 // CheckValid returns an Entitlement error unless the contract is valid at now.
-func CheckValid(c store.Contract, now time.Time) error {
+func CheckValid(c Contract, now time.Time) error {
 	from, until, err := Window(c)
 	if err != nil {
 		return err
@@ -67,7 +84,7 @@ func CheckValid(c store.Contract, now time.Time) error {
 }
 
 // CheckNew validates a contract before it is created.
-func CheckNew(c store.Contract) error {
+func CheckNew(c Contract) error {
 	if strings.TrimSpace(c.Customer) == "" {
 		return errs.E(errs.Invalid, "a contract needs a customer: pass --customer NAME")
 	}
@@ -113,20 +130,15 @@ func randomText(n int) string {
 }
 
 // NewLicenseKey makes a licence key (alphanumeric, 125 random bits, grouped by
-// five) and the record that stores its hash.
-func NewLicenseKey(supportID, productID string) (key string, rec store.LicenseKey) {
+// five), its public identifier, and the hash that is stored instead of it.
+func NewLicenseKey() (key, id string, hash []byte) {
 	raw := randomText(16)[:25]
 	groups := make([]string, 0, 5)
 	for i := 0; i < len(raw); i += 5 {
 		groups = append(groups, raw[i:i+5])
 	}
 	key = "EK-" + strings.Join(groups, "-")
-	return key, store.LicenseKey{
-		ID:        "k_" + strings.ToLower(randomText(5)),
-		SupportID: supportID,
-		ProductID: productID,
-		Hash:      Hash(NormalizeKey(key)),
-	}
+	return key, "k_" + strings.ToLower(randomText(5)), Hash(NormalizeKey(key))
 }
 
 // NormalizeKey lets customers type keys in lower case or with spaces.
@@ -137,6 +149,39 @@ func NormalizeKey(key string) string {
 // NewSupportID makes a support ID such as "ENM-2026-7K3Q9D".
 func NewSupportID(now time.Time) string {
 	return fmt.Sprintf("ENM-%d-%s", now.In(Tokyo).Year(), randomText(5)[:6])
+}
+
+// Shapes of what clients send, checked before anything is looked up or
+// cached, so a flood of junk credentials costs no memory and no query.
+var (
+	hostIDShape = regexp.MustCompile(`^h_[0-9a-z]{16}$`)
+	secretShape = regexp.MustCompile(`^[0-9a-z]{32}$`)
+	keyShape    = regexp.MustCompile(`^EK-[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){4}$`)
+)
+
+// LooksLikeHostID reports whether id has the shape NewHostID makes.
+func LooksLikeHostID(id string) bool { return len(id) == 18 && hostIDShape.MatchString(id) }
+
+// LooksLikeSecret reports whether s has the shape NewSecret makes.
+func LooksLikeSecret(s string) bool { return len(s) == 32 && secretShape.MatchString(s) }
+
+// LooksLikeKey reports whether a normalised key has the shape NewLicenseKey makes.
+func LooksLikeKey(key string) bool { return len(key) == 32 && keyShape.MatchString(key) }
+
+// ValidHostname reports whether a host name may be stored and shown to the
+// vendor: at most 253 bytes of printable characters without spaces, so no
+// terminal escape, newline or bidirectional override reaches an operator's
+// screen. "" (withheld) is valid.
+func ValidHostname(name string) bool {
+	if len(name) > 253 || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if !unicode.IsGraphic(r) || unicode.IsSpace(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // NewHostID makes a host's public ID (its HTTP Basic user name).

@@ -6,11 +6,10 @@ import (
 	"time"
 
 	"github.com/enmei-project/enmei/internal/errs"
-	"github.com/enmei-project/enmei/internal/store"
 )
 
 func TestCheckValid(t *testing.T) {
-	c := store.Contract{SupportID: "S", Start: "2026-04-01", End: "2027-03-31"}
+	c := Contract{SupportID: "S", Start: "2026-04-01", End: "2027-03-31"}
 	utc := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -45,24 +44,24 @@ func TestCheckValid(t *testing.T) {
 }
 
 func TestCheckNew(t *testing.T) {
-	good := store.Contract{Customer: "ACME", Products: []string{"p"}, Plan: "server", Quantity: 5,
+	good := Contract{Customer: "ACME", Products: []string{"p"}, Plan: "server", Quantity: 5,
 		Start: "2026-01-01", End: "2026-12-31", Contact: "ops@example.co.jp"}
 	if err := CheckNew(good); err != nil {
 		t.Fatalf("CheckNew(good) = %v", err)
 	}
 	tests := []struct {
 		name string
-		edit func(*store.Contract)
+		edit func(*Contract)
 	}{
-		{"no customer", func(c *store.Contract) { c.Customer = " " }},
-		{"no product", func(c *store.Contract) { c.Products = nil }},
-		{"bad plan", func(c *store.Contract) { c.Plan = "gold" }},
-		{"zero quantity", func(c *store.Contract) { c.Quantity = 0 }},
-		{"developer below 5", func(c *store.Contract) { c.Plan = "developer"; c.Quantity = 4 }},
-		{"bad date", func(c *store.Contract) { c.End = "2026-13-01" }},
-		{"end before start", func(c *store.Contract) { c.End = "2025-12-31" }},
-		{"two contacts", func(c *store.Contract) { c.Contact = "a@example.com, b@example.com" }},
-		{"contact not an address", func(c *store.Contract) { c.Contact = "ops" }},
+		{"no customer", func(c *Contract) { c.Customer = " " }},
+		{"no product", func(c *Contract) { c.Products = nil }},
+		{"bad plan", func(c *Contract) { c.Plan = "gold" }},
+		{"zero quantity", func(c *Contract) { c.Quantity = 0 }},
+		{"developer below 5", func(c *Contract) { c.Plan = "developer"; c.Quantity = 4 }},
+		{"bad date", func(c *Contract) { c.End = "2026-13-01" }},
+		{"end before start", func(c *Contract) { c.End = "2025-12-31" }},
+		{"two contacts", func(c *Contract) { c.Contact = "a@example.com, b@example.com" }},
+		{"contact not an address", func(c *Contract) { c.Contact = "ops" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,18 +75,60 @@ func TestCheckNew(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	key, rec := NewLicenseKey("S", "p")
+	key, id, hash := NewLicenseKey()
 	if !strings.HasPrefix(key, "EK-") || len(key) != 3+25+4 {
 		t.Errorf("NewLicenseKey() = %q, want EK- and five groups of five", key)
 	}
-	if !Matches(NormalizeKey(strings.ToLower(key)), rec.Hash) {
+	if !Matches(NormalizeKey(strings.ToLower(key)), hash) {
 		t.Errorf("lower-case key %q does not match its hash", key)
 	}
-	other, _ := NewLicenseKey("S", "p")
-	if other == key || Matches(NormalizeKey(other), rec.Hash) {
+	if !strings.HasPrefix(id, "k_") {
+		t.Errorf("key ID %q lacks k_", id)
+	}
+	if !LooksLikeKey(NormalizeKey(" " + strings.ToLower(key) + "\n")) {
+		t.Errorf("LooksLikeKey(%q) = false", key)
+	}
+	other, _, _ := NewLicenseKey()
+	if other == key || Matches(NormalizeKey(other), hash) {
 		t.Errorf("two keys collide: %q %q", key, other)
 	}
 	if a, b := NewSecret(), NewSecret(); a == b || len(a) != 32 {
 		t.Errorf("NewSecret() = %q, %q", a, b)
+	}
+}
+
+func TestShapes(t *testing.T) {
+	host, secret := NewHostID(), NewSecret()
+	for _, tt := range []struct {
+		name string
+		f    func(string) bool
+		in   string
+		want bool
+	}{
+		{"host ID", LooksLikeHostID, host, true},
+		{"upper-case host ID", LooksLikeHostID, strings.ToUpper(host), false},
+		{"short host ID", LooksLikeHostID, host[:len(host)-1], false},
+		{"long host ID", LooksLikeHostID, host + "a", false},
+		{"giant host ID", LooksLikeHostID, "h_" + strings.Repeat("a", 700<<10), false},
+		{"empty host ID", LooksLikeHostID, "", false},
+		{"secret", LooksLikeSecret, secret, true},
+		{"secret with a newline", LooksLikeSecret, secret[:31] + "\n", false},
+		{"key", LooksLikeKey, "EK-0123A-BCDEF-GHJKM-NPQRS-TVWXY", true},
+		{"key with I", LooksLikeKey, "EK-0123I-BCDEF-GHJKM-NPQRS-TVWXY", false},
+		{"key without prefix", LooksLikeKey, "0123A-BCDEF-GHJKM-NPQRS-TVWXY", false},
+		{"hostname", ValidHostname, "web01.example.co.jp", true},
+		{"empty hostname", ValidHostname, "", true},
+		{"Japanese hostname", ValidHostname, "サーバー1", true},
+		{"hostname with an escape", ValidHostname, "web\x1b[31m", false},
+		{"hostname with a newline", ValidHostname, "web\nroot", false},
+		{"hostname with a space", ValidHostname, "web 01", false},
+		{"hostname with a bidi override", ValidHostname, "web\u202e01", false},
+		{"long hostname", ValidHostname, strings.Repeat("a", 254), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.f(tt.in); got != tt.want {
+				t.Errorf("%s(%.40q) = %v, want %v", tt.name, tt.in, got, tt.want)
+			}
+		})
 	}
 }

@@ -1,12 +1,15 @@
-// Package exitcode maps errors to the exit codes of CLI.md, in one place for
-// both binaries: 0 success, 1 other failure, 2 usage error, 3 refused by the
-// entitlement, 4 server unreachable.
+// Package exitcode maps errors to the exit codes of the command-line
+// contract, in one place for both binaries: 0 success, 1 other failure, 2
+// usage error, 3 refused by the entitlement, 4 server unreachable. A usage
+// error is a type (UsageError), never recognised by its text.
 package exitcode
 
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/enmei-project/enmei/internal/errs"
 )
@@ -23,25 +26,19 @@ const (
 // UsageError marks a mistake on the command line.
 type UsageError struct{ error }
 
+// Unwrap returns the underlying error.
+func (u UsageError) Unwrap() error { return u.error }
+
 // Usagef makes a usage error.
 func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
 
-// cobraUsage recognises the argument errors cobra makes itself.
-var cobraUsage = []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least",
-	"requires at most", "required flag", "invalid argument", "flag needs an argument"}
+// AsUsage marks err as a usage error (for cobra's flag errors).
+func AsUsage(err error) error { return UsageError{err} }
 
 // IsUsage reports whether err is a command-line mistake.
 func IsUsage(err error) bool {
 	var ue UsageError
-	if errors.As(err, &ue) {
-		return true
-	}
-	for _, p := range cobraUsage {
-		if strings.Contains(err.Error(), p) {
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &ue)
 }
 
 // For returns the exit code for err (nil: OK).
@@ -61,5 +58,54 @@ func For(err error) int {
 	return Failure
 }
 
-// AsUsage marks err as a usage error (for cobra's flag errors).
-func AsUsage(err error) error { return UsageError{err} }
+// TypeArgs makes every argument and required-flag error of the command
+// tree a UsageError, so no exit code depends on cobra's wording: argument
+// validators are wrapped, unknown sub-commands are refused as usage errors,
+// and flags marked required are checked before the command runs. Call it
+// once the tree is built; flag parsing errors go through SetFlagErrorFunc.
+func TypeArgs(root *cobra.Command) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		orig := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			var err error
+			switch {
+			case orig != nil:
+				err = orig(cmd, args)
+			case cmd.HasSubCommands() && len(args) > 0:
+				err = fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			if err != nil {
+				return UsageError{err}
+			}
+			return nil
+		}
+		if c.HasSubCommands() && !c.Runnable() {
+			// Runnable, so an unknown sub-command reaches the Args check
+			// above instead of cobra's untyped error or its help text.
+			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+		}
+		var required []string
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if _, ok := f.Annotations[cobra.BashCompOneRequiredFlag]; ok {
+				required = append(required, f.Name)
+				delete(f.Annotations, cobra.BashCompOneRequiredFlag)
+			}
+		})
+		if len(required) > 0 && c.RunE != nil {
+			run := c.RunE
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				for _, n := range required {
+					if !cmd.Flags().Changed(n) {
+						return Usagef("--%s is required: see %s --help", n, cmd.CommandPath())
+					}
+				}
+				return run(cmd, args)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+}

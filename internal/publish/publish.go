@@ -5,6 +5,13 @@
 // content-addressed blobs, and only then moves the repository's current
 // pointer in one store transaction. A crash at any point before that leaves
 // the previous publication served, complete and consistent.
+//
+// The bytes at a URL never change: an input already published (same
+// digest, same signing key) keeps its signed blob, and a different file at
+// the location of a published one is refused unless the vendor asks to
+// replace it. A rollback is a new publication of the old packages with
+// freshly signed, newer metadata, so clients that refuse older indexes
+// (apt) take it.
 package publish
 
 import (
@@ -28,19 +35,34 @@ import (
 	"time"
 
 	"github.com/enmei-project/enmei/internal/blob"
+	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/manifest"
 	"github.com/enmei-project/enmei/internal/pkgfmt/deb"
 	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
 )
 
+// Store is what publishing needs of the store.
+type Store interface {
+	Repo(ctx context.Context, id string) (store.Repo, error)
+	store.Packages
+	store.Publications
+	store.Leases
+}
+
 // Publisher publishes repositories.
 type Publisher struct {
-	Store store.Store
+	Store Store
 	Blobs blob.Store
 	Key   *sign.Key
 	Now   func() time.Time
+	Log   *slog.Logger
+	// TempDir is where signed copies are staged before they are stored
+	// (default: the system's temporary directory). enmeid puts it beside
+	// its data, so gc can remove what a crashed publish left.
+	TempDir string
 	// BeforeCommit, when set, runs after every blob of the new publication is
 	// written and before it becomes current; tests use it to crash there.
 	BeforeCommit func() error
@@ -48,21 +70,40 @@ type Publisher struct {
 	Progress func(done, total int, name string)
 }
 
+// Options change what a publish accepts.
+type Options struct {
+	// Replace lets a file replace a published package of the same name,
+	// version and architecture whose content differs.
+	Replace bool
+}
+
 // Result describes a publish.
 type Result struct {
 	Publication store.Publication
 	Added       int // packages given in this publish
+	Reused      int // of those, already published inputs whose records were reused
 }
+
+// LeaseTTL bounds how long a publish's lease protects its blobs from gc;
+// a publish that crashed stops protecting anything after it.
+const LeaseTTL = 24 * time.Hour
 
 var (
 	rpmMagic = []byte{0xed, 0xab, 0xee, 0xdb}
 	debMagic = []byte("!<arch>\n")
 )
 
+func (p *Publisher) log() *slog.Logger {
+	if p.Log == nil {
+		return slog.Default()
+	}
+	return p.Log
+}
+
 // Publish ingests files (and *.rpm / *.deb files under directories) into
 // repoID and makes a new publication current. Any invalid input aborts the
 // whole publish before anything is stored.
-func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string) (Result, error) {
+func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, opts Options) (Result, error) {
 	repo, err := p.Store.Repo(ctx, repoID)
 	if err != nil {
 		return Result{}, err
@@ -74,86 +115,399 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string) 
 	if len(files) == 0 {
 		return Result{}, errs.E(errs.Invalid, "no package files given: pass .%s files or directories holding them", repo.Format)
 	}
-	tmpDir, err := os.MkdirTemp("", "enmei-publish-*")
+	release, err := p.lease(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
+	}
+	defer release()
+	if p.TempDir != "" {
+		if err := os.MkdirAll(p.TempDir, 0o700); err != nil {
+			return Result{}, fmt.Errorf("publish %s: staging: %w", repoID, err)
+		}
+	}
+	tmpDir, err := os.MkdirTemp(p.TempDir, "enmei-publish-*")
+	if err != nil {
+		return Result{}, fmt.Errorf("publish %s: staging: %w", repoID, err)
 	}
 	defer os.RemoveAll(tmpDir)
 
-	// Pass 1: validate and prepare everything, on every core (signing is
-	// the costly part); nothing is stored yet.
+	// Pass 1: find inputs already published with this key; their records
+	// and signed blobs are reused, so their bytes stay the same.
+	reusable, err := p.reusable(ctx, repo, files)
+	if err != nil {
+		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
+	}
+	// Pass 2: validate and prepare everything else, on every core (signing
+	// is the costly part); nothing is stored yet.
 	prepared := make([]prepared, len(files))
 	var done atomic.Int64
-	err = parallel(len(files), func(i int) error {
-		pr, err := p.prepare(repo, files[i], tmpDir)
-		if err == nil && p.Progress != nil {
-			p.Progress(int(done.Add(1))-1, len(files), files[i])
+	err = parallel(ctx, len(files), func(i int) error {
+		pr, ok := reusable[i]
+		if !ok {
+			var err error
+			if pr, err = p.prepare(ctx, repo, files[i], tmpDir); err != nil {
+				return err
+			}
 		}
 		prepared[i] = pr
-		return err
+		if p.Progress != nil {
+			p.Progress(int(done.Add(1))-1, len(files), files[i])
+		}
+		return nil
 	})
 	if err != nil {
 		return Result{}, err
 	}
-	// Pass 2: store the package files and their records.
-	pkgs := make([]store.Package, len(prepared))
-	err = parallel(len(prepared), func(i int) error {
-		pkg, err := p.store(ctx, prepared[i])
-		pkgs[i] = pkg
-		return err
+	added := make([]store.Package, len(prepared))
+	for i, pr := range prepared {
+		added[i] = pr.pkg
+	}
+	if err := checkBatch(repo, prepared); err != nil {
+		return Result{}, err
+	}
+	// Refuse replacements before storing anything; commit checks again
+	// against whatever is current then.
+	if !opts.Replace {
+		if cur, err := p.currentPackages(ctx, repo); err != nil {
+			return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
+		} else if err := checkReplacements(repo, cur, prepared); err != nil {
+			return Result{}, err
+		}
+	}
+	// Pass 3: store the package files and their records.
+	err = parallel(ctx, len(prepared), func(i int) error {
+		return p.store(ctx, prepared[i])
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
 	}
-	if err := p.Store.PutPackages(ctx, pkgs); err != nil {
+	if err := p.Store.PutPackages(ctx, added); err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
 	}
-	pub, err := p.commitRetrying(ctx, repoID, pkgs)
+	pub, err := p.commitRetrying(ctx, repoID, func(repo store.Repo, current []store.Package) ([]store.Package, error) {
+		if !opts.Replace {
+			if err := checkReplacements(repo, current, prepared); err != nil {
+				return nil, err
+			}
+		}
+		return merge(current, added), nil
+	}, 0)
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Publication: pub, Added: len(pkgs)}, nil
+	res := Result{Publication: pub, Added: len(added), Reused: len(reusable)}
+	p.log().Info("published", "repo", repoID, "publication", pub.ID, "packages", pub.Packages, "given", res.Added, "reused", res.Reused)
+	return res, nil
 }
 
 // Republish writes a fresh publication of the repository's current packages
-// (for a new signing key or metadata format), or an empty one for a new repository.
+// (for new metadata), or an empty one for a new repository.
 func (p *Publisher) Republish(ctx context.Context, repoID string) (store.Publication, error) {
-	return p.commitRetrying(ctx, repoID, nil)
+	release, err := p.lease(ctx)
+	if err != nil {
+		return store.Publication{}, fmt.Errorf("publish %s: %w", repoID, err)
+	}
+	defer release()
+	return p.commitRetrying(ctx, repoID, func(_ store.Repo, current []store.Package) ([]store.Package, error) {
+		return current, nil
+	}, 0)
 }
+
+// Rollback makes the packages of an earlier publication current again, as
+// a new publication with freshly signed metadata dated now: apt ignores an
+// index older than the one it has, so re-pointing to the old publication
+// would not reach hosts that already updated.
+func (p *Publisher) Rollback(ctx context.Context, repoID string, pubID int64) (store.Publication, error) {
+	repo, err := p.Store.Repo(ctx, repoID)
+	if err != nil {
+		return store.Publication{}, err
+	}
+	old, err := p.Store.Publication(ctx, pubID)
+	if err != nil || old.RepoID != repo.ID {
+		return store.Publication{}, errs.E(errs.NotFound, "repository %s has no publication %d: see enmeid publication list %s", repoID, pubID, repoID)
+	}
+	release, err := p.lease(ctx)
+	if err != nil {
+		return store.Publication{}, fmt.Errorf("rollback %s: %w", repoID, err)
+	}
+	defer release()
+	m, err := manifest.Load(ctx, p.Blobs, old.Manifest)
+	if err != nil {
+		return store.Publication{}, fmt.Errorf("rollback %s to %d: %w", repoID, pubID, err)
+	}
+	pkgs, err := p.Store.Packages(ctx, m.Packages)
+	if err != nil {
+		return store.Publication{}, fmt.Errorf("rollback %s to %d: %w", repoID, pubID, err)
+	}
+	// Mark the records and blobs used now, so a gc running meanwhile keeps them.
+	if err := p.Store.PutPackages(ctx, pkgs); err != nil {
+		return store.Publication{}, fmt.Errorf("rollback %s to %d: %w", repoID, pubID, err)
+	}
+	for _, pk := range pkgs {
+		if err := p.Blobs.Touch(ctx, pk.Blob); err != nil {
+			return store.Publication{}, fmt.Errorf("rollback %s to %d: package %s: %w", repoID, pubID, pk.Location, err)
+		}
+	}
+	return p.commitRetrying(ctx, repoID, func(store.Repo, []store.Package) ([]store.Package, error) {
+		return pkgs, nil
+	}, pubID)
+}
+
+// Prune deletes all but the current and the keep newest publications of a
+// repository and returns the IDs it deleted. Blobs and records are freed
+// later by gc.
+func (p *Publisher) Prune(ctx context.Context, repoID string, keep int) ([]int64, error) {
+	if keep < 0 {
+		return nil, errs.E(errs.Invalid, "--keep must be 0 or more, not %d", keep)
+	}
+	repo, err := p.Store.Repo(ctx, repoID)
+	if err != nil {
+		return nil, err
+	}
+	pubs, err := p.Store.Publications(ctx, repoID)
+	if err != nil {
+		return nil, fmt.Errorf("prune %s: %w", repoID, err)
+	}
+	var doomed []int64
+	kept := 0
+	for _, pub := range pubs { // newest first
+		if pub.ID == repo.Current {
+			continue
+		}
+		if kept < keep {
+			kept++
+			continue
+		}
+		doomed = append(doomed, pub.ID)
+	}
+	if err := p.Store.DeletePublications(ctx, repoID, doomed); err != nil {
+		return nil, fmt.Errorf("prune %s: %w", repoID, err)
+	}
+	return doomed, nil
+}
+
+// lease records this publish for gc and returns the function that ends it.
+func (p *Publisher) lease(ctx context.Context) (func(), error) {
+	id := "publish-" + entitle.NewSecret()
+	now := time.Now()
+	if err := p.Store.TakeLease(ctx, id, now, now.Add(LeaseTTL)); err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := p.Store.DropLease(context.WithoutCancel(ctx), id); err != nil {
+			p.log().Warn("dropping publish lease; gc ignores it after a day", "lease", id, "err", err)
+		}
+	}, nil
+}
+
+// choose picks the packages of a new publication from the current ones.
+type choose func(repo store.Repo, current []store.Package) ([]store.Package, error)
 
 // commitRetrying builds and commits a publication, starting again from the
 // new current publication when another publish or a rollback got there
 // first, so concurrent publishes never lose each other's packages.
-func (p *Publisher) commitRetrying(ctx context.Context, repoID string, added []store.Package) (store.Publication, error) {
+func (p *Publisher) commitRetrying(ctx context.Context, repoID string, pick choose, rollbackOf int64) (store.Publication, error) {
 	for attempt := 0; ; attempt++ {
 		repo, err := p.Store.Repo(ctx, repoID)
 		if err != nil {
 			return store.Publication{}, err
 		}
-		pub, err := p.commit(ctx, repo, added)
+		current, err := p.currentPackages(ctx, repo)
+		if err != nil {
+			return store.Publication{}, fmt.Errorf("publish %s: %w", repoID, err)
+		}
+		pkgs, err := pick(repo, current)
+		if err != nil {
+			return store.Publication{}, err
+		}
+		pub, err := p.commit(ctx, repo, pkgs, rollbackOf)
 		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
 			return pub, err
 		}
-		slog.Info("repository changed during publish; building on the new current publication", "repo", repoID)
+		p.log().Info("repository changed during publish; building on the new current publication", "repo", repoID)
 	}
 }
 
-// Rollback makes an earlier publication of the repository current again.
-func (p *Publisher) Rollback(ctx context.Context, repoID string, pubID int64) error {
-	if _, err := p.Store.Repo(ctx, repoID); err != nil {
-		return err
+func (p *Publisher) currentPackages(ctx context.Context, repo store.Repo) ([]store.Package, error) {
+	if repo.Current == 0 {
+		return nil, nil
 	}
-	return p.Store.SetCurrent(ctx, repoID, pubID)
+	cur, err := p.Store.Publication(ctx, repo.Current)
+	if err != nil {
+		return nil, fmt.Errorf("reading current publication: %w", err)
+	}
+	m, err := manifest.Load(ctx, p.Blobs, cur.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := p.Store.Packages(ctx, m.Packages)
+	if err != nil {
+		return nil, fmt.Errorf("reading packages: %w", err)
+	}
+	return pkgs, nil
+}
+
+// merge returns current plus added, an added package replacing the one at
+// its location.
+func merge(current, added []store.Package) []store.Package {
+	byLoc := make(map[string]store.Package, len(current)+len(added))
+	for _, pk := range current {
+		byLoc[pk.Location] = pk
+	}
+	for _, pk := range added {
+		byLoc[pk.Location] = pk
+	}
+	out := make([]store.Package, 0, len(byLoc))
+	for _, pk := range byLoc {
+		out = append(out, pk)
+	}
+	return out
+}
+
+// sameContent reports whether two records at one location come from the
+// same input (a re-signing with a new key is the same content).
+func sameContent(a, b store.Package) bool {
+	if a.Input == "" || b.Input == "" {
+		// A record from before inputs were recorded: its input is unknown,
+		// so it is replaced as it was then.
+		return true
+	}
+	return a.Input == b.Input
+}
+
+// checkReplacements refuses a file whose name, version and architecture
+// match a published package (so it lands at the same location) but whose
+// content differs: clients holding the old metadata would fail checksums,
+// and hosts that installed the old build would never get the new one.
+func checkReplacements(repo store.Repo, current []store.Package, batch []prepared) error {
+	byLoc := make(map[string]store.Package, len(current))
+	for _, pk := range current {
+		byLoc[pk.Location] = pk
+	}
+	for _, pr := range batch {
+		old, ok := byLoc[pr.pkg.Location]
+		if !ok || sameContent(old, pr.pkg) {
+			continue
+		}
+		return errs.E(errs.Invalid, "refusing %s: %s %s (%s) is already published in %s with different content (published sha256 %s, this file sha256 %s): give the rebuild a new release number, or pass --replace to replace the published package; nothing was published",
+			pr.name, pr.pkg.Name, pr.pkg.Version, pr.pkg.Arch, repo.ID, digestOf(old), digestOf(pr.pkg))
+	}
+	return nil
+}
+
+// checkBatch refuses two different files for one location in one publish.
+func checkBatch(repo store.Repo, batch []prepared) error {
+	seen := make(map[string]prepared, len(batch))
+	for _, pr := range batch {
+		if first, ok := seen[pr.pkg.Location]; ok && !sameContent(first.pkg, pr.pkg) {
+			return errs.E(errs.Invalid, "refusing %s and %s: both are %s %s (%s) for %s but their content differs (sha256 %s and %s): publish only one of them; nothing was published",
+				first.name, pr.name, pr.pkg.Name, pr.pkg.Version, pr.pkg.Arch, repo.ID, digestOf(first.pkg), digestOf(pr.pkg))
+		}
+		seen[pr.pkg.Location] = pr
+	}
+	return nil
+}
+
+func digestOf(pk store.Package) string {
+	if pk.Input != "" {
+		return pk.Input
+	}
+	return pk.Blob
 }
 
 type prepared struct {
 	name    string // the input path, for messages
-	path    string // the bytes to store: the input, or a signed copy
+	path    string // the bytes to store: the input, a signed copy, or "" when the blob is stored already
 	pkg     store.Package
 	wantSum string
 }
 
-func (p *Publisher) prepare(repo store.Repo, name, tmpDir string) (prepared, error) {
+// reusable hashes every input and returns, by input index, the records of
+// inputs this repository can serve as they were published before: an rpm
+// signed with the current key, a deb in this component's pool. Their blobs
+// are touched so a concurrent gc keeps them.
+func (p *Publisher) reusable(ctx context.Context, repo store.Repo, files []string) (map[int]prepared, error) {
+	digests := make([]string, len(files))
+	err := parallel(ctx, len(files), func(i int) error {
+		d, err := hashFile(ctx, files[i])
+		if err != nil {
+			return errs.Wrap(errs.Invalid, err, fmt.Sprintf("cannot read %s: %v", files[i], unwrapPath(err)))
+		}
+		digests[i] = d
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	known, err := p.Store.PackagesByInput(ctx, digests)
+	if err != nil {
+		return nil, err
+	}
+	byInput := map[string][]store.Package{}
+	for _, pk := range known {
+		byInput[pk.Input] = append(byInput[pk.Input], pk)
+	}
+	out := map[int]prepared{}
+	var mu sync.Mutex
+	err = parallel(ctx, len(files), func(i int) error {
+		for _, pk := range byInput[digests[i]] {
+			if !p.fits(repo, pk) {
+				continue
+			}
+			if err := p.Blobs.Touch(ctx, pk.Blob); err != nil {
+				continue // collected meanwhile: prepare it again
+			}
+			mu.Lock()
+			out[i] = prepared{name: files[i], pkg: pk, wantSum: pk.Blob}
+			mu.Unlock()
+			return nil
+		}
+		return nil
+	})
+	return out, err
+}
+
+// fits reports whether a stored record can be served by repo as is.
+func (p *Publisher) fits(repo store.Repo, pk store.Package) bool {
+	if pk.Format != repo.Format || !archFits(repo, pk.Arch) {
+		return false
+	}
+	switch repo.Format {
+	case "rpm":
+		return pk.Signer == p.Key.Fingerprint()
+	case "deb":
+		return strings.HasPrefix(pk.Location, "pool/"+repo.Component+"/")
+	}
+	return false
+}
+
+// archFits reports whether a repository for repo.Arch takes packages of
+// arch: its own, architecture-independent ones, and on x86_64 the i686
+// multilib packages (32-bit libraries RHEL ships beside 64-bit ones).
+func archFits(repo store.Repo, arch string) bool {
+	switch {
+	case repo.Arch == "" || arch == repo.Arch || arch == "noarch" || arch == "all":
+		return true
+	case repo.Format == "rpm" && repo.Arch == "x86_64" && arch == "i686":
+		return true
+	}
+	return false
+}
+
+func hashFile(ctx context.Context, name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (p *Publisher) prepare(ctx context.Context, repo store.Repo, name, tmpDir string) (prepared, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return prepared{}, errs.Wrap(errs.Invalid, err, fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err)))
@@ -169,31 +523,36 @@ func (p *Publisher) prepare(repo store.Repo, name, tmpDir string) (prepared, err
 		return errs.E(errs.Invalid, "refusing %s: %s; nothing was published", name, reason)
 	}
 	isRPM, isDeb := bytes.HasPrefix(head, rpmMagic), bytes.HasPrefix(head, debMagic)
+	in := ctxReader{ctx, f}
 	switch repo.Format {
 	case "rpm":
 		if isDeb {
 			return prepared{}, refuse(fmt.Sprintf("it is a Debian package, but repository %s holds rpm packages", repo.ID))
 		}
-		return p.prepareRPM(repo, name, f, tmpDir, refuse)
+		return p.prepareRPM(ctx, repo, name, in, tmpDir, refuse)
 	case "deb":
 		if isRPM {
 			return prepared{}, refuse(fmt.Sprintf("it is an RPM package, but repository %s holds deb packages", repo.ID))
 		}
-		return prepareDeb(repo, name, f, refuse)
+		return prepareDeb(repo, name, in, refuse)
 	}
 	return prepared{}, errs.E(errs.Invalid, "repository %s has format %q, which publish does not handle", repo.ID, repo.Format)
 }
 
-func (p *Publisher) prepareRPM(repo store.Repo, name string, f *os.File, tmpDir string, refuse func(string) error) (prepared, error) {
+func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string, in io.Reader, tmpDir string, refuse func(string) error) (prepared, error) {
 	out, err := os.CreateTemp(tmpDir, "signed-*.rpm")
 	if err != nil {
 		return prepared{}, err
 	}
 	defer out.Close()
 	h := sha256.New()
+	inHash := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(out, h), 64<<10)
-	hdr, err := rpm.Sign(bufio.NewReaderSize(f, 64<<10), bw, p.Key)
+	hdr, err := rpm.Sign(bufio.NewReaderSize(io.TeeReader(in, inHash), 64<<10), bw, p.Key)
 	if err != nil {
+		if ctx.Err() != nil {
+			return prepared{}, ctx.Err()
+		}
 		if errors.Is(err, rpm.ErrInvalid) {
 			return prepared{}, refuse(err.Error())
 		}
@@ -202,7 +561,7 @@ func (p *Publisher) prepareRPM(repo store.Repo, name string, f *os.File, tmpDir 
 	if err := bw.Flush(); err != nil {
 		return prepared{}, fmt.Errorf("signing %s: %w", name, err)
 	}
-	if repo.Arch != "" && hdr.Arch != repo.Arch && hdr.Arch != "noarch" {
+	if !archFits(repo, hdr.Arch) {
 		return prepared{}, refuse(fmt.Sprintf("its architecture is %s, but repository %s is for %s", hdr.Arch, repo.ID, repo.Arch))
 	}
 	fi, err := out.Stat()
@@ -222,24 +581,25 @@ func (p *Publisher) prepareRPM(repo store.Repo, name string, f *os.File, tmpDir 
 	}
 	return prepared{name: name, path: out.Name(), wantSum: sum, pkg: store.Package{
 		ID: packageID(sum, href), Blob: sum, Format: "rpm",
+		Input: hex.EncodeToString(inHash.Sum(nil)), Signer: p.Key.Fingerprint(),
 		Name: hdr.Name, Version: version, Arch: hdr.Arch, Location: href, Size: fi.Size(), Meta: meta,
 	}}, nil
 }
 
-func prepareDeb(repo store.Repo, name string, f *os.File, refuse func(string) error) (prepared, error) {
-	info, err := deb.Inspect(bufio.NewReaderSize(f, 64<<10))
+func prepareDeb(repo store.Repo, name string, in io.Reader, refuse func(string) error) (prepared, error) {
+	info, err := deb.Inspect(bufio.NewReaderSize(in, 64<<10))
 	if err != nil {
 		if errors.Is(err, deb.ErrInvalid) {
 			return prepared{}, refuse(err.Error())
 		}
 		return prepared{}, fmt.Errorf("reading %s: %w", name, err)
 	}
-	if repo.Arch != "" && info.Architecture != repo.Arch && info.Architecture != "all" {
+	if !archFits(repo, info.Architecture) {
 		return prepared{}, refuse(fmt.Sprintf("its architecture is %s, but repository %s is for %s", info.Architecture, repo.ID, repo.Arch))
 	}
 	pool := deb.PoolPath(repo.Component, info)
 	return prepared{name: name, path: name, wantSum: info.SHA256, pkg: store.Package{
-		ID: packageID(info.SHA256, pool), Blob: info.SHA256, Format: "deb",
+		ID: packageID(info.SHA256, pool), Blob: info.SHA256, Format: "deb", Input: info.SHA256,
 		Name: info.Package, Version: info.Version, Arch: info.Architecture, Location: pool, Size: info.Size,
 		Meta: deb.Entry(info, pool),
 	}}, nil
@@ -247,97 +607,54 @@ func prepareDeb(repo store.Repo, name string, f *os.File, refuse func(string) er
 
 // store copies a prepared file into the blob store and checks that what was
 // stored is what was validated (the input may have changed in between).
-func (p *Publisher) store(ctx context.Context, pr prepared) (store.Package, error) {
+func (p *Publisher) store(ctx context.Context, pr prepared) error {
+	if pr.path == "" {
+		return nil // reused: the blob is stored and was touched
+	}
 	f, err := os.Open(pr.path)
 	if err != nil {
-		return store.Package{}, err
+		return err
 	}
 	defer f.Close()
 	info, err := p.Blobs.Put(ctx, f)
 	if err != nil {
-		return store.Package{}, fmt.Errorf("storing %s: %w", pr.name, err)
+		return fmt.Errorf("storing %s: %w", pr.name, err)
 	}
 	if info.Sum != pr.wantSum {
-		return store.Package{}, errs.E(errs.Invalid, "%s changed while it was being published: publish it again", pr.name)
+		return errs.E(errs.Invalid, "%s changed while it was being published: publish it again", pr.name)
 	}
-	return pr.pkg, nil
+	return nil
 }
 
-// commit builds the publication of the current packages plus added ones,
-// replacing packages at the same location, and makes it current.
-func (p *Publisher) commit(ctx context.Context, repo store.Repo, added []store.Package) (store.Publication, error) {
-	var ids []string
-	if repo.Current != 0 {
-		cur, err := p.Store.Publication(ctx, repo.Current)
-		if err != nil {
-			return store.Publication{}, fmt.Errorf("publish %s: reading current publication: %w", repo.ID, err)
-		}
-		m, err := LoadManifest(ctx, p.Blobs, cur.Manifest)
-		if err != nil {
-			return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
-		}
-		ids = m.Packages
-	}
-	existing, err := p.Store.Packages(ctx, ids)
-	if err != nil {
-		return store.Publication{}, fmt.Errorf("publish %s: reading packages: %w", repo.ID, err)
-	}
-	byLoc := make(map[string]store.Package, len(existing)+len(added))
-	for _, pk := range existing {
-		byLoc[pk.Location] = pk
-	}
-	for _, pk := range added {
-		byLoc[pk.Location] = pk
-	}
-	pkgs := make([]store.Package, 0, len(byLoc))
-	for _, pk := range byLoc {
-		pkgs = append(pkgs, pk)
-	}
+// commit builds the publication of pkgs and makes it current.
+func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Package, rollbackOf int64) (store.Publication, error) {
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Location < pkgs[j].Location })
-
 	now := p.Now()
 	metas := make([][]byte, len(pkgs))
-	m := &Manifest{Repo: repo.ID, Format: repo.Format, Packages: make([]string, len(pkgs)), Files: make(map[string]FileRef, len(pkgs)+8)}
+	m := &manifest.Manifest{Repo: repo.ID, Format: repo.Format, Packages: make([]string, len(pkgs)), Files: make(map[string]manifest.FileRef, len(pkgs)+8)}
 	for i, pk := range pkgs {
 		metas[i] = pk.Meta
 		m.Packages[i] = pk.ID
-		m.Files[pk.Location] = FileRef{Sum: pk.Blob, Size: pk.Size}
+		m.Files[pk.Location] = manifest.FileRef{Sum: pk.Blob, Size: pk.Size}
 	}
-	var generated []genFile
-	switch repo.Format {
-	case "rpm":
-		files, err := rpm.Repodata(metas, p.Key, now)
-		if err != nil {
-			return store.Publication{}, fmt.Errorf("publish %s: writing repodata: %w", repo.ID, err)
-		}
-		for _, f := range files {
-			generated = append(generated, genFile{f.Path, f.Data})
-		}
-	case "deb":
-		opts := deb.IndexOptions{Origin: "enmei", Label: repo.ProductID, Suite: repo.Suite, Codename: repo.Suite, Component: repo.Component}
-		if repo.Arch != "" {
-			opts.Architectures = []string{repo.Arch}
-		}
-		files, err := deb.Index(opts, metas, p.Key, now)
-		if err != nil {
-			return store.Publication{}, fmt.Errorf("publish %s: writing apt indexes: %w", repo.ID, err)
-		}
-		for _, f := range files {
-			generated = append(generated, genFile{f.Path, f.Data})
-		}
-	default:
-		return store.Publication{}, errs.E(errs.Invalid, "repository %s has format %q, which publish does not handle", repo.ID, repo.Format)
-	}
-	for _, g := range generated {
-		info, err := p.Blobs.Put(ctx, bytes.NewReader(g.data))
-		if err != nil {
-			return store.Publication{}, fmt.Errorf("publish %s: storing %s: %w", repo.ID, g.path, err)
-		}
-		m.Files[g.path] = FileRef{Sum: info.Sum, Size: info.Size}
-	}
-	sum, err := putManifest(ctx, p.Blobs, m)
+	generated, err := Metadata(repo, metas, p.Key, now)
 	if err != nil {
 		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
+	}
+	for _, g := range generated {
+		info, err := p.Blobs.Put(ctx, bytes.NewReader(g.Data))
+		if err != nil {
+			return store.Publication{}, fmt.Errorf("publish %s: storing %s: %w", repo.ID, g.Path, err)
+		}
+		m.Files[g.Path] = manifest.FileRef{Sum: info.Sum, Size: info.Size}
+	}
+	data, err := manifest.Encode(m)
+	if err != nil {
+		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
+	}
+	info, err := p.Blobs.Put(ctx, bytes.NewReader(data))
+	if err != nil {
+		return store.Publication{}, fmt.Errorf("publish %s: storing manifest: %w", repo.ID, err)
 	}
 	if err := p.Blobs.Sync(ctx); err != nil {
 		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
@@ -347,19 +664,50 @@ func (p *Publisher) commit(ctx context.Context, repo store.Repo, added []store.P
 			return store.Publication{}, err
 		}
 	}
-	pub := store.Publication{RepoID: repo.ID, CreatedAt: now, Packages: len(pkgs), Manifest: sum, Base: repo.Current}
+	pub := store.Publication{RepoID: repo.ID, CreatedAt: now, Packages: len(pkgs), Manifest: info.Sum, Base: repo.Current, RollbackOf: rollbackOf}
 	id, err := p.Store.CommitPublication(ctx, pub)
 	if err != nil {
 		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
 	}
 	pub.ID = id
-	slog.Debug("published", "repo", repo.ID, "publication", id, "packages", len(pkgs))
 	return pub, nil
 }
 
-type genFile struct {
-	path string
-	data []byte
+// File is one generated metadata file of a publication.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// Metadata writes a repository's signed index files for the given index
+// entries, dated now: repodata for rpm, dists/ for deb.
+func Metadata(repo store.Repo, metas [][]byte, key *sign.Key, now time.Time) ([]File, error) {
+	var out []File
+	switch repo.Format {
+	case "rpm":
+		files, err := rpm.Repodata(metas, key, now)
+		if err != nil {
+			return nil, fmt.Errorf("writing repodata: %w", err)
+		}
+		for _, f := range files {
+			out = append(out, File{f.Path, f.Data})
+		}
+	case "deb":
+		opts := deb.IndexOptions{Origin: "enmei", Label: repo.ProductID, Suite: repo.Suite, Codename: repo.Suite, Component: repo.Component}
+		if repo.Arch != "" {
+			opts.Architectures = []string{repo.Arch}
+		}
+		files, err := deb.Index(opts, metas, key, now)
+		if err != nil {
+			return nil, fmt.Errorf("writing apt indexes: %w", err)
+		}
+		for _, f := range files {
+			out = append(out, File{f.Path, f.Data})
+		}
+	default:
+		return nil, errs.E(errs.Invalid, "repository %s has format %q, which publish does not handle", repo.ID, repo.Format)
+	}
+	return out, nil
 }
 
 func packageID(blobSum, location string) string {
@@ -404,12 +752,25 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// ctxReader stops a long read when its context is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // parallel runs f(0..n-1) on every core and returns the error of the lowest
 // index that failed, so the message does not depend on scheduling. Work
-// stops being handed out after the first failure.
-func parallel(n int, f func(i int) error) error {
+// stops being handed out after the first failure or when ctx ends.
+func parallel(ctx context.Context, n int, f func(i int) error) error {
 	workers := min(runtime.GOMAXPROCS(0), n)
-	errs := make([]error, n)
+	errList := make([]error, n)
 	var next atomic.Int64
 	var failed atomic.Bool
 	var wg sync.WaitGroup
@@ -417,22 +778,22 @@ func parallel(n int, f func(i int) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !failed.Load() {
+			for !failed.Load() && ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
 				}
-				if errs[i] = f(i); errs[i] != nil {
+				if errList[i] = f(i); errList[i] != nil {
 					failed.Store(true)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
+	for _, err := range errList {
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return ctx.Err()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/enmei-project/enmei/internal/api"
@@ -12,21 +13,51 @@ import (
 	"github.com/enmei-project/enmei/internal/store"
 )
 
+// machineIDShape is what the agent sends: a hex digest of /etc/machine-id.
+var machineIDShape = regexp.MustCompile(`^[0-9A-Za-z_-]{16,128}$`)
+
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	var req api.RegisterRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
-		s.fail(w, r, errs.E(errs.Invalid, "the registration request is not valid JSON: update the enmei agent"))
+		s.refused(w, r, errs.E(errs.Invalid, "the registration request is not valid JSON: update the enmei agent"))
 		return
 	}
-	req.Hostname = strings.TrimSpace(req.Hostname)
-	if req.Key == "" || len(req.MachineID) < 16 || len(req.MachineID) > 128 || len(req.Hostname) > 255 {
-		s.fail(w, r, errs.E(errs.Invalid, "the registration request needs a licence key and a machine identity"))
+	key, err := checkRegistration(&req)
+	if err != nil {
+		s.refused(w, r, err)
 		return
 	}
+	ctx := r.Context()
 	now := s.cfg.Now()
+	// Look the key up without any lock first: a flood of wrong keys must
+	// not queue behind (or hold) the database's write lock.
+	lk, err := s.cfg.Store.LicenseKeyByHash(ctx, entitle.Hash(key))
+	if err != nil {
+		s.refused(w, r, err)
+		return
+	}
+	product, err := s.cfg.Store.Product(ctx, lk.ProductID)
+	if err != nil {
+		s.refused(w, r, err)
+		return
+	}
+	if err := checkOS(product, &req); err != nil {
+		s.refused(w, r, err)
+		return
+	}
+	pub, err := s.cfg.PublicKey(ctx)
+	if err != nil {
+		s.refused(w, r, err)
+		return
+	}
+	armored, err := pub.ArmoredPublic()
+	if err != nil {
+		s.refused(w, r, err)
+		return
+	}
 	secret := entitle.NewSecret()
-	host, reused, err := s.cfg.Store.ClaimSeat(r.Context(), store.SeatClaim{
-		KeyHash:    entitle.Hash(entitle.NormalizeKey(req.Key)),
+	host, reused, err := s.cfg.Store.ClaimSeat(ctx, store.SeatClaim{
+		KeyHash:    entitle.Hash(key),
 		MachineID:  req.MachineID,
 		Hostname:   req.Hostname,
 		NewHostID:  entitle.NewHostID(),
@@ -35,25 +66,87 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		Check:      func(c store.Contract) error { return entitle.CheckValid(c, now) },
 	})
 	if err != nil {
-		s.fail(w, r, err)
+		s.refused(w, r, err)
 		return
 	}
 	s.forget(host.ID)
-	contract, repos, err := s.hostView(r.Context(), host)
+	contract, repos, err := s.hostView(ctx, host)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	key, err := s.cfg.Key.ArmoredPublic()
-	if err != nil {
-		s.fail(w, r, err)
-		return
+	result := "new"
+	if reused {
+		result = "reused"
+	}
+	if s.cfg.Hooks.Registration != nil {
+		s.cfg.Hooks.Registration(result)
 	}
 	s.cfg.Log.Info("host registered", "host", host.ID, "support_id", host.SupportID, "product", host.ProductID, "reused", reused)
 	writeJSON(w, api.RegisterResponse{
 		HostID: host.ID, Secret: secret, Reused: reused,
-		Contract: contract, Repos: repos, SigningKey: string(key),
+		Contract: contract, Repos: repos, SigningKey: string(armored),
 	})
+}
+
+// refused answers a registration that took no seat.
+func (s *Server) refused(w http.ResponseWriter, r *http.Request, err error) {
+	if s.cfg.Hooks.Registration != nil {
+		s.cfg.Hooks.Registration("refused")
+	}
+	s.fail(w, r, err)
+}
+
+// checkRegistration validates a registration request by shape alone and
+// returns the normalised licence key. Nothing is looked up for a request
+// that fails here.
+func checkRegistration(req *api.RegisterRequest) (string, error) {
+	key := entitle.NormalizeKey(req.Key)
+	if key == "" {
+		return "", errs.E(errs.Invalid, "the registration request has no licence key: pass the key from the support certificate")
+	}
+	if !entitle.LooksLikeKey(key) {
+		return "", store.ErrUnknownKey
+	}
+	if !machineIDShape.MatchString(req.MachineID) {
+		return "", errs.E(errs.Invalid, "the registration request has no usable machine identity: update the enmei agent")
+	}
+	req.Hostname = strings.TrimSpace(req.Hostname)
+	if !entitle.ValidHostname(req.Hostname) {
+		return "", errs.E(errs.Invalid, "the host name %.64q holds control characters, spaces or more than 253 bytes: pass --hostname NAME or --no-hostname", req.Hostname)
+	}
+	for _, v := range append([]string{req.OSID, req.OSVersion, req.Arch}, req.OSLike...) {
+		if len(v) > 64 || !entitle.ValidHostname(v) {
+			return "", errs.E(errs.Invalid, "the registration request describes the OS with unusable values: update the enmei agent")
+		}
+	}
+	if len(req.OSLike) > 16 {
+		return "", errs.E(errs.Invalid, "the registration request describes the OS with unusable values: update the enmei agent")
+	}
+	return key, nil
+}
+
+// checkOS refuses a host of another OS than the one an OS product serves,
+// before a seat is taken.
+func checkOS(p store.Product, req *api.RegisterRequest) error {
+	if p.OSID == "" && p.OSVersion == "" {
+		return nil
+	}
+	want := p.OSID
+	if p.OSVersion != "" {
+		want += " " + p.OSVersion
+	}
+	got := strings.TrimSpace(req.OSID + " " + req.OSVersion)
+	if got == "" {
+		got = "an OS that did not say what it is"
+	}
+	if p.OSID != "" && req.OSID != p.OSID && !contains(req.OSLike, p.OSID) {
+		return errs.E(errs.Entitlement, "the licence key is for %s (%s hosts), but this host runs %s: use the key of the product for this host's OS; no seat was taken", p.ID, want, got)
+	}
+	if p.OSVersion != "" && req.OSVersion != p.OSVersion && !strings.HasPrefix(req.OSVersion, p.OSVersion+".") {
+		return errs.E(errs.Entitlement, "the licence key is for %s (%s hosts), but this host runs %s: use the key of the product for this host's OS version; no seat was taken", p.ID, want, got)
+	}
+	return nil
 }
 
 func (s *Server) unregister(w http.ResponseWriter, r *http.Request) {
@@ -71,26 +164,6 @@ func (s *Server) unregister(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// authHostAnyContract checks the credential only: a host of an expired
-// contract may still give its seat back.
-func (s *Server) authHostAnyContract(r *http.Request) (store.Host, store.Contract, error) {
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "this needs the host credential that enmei register writes: register the host first")
-	}
-	e := s.hostFacts(r.Context(), id, s.cfg.Now())
-	if e.err != nil {
-		if errs.Is(e.err, errs.NotFound) {
-			return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered or its seat released): run enmei register again")
-		}
-		return store.Host{}, store.Contract{}, e.err
-	}
-	if !entitle.Matches(secret, e.host.SecretHash) {
-		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid: run enmei register again")
-	}
-	return e.host, e.contract, nil
-}
-
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	host, _, err := s.authHostAnyContract(r)
 	if err != nil {
@@ -99,6 +172,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	// Fresh from the store: status is rare and should show the truth now.
 	host, err = s.cfg.Store.Host(r.Context(), host.ID)
+	if errs.Is(err, errs.NotFound) {
+		err = errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered or its seat released): run enmei register again")
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

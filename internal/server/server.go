@@ -1,65 +1,129 @@
 // Package server is enmeid's HTTP face: the registration API the agent calls,
 // and the licence-gated repositories dnf and apt read. Every repository
 // request is authenticated with the host's credential and checked against the
-// live seat and contract (cached for a few seconds); files are streamed from
-// the current publication's blobs with Range, ETag and Last-Modified support.
+// live seat and contract (cached for a few seconds in a bounded cache keyed
+// only by well-formed host IDs); files are streamed from the current
+// publication's blobs with Range and ETag support. Entry-point metadata
+// (repomd.xml, InRelease, Release) is always served from the publication
+// that is current in the database at that moment, so a publish or rollback
+// is visible on every replica as soon as it returns. The server holds only
+// the public signing key.
 package server
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
 
 	"github.com/enmei-project/enmei/internal/api"
 	"github.com/enmei-project/enmei/internal/blob"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
-	"github.com/enmei-project/enmei/internal/publish"
+	"github.com/enmei-project/enmei/internal/manifest"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
 )
 
+// Store is what the server needs of the store: host and contract facts,
+// registrations, and the current publication of each repository.
+type Store interface {
+	Product(ctx context.Context, id string) (store.Product, error)
+	Repo(ctx context.Context, id string) (store.Repo, error)
+	Repos(ctx context.Context, productID string) ([]store.Repo, error)
+	Contract(ctx context.Context, supportID string) (store.Contract, error)
+	LicenseKeyByHash(ctx context.Context, hash []byte) (store.LicenseKey, error)
+	ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, bool, error)
+	Host(ctx context.Context, id string) (store.Host, error)
+	Hosts(ctx context.Context, supportID string) ([]store.Host, error)
+	ReleaseSeat(ctx context.Context, supportID, hostID string) error
+	TouchHost(ctx context.Context, hostID string, t time.Time) error
+	Publication(ctx context.Context, id int64) (store.Publication, error)
+	Publications(ctx context.Context, repoID string) ([]store.Publication, error)
+}
+
+// Blobs is what the server reads of the blob store.
+type Blobs interface {
+	Open(ctx context.Context, sum string) (io.ReadSeekCloser, blob.Info, error)
+}
+
+// Hooks let the server report what it does (metrics, access log) without
+// knowing how; every field may be nil.
+type Hooks struct {
+	// Registration is told the outcome of each registration: "new",
+	// "reused" or "refused".
+	Registration func(result string)
+	// Host is told the host ID a request authenticated as.
+	Host func(r *http.Request, hostID string)
+}
+
 // Config holds a server's dependencies.
 type Config struct {
-	Store store.Store
-	Blobs blob.Store
-	Key   *sign.Key
-	Now   func() time.Time
+	Store Store
+	Blobs Blobs
+	// PublicKey returns the repositories' public signing key; errs.NotFound
+	// before the first publish made one.
+	PublicKey func(ctx context.Context) (*sign.PublicKey, error)
+	Now       func() time.Time
 	// CacheTTL bounds how long an entitlement decision is reused (default 5 s).
 	CacheTTL time.Duration
 	// RepoTTL bounds how long a repository's current publication is reused
-	// before a publish or rollback shows (default 1 s).
+	// for package downloads (default 5 s); entry-point metadata never uses it.
 	RepoTTL time.Duration
 	// TouchEvery bounds how often a host's last-seen time is written (default 5 min).
 	TouchEvery time.Duration
-	Log        *slog.Logger
+	// APIRate and APIBurst limit /api/v1/* requests per client address
+	// (default 5 per second, bursts of 60).
+	APIRate  float64
+	APIBurst int
+	Log      *slog.Logger
+	Hooks    Hooks
 }
+
+// Cache sizes: enough for every host of a large vendor, and a fixed bound on
+// memory whatever clients send.
+const (
+	hostCacheSize    = 50000
+	repoCacheSize    = 4096
+	limiterCacheSize = 20000
+	manifestCache    = 32
+)
 
 // Server serves the API and the repositories.
 type Server struct {
 	cfg       Config
-	manifests *publish.ManifestCache
+	manifests *manifest.Cache
 	mux       *http.ServeMux
 
-	mu      sync.Mutex
-	hosts   map[string]hostEntry // host ID → cached entitlement facts
-	repos   map[string]repoEntry
-	touched map[string]time.Time
+	hosts     *expirable.LRU[string, hostEntry] // validated host ID → facts
+	hostLoads singleflight.Group
+	repos     *expirable.LRU[string, repoEntry] // validated repository ID → current publication
+	repoLoads singleflight.Group
+	limiters  *expirable.LRU[string, *rate.Limiter] // client address → limiter
+
+	touchMu sync.Mutex
+	touched *expirable.LRU[string, time.Time]
 	touchCh chan touch
 }
 
 type hostEntry struct {
 	host     store.Host
 	contract store.Contract
-	err      error // NotFound etc., cached too so a flood of bad requests stays cheap
-	at       time.Time
+	err      error     // NotFound is cached too, so repeated bad requests stay cheap
+	at       time.Time // by the configured clock, which rules (tests move it)
 }
 
 type repoEntry struct {
@@ -67,6 +131,12 @@ type repoEntry struct {
 	pub  store.Publication
 	err  error
 	at   time.Time
+}
+
+// fresh reports whether an entry loaded at at may still be used at now.
+func fresh(at, now time.Time, ttl time.Duration) bool {
+	age := now.Sub(at)
+	return age >= 0 && age < ttl
 }
 
 type touch struct {
@@ -83,27 +153,34 @@ func New(cfg Config) *Server {
 		cfg.CacheTTL = 5 * time.Second
 	}
 	if cfg.RepoTTL == 0 {
-		cfg.RepoTTL = time.Second
+		cfg.RepoTTL = 5 * time.Second
 	}
 	if cfg.TouchEvery == 0 {
 		cfg.TouchEvery = 5 * time.Minute
+	}
+	if cfg.APIRate == 0 {
+		cfg.APIRate = 5
+	}
+	if cfg.APIBurst == 0 {
+		cfg.APIBurst = 60
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	s := &Server{
 		cfg:       cfg,
-		manifests: &publish.ManifestCache{Blobs: cfg.Blobs, Max: 32},
-		hosts:     map[string]hostEntry{},
-		repos:     map[string]repoEntry{},
-		touched:   map[string]time.Time{},
+		manifests: manifest.NewCache(cfg.Blobs, manifestCache),
+		hosts:     expirable.NewLRU[string, hostEntry](hostCacheSize, nil, cfg.CacheTTL),
+		repos:     expirable.NewLRU[string, repoEntry](repoCacheSize, nil, cfg.RepoTTL),
+		limiters:  expirable.NewLRU[string, *rate.Limiter](limiterCacheSize, nil, 10*time.Minute),
+		touched:   expirable.NewLRU[string, time.Time](hostCacheSize, nil, cfg.TouchEvery),
 		touchCh:   make(chan touch, 1024),
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/register", s.register)
-	mux.HandleFunc("POST /api/v1/unregister", s.unregister)
-	mux.HandleFunc("GET /api/v1/status", s.status)
-	mux.HandleFunc("GET /api/v1/signing-key", s.signingKey)
+	mux.Handle("POST /api/v1/register", s.limited(s.register))
+	mux.Handle("POST /api/v1/unregister", s.limited(s.unregister))
+	mux.Handle("GET /api/v1/status", s.limited(s.status))
+	mux.Handle("GET /api/v1/signing-key", s.limited(s.signingKey))
 	mux.HandleFunc("GET /repos/{repo}/{path...}", s.repoFile)
 	mux.HandleFunc("HEAD /repos/{repo}/{path...}", s.repoFile)
 	mux.HandleFunc("GET /{$}", s.index)
@@ -111,10 +188,17 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// Handle adds a route to the server's mux (health, metrics, portal pages).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
+
+// Mux returns the server's router, so a middleware can ask which route a
+// request will take.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
 
 // Run writes hosts' last-seen times in the background until ctx ends. The
 // request path only queues them, so serving never waits on a database write.
@@ -132,22 +216,53 @@ func (s *Server) Run(ctx context.Context) {
 }
 
 func (s *Server) noteSeen(id string, now time.Time) {
-	s.mu.Lock()
-	last, ok := s.touched[id]
-	due := !ok || now.Sub(last) >= s.cfg.TouchEvery
-	if due {
-		s.touched[id] = now
+	s.touchMu.Lock()
+	last, ok := s.touched.Get(id)
+	recent := ok && fresh(last, now, s.cfg.TouchEvery)
+	if !recent {
+		s.touched.Add(id, now)
 	}
-	s.mu.Unlock()
-	if due {
-		select {
-		case s.touchCh <- touch{id, now}:
-		default: // the writer is behind; the next request will try again
-			s.mu.Lock()
-			delete(s.touched, id)
-			s.mu.Unlock()
+	s.touchMu.Unlock()
+	if recent {
+		return
+	}
+	select {
+	case s.touchCh <- touch{id, now}:
+	default: // the writer is behind; the next request will try again
+		s.touched.Remove(id)
+	}
+}
+
+// limited applies the per-address rate limit of /api/v1/*.
+func (s *Server) limited(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := clientAddr(r)
+		lim, ok := s.limiters.Get(addr)
+		if !ok {
+			lim = rate.NewLimiter(rate.Limit(s.cfg.APIRate), s.cfg.APIBurst)
+			s.limiters.Add(addr, lim)
 		}
+		if !lim.Allow() {
+			w.Header().Set("Retry-After", strconv.Itoa(int(max(1, 60/s.cfg.APIRate))))
+			s.writeError(w, r, http.StatusTooManyRequests, "rate_limited",
+				"too many requests from this address: wait a minute and try again")
+			return
+		}
+		h(w, r)
+	})
+}
+
+// clientAddr is the request's peer IP: parsed, so no client-chosen text
+// becomes a cache key.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
 	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String()
+	}
+	return "unknown"
 }
 
 // authHost checks HTTP Basic credentials and the live contract. It returns
@@ -168,56 +283,120 @@ func (s *Server) authHost(r *http.Request) (store.Host, store.Contract, error) {
 	return host, contract, nil
 }
 
+// authHostAnyContract checks the credential only: a host of an expired
+// contract may still give its seat back. Credentials of the wrong shape are
+// refused before any lookup, so they never reach the cache or the database.
+func (s *Server) authHostAnyContract(r *http.Request) (store.Host, store.Contract, error) {
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "this needs the host credential that enmei register writes: register the host first")
+	}
+	if !entitle.LooksLikeHostID(id) || !entitle.LooksLikeSecret(secret) {
+		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid: run enmei register again")
+	}
+	e := s.hostFacts(r.Context(), id, s.cfg.Now())
+	if e.err != nil {
+		if errs.Is(e.err, errs.NotFound) {
+			return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered or its seat released): run enmei register again")
+		}
+		return store.Host{}, store.Contract{}, e.err
+	}
+	if !entitle.Matches(secret, e.host.SecretHash) {
+		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid: run enmei register again")
+	}
+	if s.cfg.Hooks.Host != nil {
+		s.cfg.Hooks.Host(r, e.host.ID)
+	}
+	return e.host, e.contract, nil
+}
+
+// hostFacts returns a host and its contract, from the cache when fresh.
+// Concurrent misses for one host share one load.
 func (s *Server) hostFacts(ctx context.Context, id string, now time.Time) hostEntry {
-	s.mu.Lock()
-	e, ok := s.hosts[id]
-	s.mu.Unlock()
-	if ok && now.Sub(e.at) < s.cfg.CacheTTL && now.Sub(e.at) >= 0 {
+	if e, ok := s.hosts.Get(id); ok && fresh(e.at, now, s.cfg.CacheTTL) {
 		return e
 	}
-	e = hostEntry{at: now}
-	e.host, e.err = s.cfg.Store.Host(ctx, id)
-	if e.err == nil {
-		e.contract, e.err = s.cfg.Store.Contract(ctx, e.host.SupportID)
-	}
-	if e.err != nil && !errs.Is(e.err, errs.NotFound) {
-		return e // do not cache store failures
-	}
-	s.mu.Lock()
-	if len(s.hosts) > 100000 {
-		s.hosts = map[string]hostEntry{}
-	}
-	s.hosts[id] = e
-	s.mu.Unlock()
-	return e
+	v, _, _ := s.hostLoads.Do(id, func() (any, error) {
+		ctx := context.WithoutCancel(ctx)
+		e := hostEntry{at: now}
+		e.host, e.err = s.cfg.Store.Host(ctx, id)
+		if e.err == nil {
+			e.contract, e.err = s.cfg.Store.Contract(ctx, e.host.SupportID)
+		}
+		if e.err == nil || errs.Is(e.err, errs.NotFound) {
+			s.hosts.Add(id, e) // store failures are not cached
+		}
+		return e, nil
+	})
+	return v.(hostEntry)
 }
 
 // forget drops cached facts about a host, after it changes here.
-func (s *Server) forget(hostID string) {
-	s.mu.Lock()
-	delete(s.hosts, hostID)
-	s.mu.Unlock()
+func (s *Server) forget(hostID string) { s.hosts.Remove(hostID) }
+
+// repoIDShape is what enmeid repo add accepts; anything else is no
+// repository, and never a cache key.
+var repoIDShape = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// repoFacts returns a repository and its current publication. latest reads
+// the database now (entry-point metadata, and misses in a cached
+// publication); otherwise a few seconds' old answer may be used.
+func (s *Server) repoFacts(ctx context.Context, id string, latest bool) repoEntry {
+	if !repoIDShape.MatchString(id) {
+		return repoEntry{err: errs.E(errs.NotFound, "no repository %q", id)}
+	}
+	now := s.cfg.Now()
+	if !latest {
+		if e, ok := s.repos.Get(id); ok && fresh(e.at, now, s.cfg.RepoTTL) {
+			return e
+		}
+	}
+	load := func() repoEntry {
+		e := repoEntry{at: now}
+		e.repo, e.err = s.cfg.Store.Repo(ctx, id)
+		if e.err == nil && e.repo.Current != 0 {
+			e.pub, e.err = s.cfg.Store.Publication(ctx, e.repo.Current)
+		}
+		if e.err == nil || errs.Is(e.err, errs.NotFound) {
+			s.repos.Add(id, e)
+		}
+		return e
+	}
+	if latest {
+		// No singleflight here: joining a load that began before a publish
+		// returned could hand this request the old snapshot.
+		return load()
+	}
+	v, _, _ := s.repoLoads.Do(id, func() (any, error) {
+		ctx = context.WithoutCancel(ctx)
+		return load(), nil
+	})
+	return v.(repoEntry)
 }
 
-func (s *Server) repoFacts(ctx context.Context, id string, now time.Time) repoEntry {
-	s.mu.Lock()
-	e, ok := s.repos[id]
-	s.mu.Unlock()
-	if ok && now.Sub(e.at) < s.cfg.RepoTTL && now.Sub(e.at) >= 0 {
-		return e
+// contentAddressed matches metadata files named by their digest, which never
+// change: repodata/<sha256>-primary.xml.gz, dists/…/by-hash/SHA256/<sha256>.
+var contentAddressed = regexp.MustCompile(`^repodata/[0-9a-f]{64}-|/by-hash/SHA256/[0-9a-f]{64}$`)
+
+// mutableMetadata reports whether path is metadata whose name stays while
+// its content changes with each publication (repomd.xml, InRelease,
+// Release, Packages.gz, …).
+func mutableMetadata(p string) bool {
+	return (strings.HasPrefix(p, "repodata/") || strings.HasPrefix(p, "dists/")) && !contentAddressed.MatchString(p)
+}
+
+// CleanRepoPath returns the repository-relative path a request names, or
+// false when it is not a plain relative path (traversal, backslashes,
+// doubled or trailing slashes, NUL, overlong).
+func CleanRepoPath(rel string) (string, bool) {
+	if rel == "" || len(rel) > 1024 || strings.ContainsAny(rel, "\\\x00") || strings.Contains(rel, "..") {
+		return "", false
 	}
-	e = repoEntry{at: now}
-	e.repo, e.err = s.cfg.Store.Repo(ctx, id)
-	if e.err == nil && e.repo.Current != 0 {
-		e.pub, e.err = s.cfg.Store.Publication(ctx, e.repo.Current)
+	clean := path.Clean("/" + rel)[1:]
+	if clean != rel {
+		return "", false
 	}
-	if e.err != nil && !errs.Is(e.err, errs.NotFound) {
-		return e
-	}
-	s.mu.Lock()
-	s.repos[id] = e
-	s.mu.Unlock()
-	return e
+	return clean, true
 }
 
 func (s *Server) repoFile(w http.ResponseWriter, r *http.Request) {
@@ -227,9 +406,14 @@ func (s *Server) repoFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	repoID := r.PathValue("repo")
-	rel := r.PathValue("path")
-	now := s.cfg.Now()
-	re := s.repoFacts(r.Context(), repoID, now)
+	rel, ok := CleanRepoPath(r.PathValue("path"))
+	if !ok {
+		s.fail(w, r, errs.E(errs.NotFound, "no such file in repository %s", repoID))
+		return
+	}
+	// Paths are only ever looked up in the manifest, never joined onto a directory.
+	mutable := mutableMetadata(rel)
+	re := s.repoFacts(r.Context(), repoID, mutable)
 	if re.err != nil {
 		s.fail(w, r, re.err)
 		return
@@ -238,79 +422,96 @@ func (s *Server) repoFile(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.E(errs.Forbidden, "this host's licence does not cover repository %s", repoID))
 		return
 	}
-	// Clean and refuse anything that tries to leave the repository; paths are
-	// only ever looked up in the manifest, never joined onto a directory.
-	clean := path.Clean("/" + rel)[1:]
-	if clean != rel || strings.Contains(rel, "..") || strings.Contains(rel, "\\") {
-		s.fail(w, r, errs.E(errs.NotFound, "no file %q in repository %s", rel, repoID))
-		return
-	}
 	if re.repo.Current == 0 {
 		s.fail(w, r, errs.E(errs.NotFound, "repository %s has not been published yet", repoID))
 		return
 	}
-	m, err := s.manifests.Get(r.Context(), re.pub.Manifest)
+	ref, ok, err := s.lookup(r.Context(), re, rel)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	ref, ok := m.Files[clean]
+	if !ok && !mutable {
+		// A package published a moment ago is not in a cached snapshot.
+		if re = s.repoFacts(r.Context(), repoID, true); re.err == nil && re.repo.Current != 0 {
+			ref, ok, err = s.lookup(r.Context(), re, rel)
+			if err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+	}
 	if !ok {
-		ref, ok = s.recentFile(r.Context(), re, clean)
+		ref, ok = s.recentFile(r.Context(), re, rel)
 	}
 	if !ok {
 		s.fail(w, r, errs.E(errs.NotFound, "no file %q in repository %s", rel, repoID))
 		return
 	}
-	f, info, err := s.cfg.Blobs.Open(r.Context(), ref.Sum)
+	f, _, err := s.cfg.Blobs.Open(r.Context(), ref.Sum)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	defer f.Close()
 	w.Header().Set("ETag", `"`+ref.Sum+`"`)
-	w.Header().Set("Content-Type", contentType(clean))
-	if strings.HasPrefix(clean, "repodata/") || strings.HasPrefix(clean, "dists/") {
+	w.Header().Set("Content-Type", contentType(rel))
+	// Files whose content changes under the same name are validated by
+	// ETag only: a Last-Modified date could go backwards (a rollback) and
+	// answer 304 to a client holding newer content. Content-addressed
+	// files never change, so a date is harmless there.
+	var modTime time.Time
+	switch {
+	case mutable:
 		w.Header().Set("Cache-Control", "no-cache")
+	case contentAddressed.MatchString(rel):
+		modTime = re.pub.CreatedAt
+		w.Header().Set("Cache-Control", "max-age=86400")
 	}
 	// ServeContent streams from the file with Range, HEAD and conditional
 	// requests handled; it never reads the body into memory.
-	http.ServeContent(w, r, "", info.ModTime, f)
+	http.ServeContent(w, r, "", modTime, f)
 }
 
-// contentAddressed matches metadata files named by their digest, which never
-// change: repodata/<sha256>-primary.xml.gz, dists/…/by-hash/SHA256/<sha256>.
-var contentAddressed = regexp.MustCompile(`^repodata/[0-9a-f]{64}-|/by-hash/SHA256/[0-9a-f]{64}$`)
+// lookup finds a path in a publication's manifest.
+func (s *Server) lookup(ctx context.Context, re repoEntry, p string) (manifest.FileRef, bool, error) {
+	m, err := s.manifests.Get(ctx, re.pub.Manifest)
+	if err != nil {
+		return manifest.FileRef{}, false, err
+	}
+	ref, ok := m.Files[p]
+	return ref, ok, nil
+}
 
 // recentFile looks a content-addressed metadata file up in the repository's
 // previous publications. A client that read repomd.xml or InRelease just
 // before a publish (or rollback) switched the repository still finds the
 // files that index names, so it never mixes two snapshots.
-func (s *Server) recentFile(ctx context.Context, re repoEntry, path string) (publish.FileRef, bool) {
-	if !contentAddressed.MatchString(path) {
-		return publish.FileRef{}, false
+func (s *Server) recentFile(ctx context.Context, re repoEntry, p string) (manifest.FileRef, bool) {
+	if !contentAddressed.MatchString(p) {
+		return manifest.FileRef{}, false
 	}
 	pubs, err := s.cfg.Store.Publications(ctx, re.repo.ID)
 	if err != nil {
-		return publish.FileRef{}, false
+		return manifest.FileRef{}, false
 	}
 	checked := 0
-	for _, p := range pubs {
-		if p.ID == re.pub.ID {
+	for _, pub := range pubs {
+		if pub.ID == re.pub.ID {
 			continue
 		}
 		if checked++; checked > 3 {
 			break
 		}
-		m, err := s.manifests.Get(ctx, p.Manifest)
+		m, err := s.manifests.Get(ctx, pub.Manifest)
 		if err != nil {
 			continue
 		}
-		if ref, ok := m.Files[path]; ok {
+		if ref, ok := m.Files[p]; ok {
 			return ref, true
 		}
 	}
-	return publish.FileRef{}, false
+	return manifest.FileRef{}, false
 }
 
 func contentType(p string) string {
@@ -332,7 +533,12 @@ func contentType(p string) string {
 }
 
 func (s *Server) signingKey(w http.ResponseWriter, r *http.Request) {
-	pub, err := s.cfg.Key.ArmoredPublic()
+	key, err := s.cfg.PublicKey(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	pub, err := key.ArmoredPublic()
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -373,6 +579,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.cfg.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "the server failed to handle the request; the vendor's operators can find the cause in enmeid's log"
 	}
+	s.writeError(w, r, status, kind, msg)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, kind, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

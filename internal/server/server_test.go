@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -37,13 +39,26 @@ func (c *countingStore) TouchHost(ctx context.Context, id string, t time.Time) e
 type fixture struct {
 	srv   *httptest.Server
 	st    *countingStore
-	now   time.Time
-	mu    sync.Mutex
-	host  api.RegisterResponse
-	clock func() time.Time
+	db    *sqlite.DB
+	pub   *publish.Publisher
+	blobs *blobfs.Dir
+	// srvConfig is the configuration the fixture's server runs with.
+	srvConfig Config
+	now       time.Time
+	mu        sync.Mutex
+	host      api.RegisterResponse
+	key       string // the licence key
+	clock     func() time.Time
 }
 
 func newFixture(t *testing.T) *fixture {
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith starts a server with one rpm repository "r" of product
+// "p", a 2-seat contract "S" and one registered host; tune may change the
+// server's configuration first.
+func newFixtureWith(t *testing.T, tune func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -70,26 +85,45 @@ func newFixture(t *testing.T) *fixture {
 	}
 	must(db.AddProduct(ctx, store.Product{ID: "p", Name: "P", Format: "rpm"}))
 	must(db.AddRepo(ctx, store.Repo{ID: "r", ProductID: "p", Format: "rpm"}))
-	_, err = (&publish.Publisher{Store: db, Blobs: blobs, Key: key, Now: f.clock}).Republish(ctx, "r")
+	f.db = db
+	f.pub = &publish.Publisher{Store: db, Blobs: blobs, Key: key, Now: f.clock, Log: slog.New(slog.DiscardHandler)}
+	_, err = f.pub.Republish(ctx, "r")
 	must(err)
-	k, rec := entitle.NewLicenseKey("S", "p")
+	k, id, hash := entitle.NewLicenseKey()
+	f.key = k
 	must(db.AddContract(ctx, store.Contract{SupportID: "S", Customer: "C", Plan: "server", Products: []string{"p"},
-		Quantity: 2, Start: "2026-01-01", End: "2026-12-31", Contact: "a@example.com"}, []store.LicenseKey{rec}))
-	s := New(Config{Store: f.st, Blobs: blobs, Key: key, Now: f.clock, TouchEvery: 5 * time.Minute})
+		Quantity: 2, Start: "2026-01-01", End: "2026-12-31", Contact: "a@example.com"},
+		[]store.LicenseKey{{ID: id, SupportID: "S", ProductID: "p", Hash: hash}}))
+	cfg := Config{Store: f.st, Blobs: blobs, Now: f.clock, TouchEvery: 5 * time.Minute, Log: slog.New(slog.DiscardHandler),
+		PublicKey: func(context.Context) (*sign.PublicKey, error) { return key.PublicKey(), nil }}
+	if tune != nil {
+		tune(&cfg)
+	}
+	f.blobs, f.srvConfig = blobs, cfg
+	s := New(cfg)
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go s.Run(runCtx)
 	f.srv = httptest.NewServer(s)
 	t.Cleanup(f.srv.Close)
-	body, _ := json.Marshal(api.RegisterRequest{Key: k, MachineID: "0123456789abcdef0123", Hostname: "h"})
-	resp, err := http.Post(f.srv.URL+"/api/v1/register", "application/json", bytes.NewReader(body))
-	must(err)
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("register: %s", resp.Status)
+	code, body := f.register(t, api.RegisterRequest{Key: k, MachineID: "0123456789abcdef0123", Hostname: "h"})
+	if code != 200 {
+		t.Fatalf("register: %d %s", code, body)
 	}
-	must(json.NewDecoder(resp.Body).Decode(&f.host))
+	must(json.Unmarshal(body, &f.host))
 	return f
+}
+
+func (f *fixture) register(t *testing.T, req api.RegisterRequest) (int, []byte) {
+	t.Helper()
+	body, _ := json.Marshal(req)
+	resp, err := http.Post(f.srv.URL+"/api/v1/register", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
 }
 
 func (f *fixture) advance(d time.Duration) {
@@ -177,3 +211,5 @@ func TestLiveContract(t *testing.T) {
 		t.Errorf("after the contract ended: %d, want 403", code)
 	}
 }
+
+func newKey() (key, id string, hash []byte) { return entitle.NewLicenseKey() }

@@ -37,16 +37,36 @@ func config(now func() time.Time) *packet.Config {
 
 // Generate creates a new RSA-3072 signing key for the given user ID.
 func Generate(name, email string, now time.Time) (*Key, error) {
+	return GenerateBits(name, "", email, 3072, now)
+}
+
+// GenerateBits creates a new RSA signing key of the given size (3072 or
+// 4096) for the user ID "name (comment) <email>" (comment and email may be "").
+func GenerateBits(name, comment, email string, bits int, now time.Time) (*Key, error) {
+	if bits != 2048 && bits != 3072 && bits != 4096 {
+		return nil, fmt.Errorf("generating signing key: %d bits is not one of 2048, 3072, 4096", bits)
+	}
 	cfg := config(func() time.Time { return now })
-	e, err := openpgp.NewEntity(name, "", email, cfg)
+	cfg.RSABits = bits
+	e, err := openpgp.NewEntity(name, comment, email, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("generating signing key: %w", err)
 	}
 	return &Key{entity: e, config: config(nil)}, nil
 }
 
-// ReadArmored loads a key written by ArmoredPrivate.
+// ErrPassphrase means a key file is passphrase-protected and the passphrase
+// given is missing or wrong.
+var ErrPassphrase = errors.New("the signing key is passphrase-protected and the passphrase is missing or wrong")
+
+// ReadArmored loads an unprotected key written by ArmoredPrivate.
 func ReadArmored(data []byte) (*Key, error) {
+	return ReadArmoredWithPassphrase(data, nil)
+}
+
+// ReadArmoredWithPassphrase loads an armored private key, decrypting it with
+// passphrase when it is protected.
+func ReadArmoredWithPassphrase(data, passphrase []byte) (*Key, error) {
 	list, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("reading signing key: %w", err)
@@ -54,45 +74,137 @@ func ReadArmored(data []byte) (*Key, error) {
 	if len(list) != 1 || list[0].PrivateKey == nil {
 		return nil, errors.New("reading signing key: want exactly one private key")
 	}
-	if list[0].PrivateKey.Encrypted {
-		return nil, errors.New("reading signing key: key is passphrase-protected")
+	e := list[0]
+	if e.PrivateKey.Encrypted {
+		if len(passphrase) == 0 {
+			return nil, ErrPassphrase
+		}
+		if err := e.DecryptPrivateKeys(passphrase); err != nil {
+			return nil, ErrPassphrase
+		}
 	}
-	return &Key{entity: list[0], config: config(nil)}, nil
+	if _, ok := e.SigningKey(time.Now()); !ok {
+		return nil, errors.New("reading signing key: the key cannot sign (expired, revoked or without a signing key)")
+	}
+	return &Key{entity: e, config: config(nil)}, nil
 }
 
-// ArmoredPrivate returns the private key, armored. Keep it in a 0600 file or the store.
+// ArmoredPrivate returns the private key, armored and unprotected. Keep it
+// in a 0600 file.
 func (k *Key) ArmoredPrivate() ([]byte, error) {
+	return k.ArmoredPrivateWithPassphrase(nil)
+}
+
+// ArmoredPrivateWithPassphrase returns the private key, armored, and
+// protected with passphrase unless it is empty. The key's self-signatures
+// are kept as they are, so the written key is the same key.
+func (k *Key) ArmoredPrivateWithPassphrase(passphrase []byte) ([]byte, error) {
+	e := k.entity
+	if len(passphrase) > 0 {
+		// Encrypt a copy: the loaded key must stay able to sign.
+		var plain bytes.Buffer
+		if err := k.entity.SerializePrivateWithoutSigning(&plain, nil); err != nil {
+			return nil, fmt.Errorf("serializing signing key: %w", err)
+		}
+		cp, err := openpgp.ReadKeyRing(&plain)
+		if err != nil || len(cp) != 1 {
+			return nil, fmt.Errorf("copying signing key: %v", err)
+		}
+		if err := cp[0].EncryptPrivateKeys(passphrase, k.config); err != nil {
+			return nil, fmt.Errorf("protecting signing key: %w", err)
+		}
+		e = cp[0]
+	}
 	var buf bytes.Buffer
 	w, err := armor.Encode(&buf, openpgp.PrivateKeyType, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := k.entity.SerializePrivate(w, k.config); err != nil {
+	if err := e.SerializePrivateWithoutSigning(w, nil); err != nil {
 		return nil, fmt.Errorf("serializing signing key: %w", err)
 	}
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
+	buf.WriteByte('\n')
 	return buf.Bytes(), nil
 }
 
+// UserID is the key's primary user ID, e.g. "Example ELS <els@example.jp>".
+func (k *Key) UserID() string {
+	if id := k.entity.PrimaryIdentity(); id != nil {
+		return id.Name
+	}
+	return ""
+}
+
+// PublicKey is an OpenPGP public key: all the server needs to hand hosts
+// the key that verifies its repositories.
+type PublicKey struct {
+	entity *openpgp.Entity
+}
+
+// ReadPublic loads an armored public key (or the public part of a private one).
+func ReadPublic(armored []byte) (*PublicKey, error) {
+	list, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
+	if err != nil {
+		return nil, fmt.Errorf("reading public key: %w", err)
+	}
+	if len(list) != 1 {
+		return nil, fmt.Errorf("reading public key: want exactly one key, found %d", len(list))
+	}
+	return &PublicKey{entity: list[0]}, nil
+}
+
+// PublicKey returns the key's public part.
+func (k *Key) PublicKey() *PublicKey { return &PublicKey{entity: k.entity} }
+
 // Public returns the public key as binary OpenPGP packets (an apt keyring file).
-func (k *Key) Public() ([]byte, error) {
+func (p *PublicKey) Public() ([]byte, error) { return serializePublic(p.entity) }
+
+// ArmoredPublic returns the public key, armored.
+func (p *PublicKey) ArmoredPublic() ([]byte, error) { return armoredPublic(p.entity) }
+
+// Fingerprint is the upper-case hex fingerprint of the primary key.
+func (p *PublicKey) Fingerprint() string { return fingerprint(p.entity) }
+
+func fingerprint(e *openpgp.Entity) string {
+	return strings.ToUpper(fmt.Sprintf("%x", e.PrimaryKey.Fingerprint))
+}
+
+// FormatFingerprint groups a fingerprint by four hex digits, as gpg prints it.
+func FormatFingerprint(fpr string) string {
+	var b strings.Builder
+	for i := 0; i < len(fpr); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(fpr[i:min(i+4, len(fpr))])
+	}
+	return b.String()
+}
+
+// Public returns the public key as binary OpenPGP packets (an apt keyring file).
+func (k *Key) Public() ([]byte, error) { return serializePublic(k.entity) }
+
+func serializePublic(e *openpgp.Entity) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := k.entity.Serialize(&buf); err != nil {
+	if err := e.Serialize(&buf); err != nil {
 		return nil, fmt.Errorf("serializing public key: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
 // ArmoredPublic returns the public key, armored (RPM-GPG-KEY file, `signing-key export`).
-func (k *Key) ArmoredPublic() ([]byte, error) {
+func (k *Key) ArmoredPublic() ([]byte, error) { return armoredPublic(k.entity) }
+
+func armoredPublic(e *openpgp.Entity) ([]byte, error) {
 	var buf bytes.Buffer
 	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := k.entity.Serialize(w); err != nil {
+	if err := e.Serialize(w); err != nil {
 		return nil, fmt.Errorf("serializing public key: %w", err)
 	}
 	if err := w.Close(); err != nil {
@@ -103,9 +215,7 @@ func (k *Key) ArmoredPublic() ([]byte, error) {
 }
 
 // Fingerprint is the upper-case hex fingerprint of the primary key.
-func (k *Key) Fingerprint() string {
-	return strings.ToUpper(fmt.Sprintf("%x", k.entity.PrimaryKey.Fingerprint))
-}
+func (k *Key) Fingerprint() string { return fingerprint(k.entity) }
 
 // KeyID is the 64-bit key ID, lower-case hex (as rpm prints it).
 func (k *Key) KeyID() string {

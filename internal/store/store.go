@@ -11,6 +11,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 )
 
@@ -20,6 +21,10 @@ type Product struct {
 	Name   string
 	Format string // "rpm", "deb" or "maven"
 	EOL    string // YYYY-MM-DD or ""
+	// OSID and OSVersion bind an OS product to the hosts it serves
+	// (os-release ID and the major VERSION_ID); "" for none.
+	OSID      string
+	OSVersion string
 }
 
 // Repo is a repository of a product.
@@ -34,19 +39,8 @@ type Repo struct {
 	Current int64
 }
 
-// Contract is a customer's contract (PRODUCT.md §2).
-type Contract struct {
-	SupportID string
-	Customer  string
-	EndUser   string
-	Plan      string   // "server", "container" or "developer"
-	Products  []string // product IDs, in the order given
-	Quantity  int
-	Start     string // YYYY-MM-DD, Asia/Tokyo
-	End       string // YYYY-MM-DD, Asia/Tokyo, inclusive
-	Contact   string // technical contact e-mail
-	CreatedAt time.Time
-}
+// Contract is a customer's contract, as the entitlement rules define it.
+type Contract = entitle.Contract
 
 // LicenseKey is one contract's key for one product. Only its hash is stored.
 type LicenseKey struct {
@@ -72,8 +66,14 @@ type Host struct {
 // Package is one stored package file with its pre-rendered index entry, so
 // that publishing never re-reads packages already ingested.
 type Package struct {
-	ID       string // sha256 hex over Blob and Location (a file can sit at different paths)
-	Blob     string // sha256 hex of the file as served (signed, for rpm)
+	ID   string // sha256 hex over Blob and Location (a file can sit at different paths)
+	Blob string // sha256 hex of the file as served (signed, for rpm)
+	// Input is the sha256 hex of the file as the vendor gave it, and Signer
+	// the fingerprint of the key that re-signed it ("" for debs, which are
+	// served as given). Publishing the same input again reuses the record and
+	// its blob, so the bytes at a URL never change.
+	Input    string
+	Signer   string
 	Format   string // "rpm" or "deb"
 	Name     string
 	Version  string // [epoch:]version-release
@@ -91,6 +91,9 @@ type Publication struct {
 	CreatedAt time.Time
 	Packages  int
 	Manifest  string // blob address of the manifest
+	// RollbackOf is the publication whose packages this one re-publishes
+	// (enmeid publication rollback); 0 for a normal publish.
+	RollbackOf int64
 	// Base is the publication this one was built on (0: none). It is not
 	// stored; CommitPublication uses it to refuse a commit when another
 	// publish or a rollback moved the repository in the meantime.
@@ -120,9 +123,8 @@ var (
 	ErrNoSeat     = errs.E(errs.Entitlement, "no seat is left on this licence key: unregister a host, ask the vendor to release a lost host's seat, or buy more")
 )
 
-// Store is enmei's persistence. Methods return errs kinds NotFound and Exists
-// where those apply, and are safe for concurrent use by several processes.
-type Store interface {
+// Catalog is products and repositories.
+type Catalog interface {
 	AddProduct(ctx context.Context, p Product) error
 	Product(ctx context.Context, id string) (Product, error)
 	Products(ctx context.Context) ([]Product, error)
@@ -131,14 +133,23 @@ type Store interface {
 	Repo(ctx context.Context, id string) (Repo, error)
 	// Repos lists the repositories of a product, or all of them when productID is "".
 	Repos(ctx context.Context, productID string) ([]Repo, error)
+}
 
+// Contracts is contracts and their licence keys.
+type Contracts interface {
 	// AddContract stores a contract and its licence keys in one transaction.
 	AddContract(ctx context.Context, c Contract, keys []LicenseKey) error
 	Contract(ctx context.Context, supportID string) (Contract, error)
 	LicenseKeys(ctx context.Context, supportID string) ([]LicenseKey, error)
+	// LicenseKeyByHash finds a key without taking any lock (ErrUnknownKey
+	// if none), so a flood of wrong keys never queues for the write lock.
+	LicenseKeyByHash(ctx context.Context, hash []byte) (LicenseKey, error)
 	// RenewContract sets a new end date; keys and hosts are untouched.
 	RenewContract(ctx context.Context, supportID, end string) error
+}
 
+// Seats is hosts holding seats of licence keys.
+type Seats interface {
 	// ClaimSeat registers a host under a licence key in one transaction:
 	// ErrUnknownKey if no key has that hash; claim.Check's error if it fails;
 	// the existing host (reused=true, new secret and hostname stored) if the
@@ -152,28 +163,87 @@ type Store interface {
 	ReleaseSeat(ctx context.Context, supportID, hostID string) error
 	// TouchHost records that a host was seen at t.
 	TouchHost(ctx context.Context, hostID string, t time.Time) error
+	// SeatCounts lists the seats used per contract and product key.
+	SeatCounts(ctx context.Context) ([]SeatCount, error)
+}
 
-	// PutPackages stores packages, ignoring those whose ID is already stored.
+// SeatCount is the number of seats used under one licence key.
+type SeatCount struct {
+	SupportID string
+	ProductID string
+	Used      int
+	Quantity  int
+}
+
+// Packages is the package records publications refer to.
+type Packages interface {
+	// PutPackages stores packages; a stored ID keeps its record but is
+	// marked as just used, so a concurrent gc keeps it.
 	PutPackages(ctx context.Context, pkgs []Package) error
 	// Packages returns the packages with the given IDs in that order
 	// (NotFound if one is missing).
 	Packages(ctx context.Context, ids []string) ([]Package, error)
+	// PackagesByInput returns the stored packages made from the given input
+	// digests (any order; inputs without a record are absent).
+	PackagesByInput(ctx context.Context, inputs []string) ([]Package, error)
+	// PackageIDs calls f with every stored package ID and blob, in batches.
+	PackageIDs(ctx context.Context, f func(id, blob string) error) error
+	// DeletePackages deletes the given records unless they were stored or
+	// used at or after before; it returns how many it deleted.
+	DeletePackages(ctx context.Context, ids []string, before time.Time) (int, error)
+}
 
+// Publications is the immutable snapshots of repositories and the pointer
+// to each repository's current one.
+type Publications interface {
 	// CommitPublication stores p and makes it its repository's current
 	// publication in one transaction, returning its new ID; ErrConflict if
 	// the repository's current publication is not p.Base.
 	CommitPublication(ctx context.Context, p Publication) (int64, error)
 	Publication(ctx context.Context, id int64) (Publication, error)
-	// Publications lists a repository's publications, newest first.
+	// Publications lists a repository's publications, newest first; all
+	// repositories' when repoID is "".
 	Publications(ctx context.Context, repoID string) ([]Publication, error)
-	// SetCurrent makes an existing publication of the repository current.
-	SetCurrent(ctx context.Context, repoID string, pubID int64) error
+	// DeletePublications deletes publications of the repository; the
+	// current one is never deleted (Invalid if asked).
+	DeletePublications(ctx context.Context, repoID string, ids []int64) error
+}
 
+// Leases record work in flight that garbage collection must respect: a
+// publish holds one from before it looks for reusable records until its
+// publication is committed.
+type Leases interface {
+	// TakeLease records a lease started at now and expiring at expires.
+	TakeLease(ctx context.Context, id string, now, expires time.Time) error
+	DropLease(ctx context.Context, id string) error
+	// OldestLease returns the start of the oldest unexpired lease at now
+	// (zero time when there is none).
+	OldestLease(ctx context.Context, now time.Time) (time.Time, error)
+}
+
+// Settings is named values shared by every replica.
+type Settings interface {
 	// Setting returns a named value (NotFound if unset).
 	Setting(ctx context.Context, name string) ([]byte, error)
 	// PutSettingIfAbsent stores value under name unless one is there, and
 	// returns the value now stored — so concurrent starters agree on one.
 	PutSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error)
+	// DeleteSetting removes a value and scrubs it from the database files
+	// as far as the backend can (secure delete, checkpoint, vacuum).
+	DeleteSetting(ctx context.Context, name string) error
+}
 
+// Store is everything a backend implements. Consumers declare the smaller
+// interfaces they use; Store is what the backend opener returns.
+type Store interface {
+	Catalog
+	Contracts
+	Seats
+	Packages
+	Publications
+	Leases
+	Settings
+	// Ping checks the database answers (readiness).
+	Ping(ctx context.Context) error
 	Close() error
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/enmei-project/enmei/internal/blob"
 	"github.com/enmei-project/enmei/internal/errs"
@@ -70,6 +71,63 @@ func Run(t *testing.T, s blob.Store) {
 			if _, _, err := s.Open(ctx, bad); !errs.Is(err, errs.Invalid) {
 				t.Errorf("Open(%q) = %v, want Invalid", bad, err)
 			}
+		}
+	})
+	t.Run("TouchWalkDelete", func(t *testing.T) {
+		old, err := s.Put(ctx, bytes.NewReader([]byte("old blob")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, err := s.Put(ctx, bytes.NewReader([]byte("kept blob")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1100 * time.Millisecond) // coarse clocks: S3 keeps seconds
+		cut := time.Now()
+		time.Sleep(1100 * time.Millisecond)
+		// Storing existing content again counts as a use, as Touch does.
+		if _, err := s.Put(ctx, bytes.NewReader([]byte("kept blob"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Touch(ctx, wantSum); err != nil {
+			t.Fatalf("Touch = %v", err)
+		}
+		if err := s.Touch(ctx, hex.EncodeToString(make([]byte, 32))); !errs.Is(err, errs.NotFound) {
+			t.Errorf("Touch(missing) = %v, want NotFound", err)
+		}
+		seen := map[string]int64{}
+		if err := s.Walk(ctx, func(i blob.Info) error { seen[i.Sum] = i.Size; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if seen[old.Sum] != old.Size || seen[kept.Sum] != kept.Size || seen[wantSum] != int64(len(data)) {
+			t.Errorf("Walk saw %v; want %s, %s and %s", seen, old.Sum, kept.Sum, wantSum)
+		}
+		for _, sum := range []string{kept.Sum, wantSum} {
+			if gone, err := s.Delete(ctx, sum, cut); err != nil || gone {
+				t.Errorf("Delete(%s used after the cut-off) = %v, %v; want kept", sum, gone, err)
+			}
+		}
+		if gone, err := s.Delete(ctx, old.Sum, cut); err != nil || !gone {
+			t.Errorf("Delete(old) = %v, %v; want deleted", gone, err)
+		}
+		if _, err := s.Stat(ctx, old.Sum); !errs.Is(err, errs.NotFound) {
+			t.Errorf("Stat(deleted) = %v, want NotFound", err)
+		}
+		if gone, err := s.Delete(ctx, old.Sum, cut); err != nil || gone {
+			t.Errorf("Delete(already deleted) = %v, %v", gone, err)
+		}
+		if _, err := s.Delete(ctx, "../x", cut); !errs.Is(err, errs.Invalid) {
+			t.Errorf("Delete(../x) = %v, want Invalid", err)
+		}
+		// Content put again after a delete is stored again.
+		if _, err := s.Put(ctx, bytes.NewReader([]byte("old blob"))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Stat(ctx, old.Sum); err != nil {
+			t.Errorf("Stat(put again) = %v", err)
+		}
+		if _, err := s.CleanTemp(ctx, time.Now()); err != nil {
+			t.Errorf("CleanTemp = %v", err)
 		}
 	})
 	t.Run("FailedPutLeavesNothing", func(t *testing.T) {

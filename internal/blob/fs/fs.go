@@ -14,6 +14,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -61,8 +62,9 @@ func (d *Dir) Put(ctx context.Context, r io.Reader) (blob.Info, error) {
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	final := d.path(sum)
-	if fi, err := os.Stat(final); err == nil && fi.Size() == n {
-		return blob.Info{Sum: sum, Size: n, ModTime: fi.ModTime()}, nil
+	// Content already stored is only touched, so a concurrent gc keeps it.
+	if d.touchInPlace(final, n) {
+		return blob.Info{Sum: sum, Size: n, ModTime: time.Now()}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
 		return blob.Info{}, fmt.Errorf("storing blob: %w", err)
@@ -121,6 +123,134 @@ func (d *Dir) Stat(ctx context.Context, sum string) (blob.Info, error) {
 		return blob.Info{}, notFound(sum, err)
 	}
 	return blob.Info{Sum: sum, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// touchInPlace sets the modification time of the blob at final to now and
+// reports whether it is still there afterwards. utimensat resolves the path
+// before it updates the inode, so a gc's rename can slip in between and the
+// new time land on a file gc has already judged old; the second stat
+// catches that: if the same file is still at final after the touch
+// returned, any later rename by gc sees the new time and restores it.
+func (d *Dir) touchInPlace(final string, size int64) bool {
+	before, err := os.Stat(final)
+	if err != nil || (size >= 0 && before.Size() != size) {
+		return false
+	}
+	now := time.Now()
+	if os.Chtimes(final, now, now) != nil {
+		return false
+	}
+	after, err := os.Stat(final)
+	return err == nil && os.SameFile(before, after) && !after.ModTime().Before(now)
+}
+
+// Touch implements blob.Store.
+func (d *Dir) Touch(ctx context.Context, sum string) error {
+	if err := blob.CheckSum(sum); err != nil {
+		return err
+	}
+	if !d.touchInPlace(d.path(sum), -1) {
+		return errs.E(errs.NotFound, "blob %s is not stored", sum)
+	}
+	return nil
+}
+
+// Walk implements blob.Store.
+func (d *Dir) Walk(ctx context.Context, f func(blob.Info) error) error {
+	fans, err := os.ReadDir(d.root)
+	if err != nil {
+		return fmt.Errorf("listing blob store %s: %w", d.root, err)
+	}
+	for _, fan := range fans {
+		if !fan.IsDir() || len(fan.Name()) != 2 {
+			continue // tmp/ and anything that is not a fan-out directory
+		}
+		entries, err := os.ReadDir(filepath.Join(d.root, fan.Name()))
+		if err != nil {
+			return fmt.Errorf("listing blob store %s: %w", d.root, err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if blob.CheckSum(e.Name()) != nil || !e.Type().IsRegular() {
+				continue
+			}
+			fi, err := e.Info()
+			if errors.Is(err, iofs.ErrNotExist) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return fmt.Errorf("listing blob store %s: %w", d.root, err)
+			}
+			if err := f(blob.Info{Sum: e.Name(), Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Delete implements blob.Store. The blob is first renamed out of the way,
+// which no Put or Touch can race with, and its time is checked again there:
+// a Touch that landed just before the rename brings it back.
+func (d *Dir) Delete(ctx context.Context, sum string, before time.Time) (bool, error) {
+	if err := blob.CheckSum(sum); err != nil {
+		return false, err
+	}
+	final := d.path(sum)
+	fi, err := os.Stat(final)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("deleting blob %s: %w", sum, err)
+	}
+	if !fi.ModTime().Before(before) {
+		return false, nil
+	}
+	trash, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "gc-*")
+	if err != nil {
+		return false, fmt.Errorf("deleting blob %s: %w", sum, err)
+	}
+	trash.Close()
+	if err := os.Rename(final, trash.Name()); err != nil {
+		os.Remove(trash.Name())
+		if errors.Is(err, iofs.ErrNotExist) {
+			return false, nil
+		}
+		return false, fmt.Errorf("deleting blob %s: %w", sum, err)
+	}
+	if fi, err := os.Stat(trash.Name()); err == nil && !fi.ModTime().Before(before) {
+		if err := os.Rename(trash.Name(), final); err != nil {
+			return false, fmt.Errorf("restoring blob %s touched during its deletion: %w", sum, err)
+		}
+		return false, nil
+	}
+	if err := os.Remove(trash.Name()); err != nil {
+		return false, fmt.Errorf("deleting blob %s: %w", sum, err)
+	}
+	return true, nil
+}
+
+// CleanTemp implements blob.Store.
+func (d *Dir) CleanTemp(ctx context.Context, before time.Time) (int, error) {
+	dir := filepath.Join(d.root, "tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("cleaning %s: %w", dir, err)
+	}
+	n := 0
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() || !fi.ModTime().Before(before) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func notFound(sum string, err error) error {

@@ -59,6 +59,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		Types:          map[string]string{"bytes": "BYTEA", "int64": "BIGINT", "serial": "BIGSERIAL PRIMARY KEY"},
 		LockMigrations: migrationLock,
 		Retryable:      func(err error) bool { c := code(err); return c == "40001" || c == "40P01" },
+		// Rewrites the table so no dead tuple keeps a deleted value.
+		Scrub: []string{"VACUUM FULL settings"},
 	})
 	if err != nil {
 		db.Close()

@@ -29,7 +29,7 @@ type DB struct {
 }
 
 // Open opens (creating and migrating) the database file at path. A new
-// file is created mode 0600: it holds the signing key and credential hashes.
+// file is created mode 0600: it holds credential hashes.
 // Processes that open a new database at the same moment can find it busy
 // while another switches it to WAL or migrates it; Open retries for a while.
 func Open(ctx context.Context, path string) (*DB, error) {
@@ -63,6 +63,8 @@ func open(ctx context.Context, path string) (*DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// Deleted rows are overwritten, not left in free pages (DeleteSetting).
+	q.Add("_pragma", "secure_delete(1)")
 	q.Set("_txlock", "immediate")
 	// A file: URI, with the path escaped so that '?', '#' and '%' in it
 	// are not read as URI syntax.
@@ -79,6 +81,7 @@ func open(ctx context.Context, path string) (*DB, error) {
 		IsUnique:  func(err error) bool { return strings.Contains(err.Error(), "UNIQUE constraint failed") },
 		Types:     map[string]string{"bytes": "BLOB", "int64": "INTEGER", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"},
 		Retryable: busy,
+		Scrub:     []string{"VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"},
 	})
 	if err != nil {
 		db.Close()

@@ -37,6 +37,10 @@ type Dialect struct {
 	// Retryable reports a transient conflict worth retrying (busy database,
 	// serialization failure).
 	Retryable func(error) bool
+	// Scrub runs after a setting is deleted, so the deleted value leaves no
+	// copy in free pages, the WAL or dead tuples (a private key once stored
+	// must not survive in the database files).
+	Scrub []string
 }
 
 // DB is a store.Store over a SQL database.
@@ -172,6 +176,15 @@ CREATE TABLE publications (id {{serial}}, repo_id TEXT NOT NULL REFERENCES repos
   created_at {{int64}} NOT NULL, packages INTEGER NOT NULL, manifest TEXT NOT NULL);
 CREATE INDEX publications_repo ON publications(repo_id);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value {{bytes}} NOT NULL)
+`, `
+ALTER TABLE products ADD COLUMN os_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE products ADD COLUMN os_version TEXT NOT NULL DEFAULT '';
+ALTER TABLE packages ADD COLUMN input TEXT NOT NULL DEFAULT '';
+ALTER TABLE packages ADD COLUMN signer TEXT NOT NULL DEFAULT '';
+ALTER TABLE packages ADD COLUMN touched_at {{int64}} NOT NULL DEFAULT 0;
+CREATE INDEX packages_input ON packages(input);
+ALTER TABLE publications ADD COLUMN rollback_of {{int64}} NOT NULL DEFAULT 0;
+CREATE TABLE leases (id TEXT PRIMARY KEY, started_at {{int64}} NOT NULL, expires_at {{int64}} NOT NULL)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -195,7 +208,7 @@ func notFound(err error, format string, args ...any) error {
 
 // AddProduct implements store.Store.
 func (s *DB) AddProduct(ctx context.Context, p store.Product) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO products (id, name, format, eol) VALUES (?, ?, ?, ?)`), p.ID, p.Name, p.Format, p.EOL)
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO products (`+productCols+`) VALUES (?, ?, ?, ?, ?, ?)`), p.ID, p.Name, p.Format, p.EOL, p.OSID, p.OSVersion)
 	if err != nil && s.d.IsUnique(err) {
 		return errs.E(errs.Exists, "product %q already exists", p.ID)
 	}
@@ -205,24 +218,31 @@ func (s *DB) AddProduct(ctx context.Context, p store.Product) error {
 	return nil
 }
 
+const productCols = `id, name, format, eol, os_id, os_version`
+
+func scanProduct(sc interface{ Scan(...any) error }) (store.Product, error) {
+	var p store.Product
+	err := sc.Scan(&p.ID, &p.Name, &p.Format, &p.EOL, &p.OSID, &p.OSVersion)
+	return p, err
+}
+
 // Product implements store.Store.
 func (s *DB) Product(ctx context.Context, id string) (store.Product, error) {
-	var p store.Product
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, name, format, eol FROM products WHERE id = ?`), id).Scan(&p.ID, &p.Name, &p.Format, &p.EOL)
+	p, err := scanProduct(s.db.QueryRowContext(ctx, s.q(`SELECT `+productCols+` FROM products WHERE id = ?`), id))
 	return p, notFound(err, "no product %q: add it with enmeid product add", id)
 }
 
 // Products implements store.Store.
 func (s *DB) Products(ctx context.Context) ([]store.Product, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, format, eol FROM products ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+productCols+` FROM products ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []store.Product
 	for rows.Next() {
-		var p store.Product
-		if err := rows.Scan(&p.ID, &p.Name, &p.Format, &p.EOL); err != nil {
+		p, err := scanProduct(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, p)
@@ -350,6 +370,17 @@ func (s *DB) LicenseKeys(ctx context.Context, supportID string) ([]store.License
 	return out, rows.Err()
 }
 
+// LicenseKeyByHash implements store.Store.
+func (s *DB) LicenseKeyByHash(ctx context.Context, hash []byte) (store.LicenseKey, error) {
+	var k store.LicenseKey
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, support_id, product_id, hash FROM license_keys WHERE hash = ?`), hash).
+		Scan(&k.ID, &k.SupportID, &k.ProductID, &k.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, store.ErrUnknownKey
+	}
+	return k, err
+}
+
 // RenewContract implements store.Store.
 func (s *DB) RenewContract(ctx context.Context, supportID, end string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE contracts SET end_date = ? WHERE support_id = ?`), end, supportID)
@@ -475,22 +506,137 @@ func (s *DB) TouchHost(ctx context.Context, hostID string, t time.Time) error {
 	return nil
 }
 
+// SeatCounts implements store.Store.
+func (s *DB) SeatCounts(ctx context.Context) ([]store.SeatCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT k.support_id, k.product_id, c.quantity,
+		(SELECT COUNT(*) FROM hosts h WHERE h.key_id = k.id)
+		FROM license_keys k JOIN contracts c ON c.support_id = k.support_id ORDER BY k.support_id, k.product_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.SeatCount
+	for rows.Next() {
+		var c store.SeatCount
+		if err := rows.Scan(&c.SupportID, &c.ProductID, &c.Quantity, &c.Used); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // PutPackages implements store.Store.
 func (s *DB) PutPackages(ctx context.Context, pkgs []store.Package) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO packages (id, blob, format, name, version, arch, location, size, meta)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`))
+		// A stored ID keeps its record (the first one wins) but is marked
+		// as used now, so a gc running beside this publish keeps it.
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO packages (`+packageCols+`, touched_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET touched_at = excluded.touched_at`))
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
+		now := ms(time.Now())
 		for _, p := range pkgs {
-			if _, err := stmt.ExecContext(ctx, p.ID, p.Blob, p.Format, p.Name, p.Version, p.Arch, p.Location, p.Size, nonNil(p.Meta)); err != nil {
+			if _, err := stmt.ExecContext(ctx, p.ID, p.Blob, p.Format, p.Name, p.Version, p.Arch, p.Location, p.Size, nonNil(p.Meta), p.Input, p.Signer, now); err != nil {
 				return fmt.Errorf("storing package %s: %w", p.Location, err)
 			}
 		}
 		return nil
 	})
+}
+
+const packageCols = `id, blob, format, name, version, arch, location, size, meta, input, signer`
+
+func (s *DB) queryPackages(ctx context.Context, query string, args []any, f func(store.Package)) error {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p store.Package
+		if err := rows.Scan(&p.ID, &p.Blob, &p.Format, &p.Name, &p.Version, &p.Arch, &p.Location, &p.Size, &p.Meta, &p.Input, &p.Signer); err != nil {
+			return err
+		}
+		f(p)
+	}
+	return rows.Err()
+}
+
+// PackagesByInput implements store.Store.
+func (s *DB) PackagesByInput(ctx context.Context, inputs []string) ([]store.Package, error) {
+	var out []store.Package
+	const chunk = 500
+	for start := 0; start < len(inputs); start += chunk {
+		part := inputs[start:min(start+chunk, len(inputs))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		err := s.queryPackages(ctx, `SELECT `+packageCols+` FROM packages WHERE input IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args,
+			func(p store.Package) { out = append(out, p) })
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PackageIDs implements store.Store. It pages by ID so no statement holds
+// the database for long.
+func (s *DB) PackageIDs(ctx context.Context, f func(id, blob string) error) error {
+	after := ""
+	for {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, blob FROM packages WHERE id > ? ORDER BY id LIMIT 1000`), after)
+		if err != nil {
+			return err
+		}
+		type rec struct{ id, blob string }
+		var batch []rec
+		for rows.Next() {
+			var r rec
+			if err := rows.Scan(&r.id, &r.blob); err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if err := f(r.id, r.blob); err != nil {
+				return err
+			}
+		}
+		if len(batch) < 1000 {
+			return nil
+		}
+		after = batch[len(batch)-1].id
+	}
+}
+
+// DeletePackages implements store.Store.
+func (s *DB) DeletePackages(ctx context.Context, ids []string, before time.Time) (int, error) {
+	deleted := 0
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := []any{ms(before)}
+		for _, id := range part {
+			args = append(args, id)
+		}
+		res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM packages WHERE touched_at < ? AND id IN (?`+strings.Repeat(", ?", len(part)-1)+`)`), args...)
+		if err != nil {
+			return deleted, fmt.Errorf("deleting package records: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		deleted += int(n)
+	}
+	return deleted, nil
 }
 
 // Packages implements store.Store.
@@ -503,21 +649,9 @@ func (s *DB) Packages(ctx context.Context, ids []string) ([]store.Package, error
 		for i, id := range part {
 			args[i] = id
 		}
-		query := `SELECT id, blob, format, name, version, arch, location, size, meta FROM packages WHERE id IN (?` + strings.Repeat(", ?", len(part)-1) + `)`
-		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+		err := s.queryPackages(ctx, `SELECT `+packageCols+` FROM packages WHERE id IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args,
+			func(p store.Package) { byID[p.ID] = p })
 		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var p store.Package
-			if err := rows.Scan(&p.ID, &p.Blob, &p.Format, &p.Name, &p.Version, &p.Arch, &p.Location, &p.Size, &p.Meta); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			byID[p.ID] = p
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
@@ -532,12 +666,12 @@ func (s *DB) Packages(ctx context.Context, ids []string) ([]store.Package, error
 	return out, nil
 }
 
-const pubCols = `id, repo_id, created_at, packages, manifest`
+const pubCols = `id, repo_id, created_at, packages, manifest, rollback_of`
 
 func scanPub(sc interface{ Scan(...any) error }) (store.Publication, error) {
 	var p store.Publication
 	var created int64
-	err := sc.Scan(&p.ID, &p.RepoID, &created, &p.Packages, &p.Manifest)
+	err := sc.Scan(&p.ID, &p.RepoID, &created, &p.Packages, &p.Manifest, &p.RollbackOf)
 	p.CreatedAt = fromMS(created)
 	return p, err
 }
@@ -557,8 +691,8 @@ func (s *DB) CommitPublication(ctx context.Context, p store.Publication) (int64,
 		if current != p.Base {
 			return store.ErrConflict
 		}
-		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO publications (repo_id, created_at, packages, manifest) VALUES (?, ?, ?, ?) RETURNING id`),
-			p.RepoID, ms(p.CreatedAt), p.Packages, p.Manifest).Scan(&id)
+		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO publications (repo_id, created_at, packages, manifest, rollback_of) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+			p.RepoID, ms(p.CreatedAt), p.Packages, p.Manifest, p.RollbackOf).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -576,7 +710,11 @@ func (s *DB) Publication(ctx context.Context, id int64) (store.Publication, erro
 
 // Publications implements store.Store.
 func (s *DB) Publications(ctx context.Context, repoID string) ([]store.Publication, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+pubCols+` FROM publications WHERE repo_id = ? ORDER BY id DESC`), repoID)
+	query, args := `SELECT `+pubCols+` FROM publications ORDER BY id DESC`, []any{}
+	if repoID != "" {
+		query, args = `SELECT `+pubCols+` FROM publications WHERE repo_id = ? ORDER BY id DESC`, []any{repoID}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -592,19 +730,65 @@ func (s *DB) Publications(ctx context.Context, repoID string) ([]store.Publicati
 	return out, rows.Err()
 }
 
-// SetCurrent implements store.Store.
-func (s *DB) SetCurrent(ctx context.Context, repoID string, pubID int64) error {
+// DeletePublications implements store.Store.
+func (s *DB) DeletePublications(ctx context.Context, repoID string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM publications WHERE id = ? AND repo_id = ?`), pubID, repoID).Scan(&n); err != nil {
+		var current int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT current_pub FROM repos WHERE id = ? `+s.d.ForUpdate), repoID).Scan(&current)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no repository %q", repoID)
+		}
+		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return errs.E(errs.NotFound, "repository %q has no publication %d: see enmeid publication list %s", repoID, pubID, repoID)
+		for _, id := range ids {
+			if id == current {
+				return errs.E(errs.Invalid, "publication %d is the current publication of %s and cannot be deleted", id, repoID)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM publications WHERE id = ? AND repo_id = ?`), id, repoID); err != nil {
+				return fmt.Errorf("deleting publication %d: %w", id, err)
+			}
 		}
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE repos SET current_pub = ? WHERE id = ?`), pubID, repoID)
-		return err
+		return nil
 	})
+}
+
+// TakeLease implements store.Store.
+func (s *DB) TakeLease(ctx context.Context, id string, now, expires time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO leases (id, started_at, expires_at) VALUES (?, ?, ?)`), id, ms(now), ms(expires))
+	if err != nil {
+		return fmt.Errorf("taking lease %s: %w", id, err)
+	}
+	return nil
+}
+
+// DropLease implements store.Store.
+func (s *DB) DropLease(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM leases WHERE id = ?`), id); err != nil {
+		return fmt.Errorf("dropping lease %s: %w", id, err)
+	}
+	return nil
+}
+
+// OldestLease implements store.Store.
+func (s *DB) OldestLease(ctx context.Context, now time.Time) (time.Time, error) {
+	var oldest sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT MIN(started_at) FROM leases WHERE expires_at > ?`), ms(now)).Scan(&oldest); err != nil {
+		return time.Time{}, fmt.Errorf("reading leases: %w", err)
+	}
+	if !oldest.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(oldest.Int64), nil
+}
+
+// Ping implements store.Store.
+func (s *DB) Ping(ctx context.Context) error {
+	var one int
+	return s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
 }
 
 // Setting implements store.Store.
@@ -624,6 +808,19 @@ func (s *DB) PutSettingIfAbsent(ctx context.Context, name string, value []byte) 
 		return tx.QueryRowContext(ctx, s.q(`SELECT value FROM settings WHERE name = ?`), name).Scan(&stored)
 	})
 	return stored, err
+}
+
+// DeleteSetting implements store.Store.
+func (s *DB) DeleteSetting(ctx context.Context, name string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM settings WHERE name = ?`), name); err != nil {
+		return fmt.Errorf("deleting setting %s: %w", name, err)
+	}
+	for _, stmt := range s.d.Scrub {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("scrubbing the database after deleting setting %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 var _ store.Store = (*DB)(nil)

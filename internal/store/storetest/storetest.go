@@ -34,6 +34,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Publications", testPublications},
 		{"ConcurrentCommits", testConcurrentCommits},
 		{"Settings", testSettings},
+		{"KeyLookupAndSeatCounts", testKeyLookupAndSeatCounts},
+		{"PackageReuseAndGC", testPackageReuseAndGC},
+		{"Leases", testLeases},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +77,7 @@ func testCatalog(t *testing.T, s store.Store) {
 	if ps, err := s.Products(ctx); err != nil || len(ps) != 0 {
 		t.Errorf("Products(empty store) = %+v, %v", ps, err)
 	}
-	p := store.Product{ID: "alma9", Name: "AlmaLinux 9 延命", Format: "rpm", EOL: "2038-05-31"}
+	p := store.Product{ID: "alma9", Name: "AlmaLinux 9 延命", Format: "rpm", EOL: "2038-05-31", OSID: "almalinux", OSVersion: "9"}
 	must(t, s.AddProduct(ctx, p))
 	err := s.AddProduct(ctx, store.Product{ID: "alma9", Name: "other", Format: "deb"})
 	wantKind(t, "AddProduct(again)", err, errs.Exists)
@@ -502,35 +505,37 @@ func testPublications(t *testing.T, s store.Store) {
 	if p := pubs[1]; p.RepoID != "r1" || p.Manifest != "m1" || p.Packages != 1 || !sameTime(p.CreatedAt, created.Add(time.Second)) {
 		t.Errorf("Publications[1] = %+v", p)
 	}
-	must(t, s.SetCurrent(ctx, "r1", ids[0]))
-	if r, _ := s.Repo(ctx, "r1"); r.Current != ids[0] {
-		t.Errorf("after SetCurrent Current = %d, want %d", r.Current, ids[0])
+	// A rollback is a new publication that names the one it re-publishes.
+	rb, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", CreatedAt: created.Add(time.Hour), Manifest: "m0-again", RollbackOf: ids[0], Base: ids[2]})
+	must(t, err)
+	if p, err := s.Publication(ctx, rb); err != nil || p.RollbackOf != ids[0] || p.Manifest != "m0-again" {
+		t.Errorf("Publication(rollback) = %+v, %v; want RollbackOf %d", p, err, ids[0])
 	}
 	if r, _ := s.Repo(ctx, "r2"); r.Current != other {
-		t.Errorf("SetCurrent on r1 moved r2 to %d", r.Current)
+		t.Errorf("a commit to r1 moved r2 to %d", r.Current)
 	}
-	// Rolling back moves the base: a commit must now build on ids[0].
-	if _, err := s.CommitPublication(ctx, store.Publication{RepoID: "r1", CreatedAt: created, Manifest: "late", Base: ids[2]}); !errors.Is(err, store.ErrConflict) {
-		t.Errorf("CommitPublication on the base before a rollback = %v, want ErrConflict", err)
+	if all, err := s.Publications(ctx, ""); err != nil || len(all) != 5 || all[0].ID != rb {
+		t.Errorf("Publications(all) = %+v, %v; want 5, newest first", all, err)
 	}
-	for _, tt := range []struct {
-		name  string
-		repo  string
-		pubID int64
-	}{
-		{"another repository's publication", "r1", other},
-		{"an unknown publication", "r1", 99999},
-		{"an unknown repository", "nope", ids[1]},
-	} {
-		if err := s.SetCurrent(ctx, tt.repo, tt.pubID); !errs.Is(err, errs.NotFound) && !errs.Is(err, errs.Invalid) {
-			t.Errorf("SetCurrent(%s) = %v, want kind NotFound or Invalid", tt.name, err)
-		}
+	// The current publication is never deleted; others are, per repository.
+	wantKind(t, "DeletePublications(current)", s.DeletePublications(ctx, "r1", []int64{ids[0], rb}), errs.Invalid)
+	if pubs, _ := s.Publications(ctx, "r1"); len(pubs) != 4 {
+		t.Errorf("a refused DeletePublications deleted something: %d left, want 4", len(pubs))
 	}
-	if r, _ := s.Repo(ctx, "r1"); r.Current != ids[0] {
-		t.Errorf("a refused SetCurrent changed Current to %d", r.Current)
+	must(t, s.DeletePublications(ctx, "r1", []int64{ids[0], ids[1], other}))
+	if pubs, _ := s.Publications(ctx, "r1"); len(pubs) != 2 || pubs[0].ID != rb || pubs[1].ID != ids[2] {
+		t.Errorf("after DeletePublications: %+v; want %d and %d", pubs, rb, ids[2])
 	}
+	if _, err := s.Publication(ctx, other); err != nil {
+		t.Errorf("DeletePublications(r1) deleted r2's publication: %v", err)
+	}
+	wantKind(t, "DeletePublications(unknown repository)", s.DeletePublications(ctx, "nope", []int64{1}), errs.NotFound)
+	if r, _ := s.Repo(ctx, "r1"); r.Current != rb {
+		t.Errorf("Current = %d after deletes, want %d", r.Current, rb)
+	}
+	ids[1] = ids[2]
 	p, err := s.Publication(ctx, ids[1])
-	if err != nil || p.ID != ids[1] || p.RepoID != "r1" || p.Manifest != "m1" || p.Packages != 1 || !sameTime(p.CreatedAt, created.Add(time.Second)) {
+	if err != nil || p.ID != ids[1] || p.RepoID != "r1" || p.Manifest != "m2" || p.Packages != 2 || !sameTime(p.CreatedAt, created.Add(2*time.Second)) {
 		t.Errorf("Publication = %+v, %v", p, err)
 	}
 	_, err = s.Publication(ctx, 99999)
@@ -619,4 +624,87 @@ func testSettings(t *testing.T, s store.Store) {
 	if v, err := s.Setting(ctx, "signing-key"); err != nil || !bytes.Equal(v, bin) {
 		t.Errorf("Setting(signing-key) = %q, %v", v, err)
 	}
+	must(t, s.DeleteSetting(ctx, "signing-key"))
+	_, err = s.Setting(ctx, "signing-key")
+	wantKind(t, "Setting(deleted)", err, errs.NotFound)
+	must(t, s.DeleteSetting(ctx, "never-set"))
+}
+
+func testKeyLookupAndSeatCounts(t *testing.T, s store.Store) {
+	k := contract(t, s, "C", 2)
+	got, err := s.LicenseKeyByHash(ctx, k.Hash)
+	if err != nil || got.ID != k.ID || got.SupportID != "C" || got.ProductID != "p" {
+		t.Errorf("LicenseKeyByHash = %+v, %v; want %+v", got, err, k)
+	}
+	if _, err := s.LicenseKeyByHash(ctx, []byte("nope")); !errors.Is(err, store.ErrUnknownKey) {
+		t.Errorf("LicenseKeyByHash(unknown) = %v, want ErrUnknownKey", err)
+	}
+	k2 := contract(t, s, "D", 3)
+	_, _, err = s.ClaimSeat(ctx, claim(k, "m1"))
+	must(t, err)
+	_, _, err = s.ClaimSeat(ctx, claim(k2, "m1"))
+	must(t, err)
+	_, _, err = s.ClaimSeat(ctx, claim(k2, "m2"))
+	must(t, err)
+	counts, err := s.SeatCounts(ctx)
+	want := []store.SeatCount{{SupportID: "C", ProductID: "p", Used: 1, Quantity: 2}, {SupportID: "D", ProductID: "p", Used: 2, Quantity: 3}}
+	if err != nil || !reflect.DeepEqual(counts, want) {
+		t.Errorf("SeatCounts = %+v, %v; want %+v", counts, err, want)
+	}
+}
+
+func testPackageReuseAndGC(t *testing.T, s store.Store) {
+	a := store.Package{ID: "a", Blob: "ba", Format: "rpm", Name: "a", Location: "la", Input: "in-a", Signer: "FPR1", Meta: []byte("a")}
+	a2 := store.Package{ID: "a2", Blob: "ba2", Format: "rpm", Name: "a", Location: "la", Input: "in-a", Signer: "FPR2", Meta: []byte("a2")}
+	b := store.Package{ID: "b", Blob: "bb", Format: "deb", Name: "b", Location: "lb", Input: "in-b", Meta: []byte("b")}
+	must(t, s.PutPackages(ctx, []store.Package{a, a2, b}))
+	got, err := s.PackagesByInput(ctx, []string{"in-a", "missing"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("PackagesByInput(in-a) = %+v, %v; want a and a2", got, err)
+	}
+	for _, p := range got {
+		if p.Input != "in-a" || (p.Signer != "FPR1" && p.Signer != "FPR2") {
+			t.Errorf("PackagesByInput returned %+v", p)
+		}
+	}
+	seen := map[string]string{}
+	must(t, s.PackageIDs(ctx, func(id, blob string) error { seen[id] = blob; return nil }))
+	if len(seen) != 3 || seen["a"] != "ba" || seen["b"] != "bb" {
+		t.Errorf("PackageIDs saw %v", seen)
+	}
+	// Records stored or re-stored at or after the cut-off survive a delete.
+	cut := time.Now().Add(-time.Hour)
+	if n, err := s.DeletePackages(ctx, []string{"a", "b"}, cut); err != nil || n != 0 {
+		t.Errorf("DeletePackages(before an hour ago) = %d, %v; want 0 (they were just stored)", n, err)
+	}
+	cut = time.Now().Add(time.Second)
+	time.Sleep(1100 * time.Millisecond)
+	must(t, s.PutPackages(ctx, []store.Package{b})) // a publish re-using b marks it used
+	if n, err := s.DeletePackages(ctx, []string{"a", "b", "unknown"}, cut); err != nil || n != 1 {
+		t.Errorf("DeletePackages = %d, %v; want 1 (a; b was just used again)", n, err)
+	}
+	if _, err := s.Packages(ctx, []string{"a"}); !errs.Is(err, errs.NotFound) {
+		t.Errorf("a survived DeletePackages: %v", err)
+	}
+	if got, err := s.Packages(ctx, []string{"b", "a2"}); err != nil || len(got) != 2 {
+		t.Errorf("Packages(b, a2) = %v, %v", got, err)
+	}
+}
+
+func testLeases(t *testing.T, s store.Store) {
+	now := time.Unix(1800000000, 0)
+	if got, err := s.OldestLease(ctx, now); err != nil || !got.IsZero() {
+		t.Errorf("OldestLease(none) = %v, %v", got, err)
+	}
+	must(t, s.TakeLease(ctx, "l1", now.Add(-time.Hour), now.Add(time.Hour)))
+	must(t, s.TakeLease(ctx, "l2", now.Add(-2*time.Hour), now.Add(-time.Minute))) // expired: a crashed publish
+	must(t, s.TakeLease(ctx, "l3", now.Add(-time.Minute), now.Add(time.Hour)))
+	if got, err := s.OldestLease(ctx, now); err != nil || !sameTime(got, now.Add(-time.Hour)) {
+		t.Errorf("OldestLease = %v, %v; want %v (l2 has expired)", got, err, now.Add(-time.Hour))
+	}
+	must(t, s.DropLease(ctx, "l1"))
+	if got, err := s.OldestLease(ctx, now); err != nil || !sameTime(got, now.Add(-time.Minute)) {
+		t.Errorf("OldestLease after dropping l1 = %v, %v", got, err)
+	}
+	must(t, s.Ping(ctx))
 }
