@@ -548,7 +548,7 @@ func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string
 	h := sha256.New()
 	inHash := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(out, h), 64<<10)
-	hdr, err := rpm.Sign(bufio.NewReaderSize(io.TeeReader(in, inHash), 64<<10), bw, p.Key)
+	hdr, err := rpm.Sign(bufio.NewReaderSize(io.TeeReader(in, inHash), 64<<10), bw, p.Key.WithTime(p.Now))
 	if err != nil {
 		if ctx.Err() != nil {
 			return prepared{}, ctx.Err()
@@ -637,7 +637,7 @@ func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Pa
 		m.Packages[i] = pk.ID
 		m.Files[pk.Location] = manifest.FileRef{Sum: pk.Blob, Size: pk.Size}
 	}
-	generated, err := Metadata(repo, metas, p.Key, now)
+	generated, err := Metadata(repo, metas, p.Key.WithTime(func() time.Time { return now }), now)
 	if err != nil {
 		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
 	}

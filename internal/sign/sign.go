@@ -26,12 +26,19 @@ type Key struct {
 
 // config keeps every signature in the form rpm 4.x, gpgv and librepo all accept:
 // v4 packets, RSA, SHA-256.
+//
+// Signatures are deterministic (no random salt notation): the same content
+// signed at the same time gives the same bytes, so published metadata is
+// reproducible. The salt protects EdDSA against fault attacks; these keys
+// are RSA, whose Go implementation verifies each signature it makes.
 func config(now func() time.Time) *packet.Config {
+	deterministic := false
 	return &packet.Config{
-		Algorithm:   packet.PubKeyAlgoRSA,
-		RSABits:     3072,
-		DefaultHash: crypto.SHA256,
-		Time:        now,
+		Algorithm:                             packet.PubKeyAlgoRSA,
+		RSABits:                               3072,
+		DefaultHash:                           crypto.SHA256,
+		Time:                                  now,
+		NonDeterministicSignaturesViaNotation: &deterministic,
 	}
 }
 
@@ -128,6 +135,12 @@ func (k *Key) ArmoredPrivateWithPassphrase(passphrase []byte) ([]byte, error) {
 	}
 	buf.WriteByte('\n')
 	return buf.Bytes(), nil
+}
+
+// WithTime returns the key signing with signatures dated by now: a publish
+// dates its signatures with its own clock, so its output is reproducible.
+func (k *Key) WithTime(now func() time.Time) *Key {
+	return &Key{entity: k.entity, config: config(now)}
 }
 
 // UserID is the key's primary user ID, e.g. "Example ELS <els@example.jp>".
