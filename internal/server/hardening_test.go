@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -267,6 +269,41 @@ func TestRegistrationRefusals(t *testing.T) {
 	} {
 		if code, body := f.register(t, tt); code != 200 {
 			t.Errorf("register %s: %d %s", tt.OSID, code, body)
+		}
+	}
+}
+
+// TestUnknownKeyTakesNoWriteLock: while another process holds SQLite's
+// write lock (a long publish, an admin command), registrations with a wrong
+// key are still refused at once: they never queue for the lock.
+func TestUnknownKeyTakesNoWriteLock(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	raw, err := sql.Open("sqlite", "file:"+f.dbPath+"?_pragma=busy_timeout(100)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	conn, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+	client := &http.Client{Timeout: 3 * time.Second}
+	for i := 0; i < 5; i++ {
+		body, _ := json.Marshal(api.RegisterRequest{Key: "EK-00000-00000-00000-00000-0000" + fmt.Sprint(i), MachineID: "0123456789abcdef0123"})
+		start := time.Now()
+		resp, err := client.Post(f.srv.URL+"/api/v1/register", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("register with an unknown key while the write lock is held: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || time.Since(start) > time.Second {
+			t.Errorf("register with an unknown key: %d after %v, want 403 at once", resp.StatusCode, time.Since(start))
 		}
 	}
 }

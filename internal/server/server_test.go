@@ -44,6 +44,7 @@ type fixture struct {
 	blobs *blobfs.Dir
 	// srvConfig is the configuration the fixture's server runs with.
 	srvConfig Config
+	dbPath    string
 	now       time.Time
 	mu        sync.Mutex
 	host      api.RegisterResponse
@@ -62,7 +63,8 @@ func newFixtureWith(t *testing.T, tune func(*Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "db"))
+	dbPath := filepath.Join(dir, "db")
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func newFixtureWith(t *testing.T, tune func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := sign.Generate("t", "t@example.com", time.Now())
+	key, err := sign.Generate("t", "t@example.com", time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) // before the fixture's clock
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func newFixtureWith(t *testing.T, tune func(*Config)) *fixture {
 	if tune != nil {
 		tune(&cfg)
 	}
-	f.blobs, f.srvConfig = blobs, cfg
+	f.blobs, f.srvConfig, f.dbPath = blobs, cfg, dbPath
 	s := New(cfg)
 	runCtx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
