@@ -289,3 +289,37 @@ func gunzip(t *testing.T, gz []byte) string {
 	}
 	return buf.String()
 }
+
+// TestOSBoundProduct: a product bound to an OS refuses a host of another OS
+// before taking a seat (exit 3, nothing written) and accepts its own.
+func TestOSBoundProduct(t *testing.T) {
+	v := newVendor(t, "")
+	v.must("product", "add", "alma9", "--name", "AlmaLinux 9 ELS", "--format", "rpm", "--os", "almalinux", "--os-version", "9")
+	v.must("repo", "add", "alma9-x86_64", "--product", "alma9", "--arch", "x86_64")
+	if r := v.admin("product", "add", "bad", "--name", "B", "--format", "rpm", "--os-version", "9"); r.code != 2 {
+		t.Errorf("--os-version without --os: exit %d, want 2", r.code)
+	}
+	c := v.contract("alma9", 2, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
+	v.serve()
+	deb := newHost(t, debianRelease, machineID(960))
+	r := deb.enmei("register", "--server", v.url, "--key", c.LicenseKey)
+	if r.code != 3 || !strings.Contains(r.stderr, "no seat was taken") {
+		t.Errorf("a Debian host with an AlmaLinux 9 key: exit %d\n%s", r.code, r.stderr)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(deb.root, "etc", "enmei")); len(entries) != 0 {
+		t.Errorf("a refused registration wrote %v", entries)
+	}
+	var show struct {
+		SeatsUsed int `json:"seats_used"`
+	}
+	v.mustJSON(&show, "contract", "show", c.SupportID)
+	if show.SeatsUsed != 0 {
+		t.Errorf("a refused registration took %d seats", show.SeatsUsed)
+	}
+	alma := newHost(t, almaRelease, machineID(961))
+	alma.mustEnmei("register", "--server", v.url, "--key", c.LicenseKey, "--hostname", "web01.example.jp")
+	v.mustJSON(&show, "contract", "show", c.SupportID)
+	if show.SeatsUsed != 1 {
+		t.Errorf("after the AlmaLinux host registered: %d seats, want 1", show.SeatsUsed)
+	}
+}
