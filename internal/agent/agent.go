@@ -100,8 +100,7 @@ func (a *app) versionCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := version.Get()
 			if a.json {
-				return a.printJSON(map[string]any{"program": v.Program, "version": v.Version, "commit": v.Commit,
-					"modified": v.Modified, "go_version": v.GoVersion})
+				return a.printJSON(v.JSON())
 			}
 			_, err := fmt.Fprintln(a.stdout, v.String())
 			return err

@@ -501,7 +501,7 @@ func hashFile(ctx context.Context, name string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+	if _, err := io.Copy(h, blob.ContextReader(ctx, f)); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -523,7 +523,7 @@ func (p *Publisher) prepare(ctx context.Context, repo store.Repo, name, tmpDir s
 		return errs.E(errs.Invalid, "refusing %s: %s; nothing was published", name, reason)
 	}
 	isRPM, isDeb := bytes.HasPrefix(head, rpmMagic), bytes.HasPrefix(head, debMagic)
-	in := ctxReader{ctx, f}
+	in := blob.ContextReader(ctx, f)
 	switch repo.Format {
 	case "rpm":
 		if isDeb {
@@ -750,19 +750,6 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// ctxReader stops a long read when its context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // parallel runs f(0..n-1) on every core and returns the error of the lowest

@@ -160,3 +160,9 @@ func (i Info) String() string {
 	b.WriteByte(')')
 	return b.String()
 }
+
+// JSON is what `version --json` prints, for both binaries.
+func (i Info) JSON() map[string]any {
+	return map[string]any{"program": i.Program, "version": i.Version, "commit": i.Commit,
+		"modified": i.Modified, "go_version": i.GoVersion}
+}

@@ -53,7 +53,7 @@ func (d *Dir) Put(ctx context.Context, r io.Reader) (blob.Info, error) {
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, r})
+	n, err := io.Copy(io.MultiWriter(tmp, h), blob.ContextReader(ctx, r))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -258,19 +258,6 @@ func notFound(sum string, err error) error {
 		return errs.Wrap(errs.NotFound, err, fmt.Sprintf("blob %s is not stored", sum))
 	}
 	return fmt.Errorf("reading blob %s: %w", sum, err)
-}
-
-// ctxReader stops a long copy when its context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 var _ blob.Store = (*Dir)(nil)
