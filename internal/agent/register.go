@@ -168,10 +168,20 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 		}
 	}
 
+	// The credentials this host holds: the server keeps the secret of this
+	// key's seat instead of rotating it, so if anything below fails, the
+	// configuration already on the host keeps working.
+	var creds []api.Credential
+	if prev != nil {
+		for _, r := range prev.Registrations {
+			creds = append(creds, api.Credential{HostID: r.HostID, Secret: r.Secret})
+		}
+	}
 	var resp api.RegisterResponse
 	if err := c.do(ctx, "POST", "/api/v1/register", "", "", api.RegisterRequest{
 		Key: key, MachineID: machine, Hostname: name,
 		OSID: osr.ID, OSVersion: osr.VersionID, OSLike: strings.Fields(osr.IDLike), Arch: arch,
+		Credentials: creds,
 	}, &resp); err != nil {
 		return err
 	}

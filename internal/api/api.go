@@ -30,6 +30,17 @@ type RegisterRequest struct {
 	// Arch is the host's machine architecture as uname -m prints it
 	// (x86_64, aarch64, …).
 	Arch string `json:"arch,omitempty"`
+	// Credentials are the host's current registrations on this server. When
+	// one of them is this key's seat on this machine, the server keeps its
+	// secret instead of issuing a new one, so a re-registration that fails
+	// after the server answered leaves the host's configuration working.
+	Credentials []Credential `json:"credentials,omitempty"`
+}
+
+// Credential is a host's HTTP Basic credential for one registration.
+type Credential struct {
+	HostID string `json:"host_id"`
+	Secret string `json:"secret"`
 }
 
 // RegisterResponse carries what the host needs to write its configuration.

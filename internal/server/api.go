@@ -55,7 +55,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.refused(w, r, err)
 		return
 	}
-	secret := entitle.NewSecret()
+	secret := s.currentSecret(ctx, lk, &req)
 	host, reused, err := s.cfg.Store.ClaimSeat(ctx, store.SeatClaim{
 		KeyHash:    entitle.Hash(key),
 		MachineID:  req.MachineID,
@@ -88,6 +88,28 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		Contract: contract, Repos: repos, SigningKey: string(armored),
 	})
 }
+
+// currentSecret returns the secret the host already holds for this key's
+// seat on this machine, when it proves it with one of its credentials, and
+// a new secret otherwise (a reinstalled host, a lost host.json).
+func (s *Server) currentSecret(ctx context.Context, lk store.LicenseKey, req *api.RegisterRequest) string {
+	for i, c := range req.Credentials {
+		if i >= maxCredentials {
+			break
+		}
+		if !entitle.LooksLikeHostID(c.HostID) || !entitle.LooksLikeSecret(c.Secret) {
+			continue
+		}
+		h, err := s.cfg.Store.Host(ctx, c.HostID)
+		if err == nil && h.KeyID == lk.ID && h.MachineID == req.MachineID && entitle.Matches(c.Secret, h.SecretHash) {
+			return c.Secret
+		}
+	}
+	return entitle.NewSecret()
+}
+
+// maxCredentials bounds the lookups one registration may cause.
+const maxCredentials = 16
 
 // refused answers a registration that took no seat.
 func (s *Server) refused(w http.ResponseWriter, r *http.Request, err error) {

@@ -307,3 +307,37 @@ func TestUnknownKeyTakesNoWriteLock(t *testing.T) {
 		}
 	}
 }
+
+// TestReRegistrationKeepsProvenSecret: a host that proves its current
+// credential keeps its secret when it registers again (so a re-registration
+// that fails later leaves its configuration working); without the proof, or
+// with a wrong secret, the secret is rotated and the old one stops working.
+func TestReRegistrationKeepsProvenSecret(t *testing.T) {
+	f := newFixture(t)
+	req := api.RegisterRequest{Key: f.key, MachineID: "0123456789abcdef0123", Hostname: "h"}
+	reg := func(creds ...api.Credential) api.RegisterResponse {
+		t.Helper()
+		r := req
+		r.Credentials = creds
+		code, body := f.register(t, r)
+		var resp api.RegisterResponse
+		if code != 200 || json.Unmarshal(body, &resp) != nil {
+			t.Fatalf("register: %d %s", code, body)
+		}
+		return resp
+	}
+	cur := api.Credential{HostID: f.host.HostID, Secret: f.host.Secret}
+	other := api.Credential{HostID: "h_0000000000000000", Secret: strings.Repeat("a", 32)}
+	if got := reg(other, cur); got.Secret != f.host.Secret || got.HostID != f.host.HostID || !got.Reused {
+		t.Errorf("re-register with the current credential: secret %q reused %v; want the same secret", got.Secret, got.Reused)
+	}
+	wrong := api.Credential{HostID: f.host.HostID, Secret: strings.Repeat("b", 32)}
+	rotated := reg(wrong)
+	if rotated.Secret == f.host.Secret || rotated.HostID != f.host.HostID {
+		t.Errorf("re-register with a wrong secret kept the secret")
+	}
+	f.advance(6 * time.Second) // past the entitlement cache
+	if code := f.get(t, "/repos/r/repodata/repomd.xml"); code != http.StatusUnauthorized {
+		t.Errorf("the rotated-away secret still works: %d", code)
+	}
+}
