@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -242,6 +243,9 @@ func parseControl(data []byte) (*Info, error) {
 	if i := bytes.Index(para, []byte("\n\n")); i >= 0 {
 		para = para[:i]
 	}
+	if err := checkParagraph(para); err != nil {
+		return nil, err
+	}
 	f := fields(para)
 	info := &Info{Package: f["Package"], Version: f["Version"], Architecture: f["Architecture"], Control: para}
 	if info.Package == "" || info.Version == "" || info.Architecture == "" {
@@ -261,6 +265,51 @@ func parseControl(data []byte) (*Info, error) {
 	}
 	return info, nil
 }
+
+// archiveFields are written by the archive into the Packages index; a
+// package that carries its own would put a second, forged value into the
+// signed index.
+var archiveFields = map[string]bool{"filename": true, "size": true, "md5sum": true, "sha1": true,
+	"sha256": true, "sha512": true, "description-md5": true}
+
+// checkParagraph refuses a control paragraph that would not be copied into
+// the Packages index as exactly one well-formed stanza: every line must be
+// a "Field: value" line or a continuation line with text, field names
+// well-formed and not the archive's own, and no control characters. A line
+// of only spaces would end the stanza in apt's parser and start another.
+func checkParagraph(para []byte) error {
+	seen := map[string]bool{}
+	for i, line := range strings.Split(string(para), "\n") {
+		for _, r := range line {
+			if r < 0x20 && r != '\t' || r == 0x7f {
+				return invalid("its control file holds control characters")
+			}
+		}
+		if line == "" || line[0] == ' ' || line[0] == '\t' {
+			if strings.TrimSpace(line) == "" || i == 0 {
+				return invalid("its control file holds an empty or misplaced continuation line")
+			}
+			continue
+		}
+		name, _, ok := strings.Cut(line, ":")
+		if !ok || !fieldName.MatchString(name) {
+			return invalid("its control file has a line that is not a field: %.40q", line)
+		}
+		key := strings.ToLower(name)
+		if archiveFields[key] {
+			return invalid("its control file sets %s, which only the archive may set", name)
+		}
+		if seen[key] {
+			return invalid("its control file sets %s twice", name)
+		}
+		seen[key] = true
+	}
+	return nil
+}
+
+// fieldName is deb822's field name: printable ASCII without a colon or
+// space, not starting with '#' or '-'.
+var fieldName = regexp.MustCompile(`^[!-"$-,.-9;-~][!-9;-~]*$`)
 
 // fields reads the simple (first-line) values of a control paragraph.
 func fields(para []byte) map[string]string {

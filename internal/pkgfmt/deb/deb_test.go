@@ -239,3 +239,30 @@ func BenchmarkIndex20000(b *testing.B) {
 		}
 	}
 }
+
+// TestControlCannotForgeTheIndex: a control paragraph is copied into the
+// signed Packages index, so one that would forge archive fields, start a
+// second stanza or break apt's parser is refused.
+func TestControlCannotForgeTheIndex(t *testing.T) {
+	good := "Package: hello\nVersion: 1.0-1\nArchitecture: amd64\nDescription: hi\n there\n .\n more\n"
+	if _, err := parseControl([]byte(good)); err != nil {
+		t.Fatalf("parseControl(good) = %v", err)
+	}
+	for name, ctl := range map[string]string{
+		"forged checksum":      good + "SHA256: 0000\n",
+		"forged filename":      good + "Filename: pool/main/e/evil/evil.deb\n",
+		"lower-case forgery":   good + "size: 1\n",
+		"second stanza":        good + " \nPackage: evil\nVersion: 1\nArchitecture: amd64\n",
+		"tab-only line":        good + "\t\nPackage: evil\n",
+		"duplicate field":      good + "Version: 2.0\n",
+		"line without a field": good + "Filename pool/x\n",
+		"control character":    "Package: hello\x1b[2J\nVersion: 1\nArchitecture: amd64\n",
+		"comment-like field":   good + "#Note: x\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := parseControl([]byte(ctl)); !errors.Is(err, ErrInvalid) {
+				t.Errorf("parseControl(%q) = %v, want ErrInvalid", ctl, err)
+			}
+		})
+	}
+}
