@@ -70,6 +70,13 @@ type Publisher struct {
 	Progress func(done, total int, name string)
 }
 
+// knownCurrent is a publication's records as a publish already read them,
+// so its commit does not read them again.
+type knownCurrent struct {
+	pub  int64
+	pkgs []store.Package
+}
+
 // Options change what a publish accepts.
 type Options struct {
 	// Replace lets a file replace a published package of the same name,
@@ -131,11 +138,15 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 	}
 	defer os.RemoveAll(tmpDir)
 
-	// Pass 1: find inputs already published with this key; their records
-	// and signed blobs are reused, so their bytes stay the same.
-	reusable, err := p.reusable(ctx, repo, files)
-	if err != nil {
-		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
+	// Pass 1: find RPMs already published with this key; their records and
+	// signed blobs are reused, so their bytes stay the same and they are
+	// not signed again. Debs are served as given, so the normal path below
+	// makes the very same records; only RPMs need this pass.
+	reusable := map[int]prepared{}
+	if repo.Format == "rpm" {
+		if reusable, err = p.reusable(ctx, repo, files); err != nil {
+			return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
+		}
 	}
 	// Pass 2: validate and prepare everything else, on every core (signing
 	// is the costly part); nothing is stored yet.
@@ -166,14 +177,22 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 		return Result{}, err
 	}
 	// Refuse replacements before storing anything; commit checks again
-	// against whatever is current then.
+	// against whatever is current then (the same records, unless another
+	// publish moved the repository meanwhile).
+	repo, err = p.Store.Repo(ctx, repoID)
+	if err != nil {
+		return Result{}, err
+	}
+	cur, err := p.currentPackages(ctx, repo)
+	if err != nil {
+		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
+	}
 	if !opts.Replace {
-		if cur, err := p.currentPackages(ctx, repo); err != nil {
-			return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
-		} else if err := checkReplacements(repo, cur, prepared); err != nil {
+		if err := checkReplacements(repo, cur, prepared); err != nil {
 			return Result{}, err
 		}
 	}
+	known := &knownCurrent{pub: repo.Current, pkgs: cur}
 	// Pass 3: store the package files and their records.
 	err = parallel(ctx, len(prepared), func(i int) error {
 		return p.store(ctx, prepared[i])
@@ -191,11 +210,14 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 			}
 		}
 		return merge(current, added), nil
-	}, 0)
+	}, 0, known)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{Publication: pub, Added: len(added), Reused: len(reusable)}
+	if repo.Format == "deb" {
+		res.Reused = countKnown(cur, added)
+	}
 	p.log().Info("published", "repo", repoID, "publication", pub.ID, "packages", pub.Packages, "given", res.Added, "reused", res.Reused)
 	return res, nil
 }
@@ -210,7 +232,7 @@ func (p *Publisher) Republish(ctx context.Context, repoID string) (store.Publica
 	defer release()
 	return p.commitRetrying(ctx, repoID, func(_ store.Repo, current []store.Package) ([]store.Package, error) {
 		return current, nil
-	}, 0)
+	}, 0, nil)
 }
 
 // Rollback makes the packages of an earlier publication current again, as
@@ -250,7 +272,7 @@ func (p *Publisher) Rollback(ctx context.Context, repoID string, pubID int64) (s
 	}
 	return p.commitRetrying(ctx, repoID, func(store.Repo, []store.Package) ([]store.Package, error) {
 		return pkgs, nil
-	}, pubID)
+	}, pubID, nil)
 }
 
 // Prune deletes all but the current and the keep newest publications of a
@@ -306,14 +328,16 @@ type choose func(repo store.Repo, current []store.Package) ([]store.Package, err
 // commitRetrying builds and commits a publication, starting again from the
 // new current publication when another publish or a rollback got there
 // first, so concurrent publishes never lose each other's packages.
-func (p *Publisher) commitRetrying(ctx context.Context, repoID string, pick choose, rollbackOf int64) (store.Publication, error) {
+func (p *Publisher) commitRetrying(ctx context.Context, repoID string, pick choose, rollbackOf int64, known *knownCurrent) (store.Publication, error) {
 	for attempt := 0; ; attempt++ {
 		repo, err := p.Store.Repo(ctx, repoID)
 		if err != nil {
 			return store.Publication{}, err
 		}
-		current, err := p.currentPackages(ctx, repo)
-		if err != nil {
+		var current []store.Package
+		if known != nil && known.pub == repo.Current {
+			current = known.pkgs
+		} else if current, err = p.currentPackages(ctx, repo); err != nil {
 			return store.Publication{}, fmt.Errorf("publish %s: %w", repoID, err)
 		}
 		pkgs, err := pick(repo, current)
@@ -345,6 +369,21 @@ func (p *Publisher) currentPackages(ctx context.Context, repo store.Repo) ([]sto
 		return nil, fmt.Errorf("reading packages: %w", err)
 	}
 	return pkgs, nil
+}
+
+// countKnown counts the added packages that were already published as they are.
+func countKnown(current, added []store.Package) int {
+	ids := make(map[string]bool, len(current))
+	for _, pk := range current {
+		ids[pk.ID] = true
+	}
+	n := 0
+	for _, pk := range added {
+		if ids[pk.ID] {
+			n++
+		}
+	}
+	return n
 }
 
 // merge returns current plus added, an added package replacing the one at
@@ -610,6 +649,11 @@ func prepareDeb(repo store.Repo, name string, in io.Reader, refuse func(string) 
 func (p *Publisher) store(ctx context.Context, pr prepared) error {
 	if pr.path == "" {
 		return nil // reused: the blob is stored and was touched
+	}
+	// Content already stored (a deb published before) is only marked as
+	// used: its address is its content, so it is what was validated.
+	if err := p.Blobs.Touch(ctx, pr.wantSum); err == nil {
+		return nil
 	}
 	f, err := os.Open(pr.path)
 	if err != nil {

@@ -51,7 +51,12 @@ func (d *Dir) Put(ctx context.Context, r io.Reader) (blob.Info, error) {
 	if err != nil {
 		return blob.Info{}, fmt.Errorf("storing blob: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
+	placed := false
+	defer func() {
+		if !placed {
+			os.Remove(tmp.Name())
+		}
+	}()
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), blob.ContextReader(ctx, r))
 	if cerr := tmp.Close(); err == nil {
@@ -75,6 +80,7 @@ func (d *Dir) Put(ctx context.Context, r io.Reader) (blob.Info, error) {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return blob.Info{}, fmt.Errorf("storing blob: %w", err)
 	}
+	placed = true
 	fi, err := os.Stat(final)
 	if err != nil {
 		return blob.Info{}, fmt.Errorf("storing blob: %w", err)
