@@ -97,6 +97,12 @@ func (a *app) open(ctx context.Context) error {
 	if a.st != nil {
 		return nil
 	}
+	if !strings.HasPrefix(a.cfg.DB, "sqlite://") && !strings.HasPrefix(a.cfg.DB, "postgres://") && !strings.HasPrefix(a.cfg.DB, "postgresql://") {
+		return usagef("--db %q is not sqlite://PATH or postgres://…", Redact(a.cfg.DB))
+	}
+	if !strings.HasPrefix(a.cfg.Blobs, "file://") {
+		return usagef("--blobs %q is not file://DIR", Redact(a.cfg.Blobs))
+	}
 	st, err := backend.OpenStore(ctx, a.cfg.DB)
 	if err != nil {
 		return fmt.Errorf("opening the database %s: %w", Redact(a.cfg.DB), redactErr(err, a.cfg.DB))
@@ -134,7 +140,7 @@ func (a *app) custody() *sign.Custody {
 func (a *app) key(ctx context.Context) (*sign.Key, error) {
 	k, created, err := a.keyCreated(ctx)
 	if created {
-		fmt.Fprintf(a.stderr, "enmeid: made the repositories' signing key %s in %s (mode 0600): back it up; hosts trust it from now on. To use your own identity instead, run enmeid signing-key generate --name NAME --email EMAIL before the first publish.\n",
+		fmt.Fprintf(a.stderr, "enmeid: made the repositories' signing key %s in %s (mode 0600): back it up; hosts trust it from now on. To have your own identity in it, run enmeid signing-key generate --name NAME --email EMAIL on a new data directory before the first repo add.\n",
 			sign.FormatFingerprint(k.Fingerprint()), a.cfg.SigningKey)
 		if a.keyBits != 0 {
 			a.log.Warn("debug knob: the key has a test size", "ENMEI_DEBUG_KEY_BITS", a.keyBits)
@@ -261,6 +267,9 @@ func (a *app) migrateCommand() *cobra.Command {
 			}
 			if err := a.custody().Migrate(ctx); err != nil {
 				return err
+			}
+			if a.cfg.JSON {
+				return a.printJSON(map[string]any{"database": Redact(a.cfg.DB), "migrated": true})
 			}
 			fmt.Fprintf(a.stderr, "database %s is up to date\n", Redact(a.cfg.DB))
 			return nil

@@ -52,7 +52,7 @@ func (a *app) productCommand() *cobra.Command {
 				return err
 			}
 			if a.cfg.JSON {
-				return a.printJSON(p)
+				return a.printJSON(productJSON(p))
 			}
 			fmt.Fprintf(a.stderr, "product %s added (%s)\n", p.ID, p.Format)
 			return nil
@@ -111,20 +111,25 @@ func (a *app) repoCommand() *cobra.Command {
 			default:
 				return usagef("product %s delivers %s, which has no package repository yet", p.ID, p.Format)
 			}
+			// The key first: a repository must not be recorded without the
+			// signed, empty publication hosts are configured against.
+			pub, err := a.publisher(cmd)
+			if err != nil {
+				return err
+			}
 			if err := a.st.AddRepo(ctx, r); err != nil {
 				return err
 			}
 			// An empty, signed publication at once: hosts may be configured
 			// before the first ELS package exists.
-			pub, err := a.publisher(cmd)
-			if err != nil {
-				return err
-			}
 			if _, err := pub.Republish(ctx, r.ID); err != nil {
 				return err
 			}
+			if r, err = a.st.Repo(ctx, r.ID); err != nil {
+				return err
+			}
 			if a.cfg.JSON {
-				return a.printJSON(r)
+				return a.printJSON(repoJSON(r))
 			}
 			fmt.Fprintf(a.stderr, "repository %s added to product %s\n", r.ID, r.ProductID)
 			return nil
@@ -152,4 +157,13 @@ func checkID(what, id string) error {
 		}
 	}
 	return nil
+}
+
+func productJSON(p store.Product) map[string]any {
+	return map[string]any{"id": p.ID, "name": p.Name, "format": p.Format, "eol": p.EOL, "os": p.OSID, "os_version": p.OSVersion}
+}
+
+func repoJSON(r store.Repo) map[string]any {
+	return map[string]any{"id": r.ID, "product": r.ProductID, "format": r.Format, "arch": r.Arch,
+		"suite": r.Suite, "component": r.Component, "current_publication": r.Current}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/store"
 )
 
@@ -20,7 +21,7 @@ func (a *app) newContract(ctx context.Context, c store.Contract) (store.Contract
 	c.SupportID = entitle.NewSupportID(a.now())
 	c.CreatedAt = a.now()
 	if err := entitle.CheckNew(c); err != nil {
-		return c, nil, err
+		return c, nil, exitcode.AsUsage(err) // every value checked there came from a flag
 	}
 	if c.Plan == "developer" {
 		return c, nil, errs.E(errs.Invalid, "developer-plan accounts are not available yet: use the server or container plan")
@@ -83,7 +84,7 @@ func (a *app) contractCommand() *cobra.Command {
 	f.StringVar(&c.Customer, "customer", "", "customer company")
 	f.StringVar(&c.EndUser, "end-user", "", "end user, for system-integrator deals")
 	f.StringVar(&products, "product", "", "product IDs, comma-separated")
-	f.StringVar(&c.Plan, "plan", "server", "server, container or developer")
+	f.StringVar(&c.Plan, "plan", "server", "server or container (developer: not available yet)")
 	f.IntVar(&c.Quantity, "quantity", 0, "servers (server plan), concurrent containers (container plan) or developers")
 	f.StringVar(&c.Start, "start", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
 	f.StringVar(&c.End, "end", "", "last day, YYYY-MM-DD (Asia/Tokyo)")
@@ -152,7 +153,7 @@ func (a *app) contractCommand() *cobra.Command {
 				fmt.Fprintln(tw, "HOST ID\tHOSTNAME\tPRODUCT\tREGISTERED\tLAST SEEN")
 				for _, h := range hosts {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.ID, h.Hostname, h.ProductID,
-						h.RegisteredAt.In(entitle.Tokyo).Format(time.DateTime), h.LastSeen.In(entitle.Tokyo).Format(time.DateTime))
+						h.RegisteredAt.In(entitle.Tokyo).Format(time.DateTime+" JST"), h.LastSeen.In(entitle.Tokyo).Format(time.DateTime+" JST"))
 				}
 				return tw.Flush()
 			}
@@ -167,7 +168,7 @@ func (a *app) contractCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if _, err := entitle.ParseDate(end); err != nil {
-				return err
+				return exitcode.AsUsage(err)
 			}
 			if err := a.open(ctx); err != nil {
 				return err
@@ -212,7 +213,7 @@ func (a *app) seatCommand() *cobra.Command {
 			if a.cfg.JSON {
 				return a.printJSON(map[string]any{"support_id": args[0], "released": args[1]})
 			}
-			fmt.Fprintf(a.stderr, "seat of host %s released; it can no longer reach the repositories\n", args[1])
+			fmt.Fprintf(a.stderr, "seat of host %s released; within a few seconds it can no longer reach the repositories\n", args[1])
 			return nil
 		},
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/gc"
 	"github.com/enmei-project/enmei/internal/publish"
@@ -136,7 +137,7 @@ func (a *app) publicationCommand() *cobra.Command {
 				if p.RollbackOf != 0 {
 					note = fmt.Sprintf("rollback to %d", p.RollbackOf)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", p.ID, p.CreatedAt.Local().Format(time.DateTime), p.Packages, cur, note)
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", p.ID, p.CreatedAt.In(entitle.Tokyo).Format(time.DateTime+" JST"), p.Packages, cur, note)
 			}
 			return tw.Flush()
 		},
@@ -175,6 +176,9 @@ newer index (apt refuses an older Release) take the rollback at their next updat
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if keep < 0 {
+				return usagef("--keep must be 0 or more, not %d", keep)
+			}
 			if err := a.open(ctx); err != nil {
 				return err
 			}
@@ -223,10 +227,11 @@ in flight protects what it is about to reference. Prints what it freed.`,
 				return err
 			}
 			if a.cfg.JSON {
+				rep.Cutoff = rep.Cutoff.UTC()
 				return a.printJSON(rep)
 			}
 			fmt.Fprintf(a.stdout, "freed %d blobs (%s), %d package records and %d temporary files; kept %d unreferenced blobs used since %s\n",
-				rep.Blobs, humanBytes(rep.Bytes), rep.Packages, rep.TempFiles, rep.KeptYoung, rep.Cutoff.Local().Format(time.DateTime))
+				rep.Blobs, humanBytes(rep.Bytes), rep.Packages, rep.TempFiles, rep.KeptYoung, rep.Cutoff.In(entitle.Tokyo).Format(time.DateTime+" JST"))
 			return nil
 		},
 	}
@@ -283,11 +288,13 @@ func (a *app) signingKeyCommand() *cobra.Command {
 	var bits int
 	generate := &cobra.Command{
 		Use:   "generate --name NAME --email EMAIL [--bits 4096]",
-		Short: "create the repositories' OpenPGP key in the key file (before the first publish)",
+		Short: "create the repositories' OpenPGP key in the key file (before the first repo add)",
 		Long: `Create the repositories' OpenPGP signing key (RSA 4096 by default) with your
 identity, in the key file (--signing-key, default <data>/signing-key.asc, mode
 0600; protected with ENMEI_SIGNING_PASSPHRASE when it is set). Only the public key
-goes into the database. Refused when a key exists already: hosts trust it.`,
+goes into the database. Run it before the first repo add, which signs the new
+repository's empty publication and so makes a key on first need. Refused when a
+key exists already: hosts trust it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ type serveOptions struct {
 	shutdown    time.Duration
 	apiRate     float64
 	apiBurst    int
+	trusted     []string
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -68,6 +70,7 @@ to --shutdown-timeout to finish. A normal stop exits 0.`,
 	f.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "on stop, how long running requests (downloads) may take to finish")
 	f.Float64Var(&o.apiRate, "api-rate", 5, "requests per second each client address may make to /api/v1/*")
 	f.IntVar(&o.apiBurst, "api-burst", 60, "burst of /api/v1/* requests each client address may make")
+	f.StringSliceVar(&o.trusted, "trusted-proxy", nil, "load balancer or reverse proxy address or CIDR whose X-Forwarded-For is believed (repeatable)")
 	return cmd
 }
 
@@ -90,6 +93,18 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	if o.apiRate <= 0 || o.apiBurst <= 0 {
 		return usagef("--api-rate and --api-burst must be positive")
+	}
+	var trusted []netip.Prefix
+	for _, t := range o.trusted {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			a, aerr := netip.ParseAddr(t)
+			if aerr != nil {
+				return usagef("--trusted-proxy %q is not an IP address or CIDR", t)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		trusted = append(trusted, p.Masked())
 	}
 	if err := a.open(ctx); err != nil {
 		return err
@@ -145,7 +160,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	})
 	srv := server.New(server.Config{Store: a.st, Blobs: a.blobs, PublicKey: a.publicKeyLoader(), Now: a.now, Log: a.log,
-		APIRate: o.apiRate, APIBurst: o.apiBurst,
+		APIRate: o.apiRate, APIBurst: o.apiBurst, TrustedProxies: trusted,
 		Hooks: server.Hooks{
 			Registration: o11y.Registration,
 			Host:         func(r *http.Request, id string) { obs.SetHostID(r.Context(), id) },

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/api"
+	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 )
 
@@ -348,8 +349,9 @@ func (a *app) hostnameToSend(o registerOptions) (string, error) {
 	if o.hostnameSet {
 		name, from = strings.TrimSpace(o.hostname), "--hostname"
 	}
-	if strings.ContainsFunc(name, unicode.IsControl) || len(name) > 255 {
-		return "", usageErr("%s %q has control characters or is longer than 255 bytes, which the server refuses: pass --hostname NAME or --no-hostname", from, name)
+	// The server's own rule, so nothing is sent that it would refuse.
+	if !entitle.ValidHostname(name) {
+		return "", usageErr("%s %.64q has control characters, spaces or more than 253 bytes, which the server refuses: pass --hostname NAME or --no-hostname", from, name)
 	}
 	return name, nil
 }

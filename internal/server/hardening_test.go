@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -339,5 +340,29 @@ func TestReRegistrationKeepsProvenSecret(t *testing.T) {
 	f.advance(6 * time.Second) // past the entitlement cache
 	if code := f.get(t, "/repos/r/repodata/repomd.xml"); code != http.StatusUnauthorized {
 		t.Errorf("the rotated-away secret still works: %d", code)
+	}
+}
+
+func TestClientAddrBehindProxies(t *testing.T) {
+	s := New(Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Store: nil})
+	for _, tt := range []struct {
+		remote, xff, want string
+	}{
+		{"192.0.2.7:5000", "", "192.0.2.7"},
+		{"192.0.2.7:5000", "198.51.100.1", "192.0.2.7"}, // not from a trusted proxy: ignored
+		{"10.1.2.3:5000", "198.51.100.1", "198.51.100.1"},
+		{"10.1.2.3:5000", "203.0.113.9, 198.51.100.1, 10.9.9.9", "198.51.100.1"}, // the client's own claim is not believed
+		{"10.1.2.3:5000", "junk", "10.1.2.3"},
+		{"10.1.2.3:5000", "", "10.1.2.3"},
+		{"[::ffff:192.0.2.7]:1", "", "192.0.2.7"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.remote
+		if tt.xff != "" {
+			r.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		if got := s.clientAddr(r); got != tt.want {
+			t.Errorf("clientAddr(%s, XFF %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
+		}
 	}
 }

@@ -16,8 +16,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"path"
 	"regexp"
 	"strconv"
@@ -89,8 +89,11 @@ type Config struct {
 	// (default 5 per second, bursts of 60).
 	APIRate  float64
 	APIBurst int
-	Log      *slog.Logger
-	Hooks    Hooks
+	// TrustedProxies are the load balancers and reverse proxies whose
+	// X-Forwarded-For is believed, so the limit applies per real client.
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger
+	Hooks          Hooks
 }
 
 // Cache sizes: enough for every host of a large vendor, and a fixed bound on
@@ -236,7 +239,7 @@ func (s *Server) noteSeen(id string, now time.Time) {
 // limited applies the per-address rate limit of /api/v1/*.
 func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := clientAddr(r)
+		addr := s.clientAddr(r)
 		lim, ok := s.limiters.Get(addr)
 		if !ok {
 			lim = rate.NewLimiter(rate.Limit(s.cfg.APIRate), s.cfg.APIBurst)
@@ -252,17 +255,39 @@ func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	})
 }
 
-// clientAddr is the request's peer IP: parsed, so no client-chosen text
-// becomes a cache key.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientAddr is the request's client IP: the peer, or behind a trusted
+// proxy the nearest address in X-Forwarded-For that is not a trusted proxy.
+// It is always a parsed IP, so no client-chosen text becomes a cache key.
+func (s *Server) clientAddr(r *http.Request) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		return "unknown"
 	}
-	if ip := net.ParseIP(host); ip != nil {
+	ip := peer.Addr().Unmap()
+	if !s.trusted(ip) {
 		return ip.String()
 	}
-	return "unknown"
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0 && i >= len(hops)-16; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a forged or broken header: stop at the last proxy we trust
+		}
+		ip = hop.Unmap()
+		if !s.trusted(ip) {
+			break
+		}
+	}
+	return ip.String()
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // authHost checks HTTP Basic credentials and the live contract. It returns
