@@ -11,12 +11,13 @@ import (
 	"testing"
 )
 
-// need skips the test when a tool it checks the packages with is missing.
+// need fails the test when a tool it checks the packages with is missing:
+// scripts/test installs them, and a check that did not run proves nothing.
 func need(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
+			t.Fatalf("%s is needed to check the packages (scripts/test installs it): %v", tool, err)
 		}
 	}
 }

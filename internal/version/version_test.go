@@ -123,12 +123,9 @@ func TestGet(t *testing.T) {
 // TestLinkerOverride builds a real binary with -ldflags -X, the way release
 // builds set the version, and runs it.
 func TestLinkerOverride(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary")
-	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go tool in PATH")
+		t.Fatalf("the go tool is needed to build the test binary: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "printversion")
 	const pkg = "github.com/enmei-project/enmei/internal/version"

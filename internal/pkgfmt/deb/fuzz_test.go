@@ -27,7 +27,7 @@ import (
 // headers claim), and refuse malformed input with an error wrapping
 // ErrInvalid. Seeds are the demo packages, built at run time, plus the
 // damaged variants in testdata/fuzz (regenerate them with
-// ENMEI_WRITE_FUZZ_CORPUS=1 go test -run TestWriteFuzzCorpus).
+// ENMEI_WRITE_FUZZ_CORPUS=1 go test -run TestFuzzCorpus).
 
 // heapAllocs is the cumulative number of bytes allocated on the heap; read
 // through runtime/metrics because, unlike ReadMemStats, it does not stop
@@ -362,13 +362,10 @@ func TestInspectDpkgBuilt(t *testing.T) {
 	}
 }
 
-// TestWriteFuzzCorpus writes testdata/fuzz seeds: each demo .deb and
-// control member truncated and with bytes flipped. It only runs when
-// asked to.
-func TestWriteFuzzCorpus(t *testing.T) {
-	if os.Getenv("ENMEI_WRITE_FUZZ_CORPUS") == "" {
-		t.Skip("set ENMEI_WRITE_FUZZ_CORPUS=1 to rewrite testdata/fuzz seeds")
-	}
+// TestFuzzCorpus checks the testdata/fuzz seeds against what they are made
+// from: each demo .deb and control member truncated and with bytes flipped.
+// With ENMEI_WRITE_FUZZ_CORPUS=1 it rewrites them.
+func TestFuzzCorpus(t *testing.T) {
 	files := debs(t)
 	for name, d := range files {
 		base := strings.TrimSuffix(name, ".deb")
@@ -425,8 +422,15 @@ func writeCorpus(t *testing.T, target string, seeds map[string][]byte, kinds map
 			body += fmt.Sprintf("byte(%q)\n", kinds[name])
 		}
 		body += fmt.Sprintf("[]byte(%q)\n", b)
-		if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
+		path := filepath.Join(dir, "seed-"+name)
+		if os.Getenv("ENMEI_WRITE_FUZZ_CORPUS") != "" {
+			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != body {
+			t.Errorf("%s is missing or stale (%v): run ENMEI_WRITE_FUZZ_CORPUS=1 go test -run TestFuzzCorpus and commit the seeds", path, err)
 		}
 	}
 }
