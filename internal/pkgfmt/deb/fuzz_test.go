@@ -13,13 +13,14 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"runtime/metrics"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/enmei-project/enmei/internal/testutil/fuzzutil"
 )
 
 // Fuzz targets for the parsers of uploaded .debs. Their invariants: never
@@ -29,24 +30,12 @@ import (
 // damaged variants in testdata/fuzz (regenerate them with
 // ENMEI_WRITE_FUZZ_CORPUS=1 go test -run TestFuzzCorpus).
 
-// heapAllocs is the cumulative number of bytes allocated on the heap; read
-// through runtime/metrics because, unlike ReadMemStats, it does not stop
-// the world on every fuzzing exec.
-func heapAllocs() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
 // checkAllocs fails if more was allocated since before than a parser of n
 // input bytes needs: the largest xz dictionary accepted, decompressor
 // state, and a generous factor of the input.
 func checkAllocs(t *testing.T, before uint64, n int) {
 	t.Helper()
-	const fixed, perByte = maxXZDict + 16<<20, 64
-	if got := heapAllocs() - before; got > fixed+perByte*uint64(n) {
-		t.Fatalf("allocated %d bytes for %d bytes of input", got, n)
-	}
+	fuzzutil.CheckAllocs(t, before, n, maxXZDict+16<<20)
 }
 
 // demoDebs are the demo packages, sorted by name so seeds are stable.
@@ -213,7 +202,7 @@ func FuzzInspect(f *testing.F) {
 	f.Add([]byte("!<arch>\n"))
 	f.Add([]byte("!<arch>\ndebian-binary   0           0     0     100644  9999999999`\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		before := heapAllocs()
+		before := fuzzutil.HeapAllocs()
 		info, err := Inspect(bytes.NewReader(data))
 		checkAllocs(t, before, len(data))
 		if err != nil {
@@ -264,7 +253,7 @@ func FuzzControlTar(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		name := compressions[int(kind)%len(compressions)]
-		before := heapAllocs()
+		before := fuzzutil.HeapAllocs()
 		info, err := parseControlTar(name, data)
 		checkAllocs(t, before, len(data))
 		if err != nil {
@@ -313,9 +302,9 @@ func TestHostileControlsRefusedCheaply(t *testing.T) {
 	d := demoDebs(t)[0]
 	ms := members(t, d)
 	for i, h := range hostileControls() {
-		before := heapAllocs()
+		before := fuzzutil.HeapAllocs()
 		_, err := Inspect(bytes.NewReader(archive(ms[0], h, ms[len(ms)-1])))
-		if got := heapAllocs() - before; got > 16<<20 {
+		if got := fuzzutil.HeapAllocs() - before; got > 16<<20 {
 			t.Errorf("hostile control %d (%s): allocated %d bytes", i, h.name, got)
 		}
 		if !errors.Is(err, ErrInvalid) {
@@ -412,25 +401,12 @@ func flip(b []byte, at int) []byte {
 // set, gives FuzzControlTar's first argument.
 func writeCorpus(t *testing.T, target string, seeds map[string][]byte, kinds map[string]uint8) {
 	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for name, b := range seeds {
 		body := "go test fuzz v1\n"
 		if kinds != nil {
 			body += fmt.Sprintf("byte(%q)\n", kinds[name])
 		}
 		body += fmt.Sprintf("[]byte(%q)\n", b)
-		path := filepath.Join(dir, "seed-"+name)
-		if os.Getenv("ENMEI_WRITE_FUZZ_CORPUS") != "" {
-			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if got, err := os.ReadFile(path); err != nil || string(got) != body {
-			t.Errorf("%s is missing or stale (%v): run ENMEI_WRITE_FUZZ_CORPUS=1 go test -run TestFuzzCorpus and commit the seeds", path, err)
-		}
+		fuzzutil.Seed(t, target, name, body)
 	}
 }

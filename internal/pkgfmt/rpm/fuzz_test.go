@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"runtime/metrics"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/enmei-project/enmei/internal/demo"
+	"github.com/enmei-project/enmei/internal/testutil/fuzzutil"
 )
 
 // Fuzz targets for the parsers of uploaded RPMs. Their invariants: never
@@ -24,24 +22,12 @@ import (
 // damaged variants in testdata/fuzz (regenerate them with
 // ENMEI_WRITE_FUZZ_CORPUS=1 go test -run TestFuzzCorpus).
 
-// heapAllocs is the cumulative number of bytes allocated on the heap; read
-// through runtime/metrics because, unlike ReadMemStats, it does not stop
-// the world on every fuzzing exec.
-func heapAllocs() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
 // checkAllocs fails if more was allocated since before than a parser of n
 // input bytes needs: a fixed allowance (signing, decompressor state) plus a
 // generous factor of the input (parsed tags take more room than their bytes).
 func checkAllocs(t *testing.T, before uint64, n int) {
 	t.Helper()
-	const fixed, perByte = 16 << 20, 64
-	if got := heapAllocs() - before; got > fixed+perByte*uint64(n) {
-		t.Fatalf("allocated %d bytes for %d bytes of input", got, n)
-	}
+	fuzzutil.CheckAllocs(t, before, n, 16<<20)
 }
 
 // demoRPMs are the demo packages, sorted by name so seeds are stable.
@@ -128,7 +114,7 @@ func FuzzSign(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("!<arch>\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		before := heapAllocs()
+		before := fuzzutil.HeapAllocs()
 		var out bytes.Buffer
 		h, err := Sign(bytes.NewReader(data), &out, key)
 		checkAllocs(t, before, len(data))
@@ -173,7 +159,7 @@ func FuzzReadHeader(f *testing.F) {
 		if isSig {
 			region, maxIl, maxDl = regionSig, maxSigIndex, maxSigStore
 		}
-		before := heapAllocs()
+		before := fuzzutil.HeapAllocs()
 		h, err := readHeader(bytes.NewReader(data), region)
 		checkAllocs(t, before, len(data))
 		if err != nil {
@@ -230,7 +216,7 @@ func FuzzParseHeader(f *testing.F) {
 		f.Add(h)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		before := heapAllocs()
+		before := fuzzutil.HeapAllocs()
 		hdr, err := readHeader(bytes.NewReader(data), regionHeader)
 		var h *Header
 		if err == nil {
@@ -273,9 +259,9 @@ func FuzzParseHeader(f *testing.F) {
 func TestHostileHeadersRefusedCheaply(t *testing.T) {
 	for i, h := range hostileHeaders() {
 		for _, region := range []uint32{regionSig, regionHeader} {
-			before := heapAllocs()
+			before := fuzzutil.HeapAllocs()
 			_, err := readHeader(bytes.NewReader(h), region)
-			if got := heapAllocs() - before; got > 1<<20 {
+			if got := fuzzutil.HeapAllocs() - before; got > 1<<20 {
 				t.Errorf("hostile header %d (region %d): allocated %d bytes", i, region, got)
 			}
 			if !errors.Is(err, ErrInvalid) {
@@ -344,24 +330,11 @@ func TestFuzzCorpus(t *testing.T) {
 // FuzzReadHeader's second argument (true for signature headers).
 func writeCorpus(t *testing.T, target string, seeds map[string][]byte, withBool bool) {
 	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for name, b := range seeds {
 		body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
 		if withBool {
 			body += fmt.Sprintf("bool(%v)\n", strings.Contains(name, "-sig"))
 		}
-		path := filepath.Join(dir, "seed-"+name)
-		if os.Getenv("ENMEI_WRITE_FUZZ_CORPUS") != "" {
-			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if got, err := os.ReadFile(path); err != nil || string(got) != body {
-			t.Errorf("%s is missing or stale (%v): run ENMEI_WRITE_FUZZ_CORPUS=1 go test -run TestFuzzCorpus and commit the seeds", path, err)
-		}
+		fuzzutil.Seed(t, target, name, body)
 	}
 }
