@@ -129,33 +129,23 @@ func redactErr(err error, dsn string) error {
 	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), pass, "xxxxx"))
 }
 
-// custody says where the signing key lives.
+// custody says where the signing key lives; a key made on first need is
+// announced with its fingerprint.
 func (a *app) custody() *sign.Custody {
 	host, _ := os.Hostname()
 	return &sign.Custody{Store: a.st, File: a.cfg.SigningKey, Passphrase: []byte(a.env("ENMEI_SIGNING_PASSPHRASE")),
-		Now: a.now, Bits: a.keyBits, Comment: host}
+		Now: a.now, Bits: a.keyBits, Comment: host, Created: func(k *sign.Key) {
+			fmt.Fprintf(a.stderr, "enmeid: made the repositories' signing key %s in %s (mode 0600): back it up; hosts trust it from now on. To have your own identity in it, run enmeid signing-key generate --name NAME --email EMAIL on a new data directory before the first repo add.\n",
+				sign.FormatFingerprint(k.Fingerprint()), a.cfg.SigningKey)
+			if a.keyBits != 0 {
+				a.log.Warn("debug knob: the key has a test size", "ENMEI_DEBUG_KEY_BITS", a.keyBits)
+			}
+		}}
 }
 
 // key returns the private signing key, making it on first need.
 func (a *app) key(ctx context.Context) (*sign.Key, error) {
-	k, created, err := a.keyCreated(ctx)
-	if created {
-		fmt.Fprintf(a.stderr, "enmeid: made the repositories' signing key %s in %s (mode 0600): back it up; hosts trust it from now on. To have your own identity in it, run enmeid signing-key generate --name NAME --email EMAIL on a new data directory before the first repo add.\n",
-			sign.FormatFingerprint(k.Fingerprint()), a.cfg.SigningKey)
-		if a.keyBits != 0 {
-			a.log.Warn("debug knob: the key has a test size", "ENMEI_DEBUG_KEY_BITS", a.keyBits)
-		}
-	}
-	return k, err
-}
-
-func (a *app) keyCreated(ctx context.Context) (*sign.Key, bool, error) {
-	_, statErr := os.Stat(a.cfg.SigningKey)
-	k, err := a.custody().Private(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	return k, os.IsNotExist(statErr), nil
+	return a.custody().Private(ctx)
 }
 
 func (a *app) close() {

@@ -38,6 +38,8 @@ type Custody struct {
 	Bits int
 	// Name and Comment form the user ID of a key made on first need.
 	Name, Comment string
+	// Created, when set, is told about a key made on first need.
+	Created func(*Key)
 }
 
 func (c *Custody) now() time.Time {
@@ -193,6 +195,9 @@ func (c *Custody) create(ctx context.Context) (*Key, error) {
 			return c.Private(ctx)
 		}
 		return nil, err
+	}
+	if c.Created != nil {
+		c.Created(k)
 	}
 	return k, nil
 }

@@ -62,6 +62,8 @@ func TestCustodyFirstNeed(t *testing.T) {
 	st := &memSettings{}
 	dir := t.TempDir()
 	c := custody(t, st, dir)
+	made := 0
+	c.Created = func(*sign.Key) { made++ }
 	if _, err := c.Public(ctx); !errs.Is(err, errs.NotFound) {
 		t.Errorf("Public before any key = %v, want NotFound", err)
 	}
@@ -88,6 +90,9 @@ func TestCustodyFirstNeed(t *testing.T) {
 	again, err := c.Private(ctx)
 	if err != nil || again.Fingerprint() != k.Fingerprint() {
 		t.Errorf("second Private = %v, %v; want the same key", again, err)
+	}
+	if made != 1 {
+		t.Errorf("Created was called %d times for one key made on first need", made)
 	}
 	// A replica (or a lost file) without the key file must not make a new key.
 	other := custody(t, st, t.TempDir())
