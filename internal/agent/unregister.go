@@ -87,9 +87,7 @@ func (a *app) unregister(ctx context.Context, product string) error {
 	}
 	// What the server let go of must leave the configuration even if a
 	// later call failed, so a retry does not present dead credentials.
-	for _, r := range gone[len(done):] {
-		keep = append(keep, r)
-	}
+	keep = append(keep, gone[len(done):]...)
 	if len(keep) == 0 {
 		if err := removeFiles(a.root, append(st.Files, statePath)); err != nil {
 			return fmt.Errorf("%w: the seats are returned; remove the remaining files by hand", err)
