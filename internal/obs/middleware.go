@@ -59,13 +59,17 @@ type Router interface {
 // for every request next serves.
 //
 // The route label is, in order: what a handler passed to SetRoute; else, if
-// next implements Router (as *http.ServeMux does), the pattern its Handler
-// method reports, looked up before serving; else the Pattern that a ServeMux
-// set on this same *http.Request while serving it; else RouteUnmatched. The
-// first two are documented behaviour and preferred; the third holds as long
-// as nothing between Middleware and the ServeMux copies the request.
+// next is another Router than *http.ServeMux, the pattern its Handler method
+// reports, looked up before serving; else the Pattern that a ServeMux set on
+// this same *http.Request while serving it (net/http does so on the request
+// it is given); else RouteUnmatched.
 func (o *Obs) Middleware(next http.Handler) http.Handler {
 	router, _ := next.(Router)
+	if _, ok := next.(*http.ServeMux); ok {
+		// A ServeMux sets Pattern on the very request it is given, so
+		// looking it up before serving would route every request twice.
+		router = nil
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		var looked string
