@@ -8,6 +8,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -97,19 +98,19 @@ func (a *app) open(ctx context.Context) error {
 	if a.st != nil {
 		return nil
 	}
-	if !strings.HasPrefix(a.cfg.DB, "sqlite://") && !strings.HasPrefix(a.cfg.DB, "postgres://") && !strings.HasPrefix(a.cfg.DB, "postgresql://") {
+	st, err := backend.OpenStore(ctx, a.cfg.DB)
+	if errors.Is(err, backend.ErrScheme) {
 		return usagef("--db %q is not sqlite://PATH or postgres://…", Redact(a.cfg.DB))
 	}
-	if !strings.HasPrefix(a.cfg.Blobs, "file://") {
-		return usagef("--blobs %q is not file://DIR", Redact(a.cfg.Blobs))
-	}
-	st, err := backend.OpenStore(ctx, a.cfg.DB)
 	if err != nil {
 		return fmt.Errorf("opening the database %s: %w", Redact(a.cfg.DB), redactErr(err, a.cfg.DB))
 	}
 	bl, err := backend.OpenBlobs(ctx, a.cfg.Blobs)
 	if err != nil {
 		st.Close()
+		if errors.Is(err, backend.ErrScheme) {
+			return usagef("--blobs %q is not file://DIR", Redact(a.cfg.Blobs))
+		}
 		return fmt.Errorf("opening the blob store %s: %w", Redact(a.cfg.Blobs), err)
 	}
 	a.st, a.blobs = st, bl

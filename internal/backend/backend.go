@@ -5,6 +5,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +19,10 @@ import (
 	"github.com/enmei-project/enmei/internal/store/sqlite"
 )
 
+// ErrScheme is wrapped by the errors of a URL no backend handles; it is a
+// mistake on the command line, not a failure of the backend.
+var ErrScheme = errors.New("unknown backend URL scheme")
+
 // OpenStore opens the store at url: sqlite://PATH or postgres://….
 func OpenStore(ctx context.Context, url string) (store.Store, error) {
 	switch {
@@ -30,7 +35,7 @@ func OpenStore(ctx context.Context, url string) (store.Store, error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url)
 	}
-	return nil, errs.E(errs.Invalid, "database URL %q is not sqlite://PATH or postgres://…", url)
+	return nil, errs.Wrap(errs.Invalid, ErrScheme, fmt.Sprintf("database URL %q is not sqlite://PATH or postgres://…", url))
 }
 
 // OpenBlobs opens the blob store at url: file://DIR.
@@ -38,5 +43,5 @@ func OpenBlobs(ctx context.Context, url string) (blob.Store, error) {
 	if strings.HasPrefix(url, "file://") {
 		return blobfs.Open(strings.TrimPrefix(url, "file://"))
 	}
-	return nil, errs.E(errs.Invalid, "blob store URL %q is not file://DIR (s3:// is planned)", url)
+	return nil, errs.Wrap(errs.Invalid, ErrScheme, fmt.Sprintf("blob store URL %q is not file://DIR (s3:// is planned)", url))
 }
