@@ -92,6 +92,9 @@ type app struct {
 	blobs blob.Store
 	// keyBits is the size of a signing key made on first need.
 	keyBits int
+	// released is told of released seats (serve points it at the server's
+	// cache); nil outside serve.
+	released func(hostID string)
 }
 
 func (a *app) open(ctx context.Context) error {

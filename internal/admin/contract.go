@@ -10,39 +10,35 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/entitle"
-	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/store"
+	"github.com/enmei-project/enmei/internal/vendorops"
 )
 
+// ops returns the vendor operations over the open store. Rollbacks load the
+// signing key only when one is asked for.
+func (a *app) ops() *vendorops.Ops {
+	return &vendorops.Ops{Store: a.st, Now: a.now, Released: a.released,
+		Rollback: func(ctx context.Context, repoID string, id int64) (store.Publication, error) {
+			p, err := a.publisherCtx(ctx)
+			if err != nil {
+				return store.Publication{}, err
+			}
+			return p.Rollback(ctx, repoID, id)
+		}}
+}
+
 // newContract stores a contract with one licence key per product and returns
-// the keys in product order. Only the keys' hashes are stored.
+// the keys in product order.
 func (a *app) newContract(ctx context.Context, c store.Contract) (store.Contract, []string, error) {
-	c.SupportID = entitle.NewSupportID(a.now())
 	c.CreatedAt = a.now()
 	if err := entitle.CheckNew(c); err != nil {
 		return c, nil, exitcode.AsUsage(err) // every value checked there came from a flag
 	}
-	if c.Plan == "developer" {
-		return c, nil, errs.E(errs.Invalid, "developer-plan accounts are not available yet: use the server or container plan")
-	}
 	if err := a.open(ctx); err != nil {
 		return c, nil, err
 	}
-	var keys []string
-	var recs []store.LicenseKey
-	for _, p := range c.Products {
-		if _, err := a.st.Product(ctx, p); err != nil {
-			return c, nil, err
-		}
-		k, id, hash := entitle.NewLicenseKey()
-		keys = append(keys, k)
-		recs = append(recs, store.LicenseKey{ID: id, SupportID: c.SupportID, ProductID: p, Hash: hash})
-	}
-	if err := a.st.AddContract(ctx, c, recs); err != nil {
-		return c, nil, err
-	}
-	return c, keys, nil
+	return a.ops().NewContract(ctx, c)
 }
 
 func (a *app) contractCommand() *cobra.Command {
@@ -173,14 +169,8 @@ func (a *app) contractCommand() *cobra.Command {
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			c, err := a.st.Contract(ctx, args[0])
+			c, err := a.ops().Renew(ctx, args[0], end)
 			if err != nil {
-				return err
-			}
-			if end <= c.End {
-				return errs.E(errs.Invalid, "the new end date %s is not after the current one %s", end, c.End)
-			}
-			if err := a.st.RenewContract(ctx, c.SupportID, end); err != nil {
 				return err
 			}
 			if a.cfg.JSON {
@@ -207,7 +197,7 @@ func (a *app) seatCommand() *cobra.Command {
 			if err := a.open(ctx); err != nil {
 				return err
 			}
-			if err := a.st.ReleaseSeat(ctx, args[0], args[1]); err != nil {
+			if err := a.ops().ReleaseSeat(ctx, args[0], args[1]); err != nil {
 				return err
 			}
 			if a.cfg.JSON {

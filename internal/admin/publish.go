@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,7 +24,10 @@ import (
 func (a *app) stagingDir() string { return filepath.Join(a.cfg.Data, "tmp") }
 
 func (a *app) publisher(cmd *cobra.Command) (*publish.Publisher, error) {
-	ctx := cmd.Context()
+	return a.publisherCtx(cmd.Context())
+}
+
+func (a *app) publisherCtx(ctx context.Context) (*publish.Publisher, error) {
 	if err := a.open(ctx); err != nil {
 		return nil, err
 	}
@@ -154,11 +158,10 @@ newer index (apt refuses an older Release) take the rollback at their next updat
 			if err != nil {
 				return usagef("publication ID %q is not a number", args[1])
 			}
-			p, err := a.publisher(cmd)
-			if err != nil {
+			if err := a.open(cmd.Context()); err != nil {
 				return err
 			}
-			pub, err := p.Rollback(cmd.Context(), args[0], id)
+			pub, err := a.ops().RollbackTo(cmd.Context(), args[0], id)
 			if err != nil {
 				return err
 			}

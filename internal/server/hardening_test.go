@@ -361,7 +361,7 @@ func TestClientAddrBehindProxies(t *testing.T) {
 		if tt.xff != "" {
 			r.Header.Set("X-Forwarded-For", tt.xff)
 		}
-		if got := s.clientAddr(r); got != tt.want {
+		if got := s.ClientAddr(r); got != tt.want {
 			t.Errorf("clientAddr(%s, XFF %q) = %s, want %s", tt.remote, tt.xff, got, tt.want)
 		}
 	}

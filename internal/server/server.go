@@ -13,7 +13,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -186,13 +185,16 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /api/v1/signing-key", s.limited(s.signingKey))
 	mux.HandleFunc("GET /repos/{repo}/{path...}", s.repoFile)
 	mux.HandleFunc("HEAD /repos/{repo}/{path...}", s.repoFile)
-	mux.HandleFunc("GET /{$}", s.index)
 	s.mux = mux
 	return s
 }
 
 // Handle adds a route to the server's mux (health, metrics, portal pages).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// ForgetHost drops a host's cached entitlement, so a seat released in this
+// process stops working at once rather than when the cache entry expires.
+func (s *Server) ForgetHost(id string) { s.hosts.Remove(id) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -239,7 +241,7 @@ func (s *Server) noteSeen(id string, now time.Time) {
 // limited applies the per-address rate limit of /api/v1/*.
 func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := s.clientAddr(r)
+		addr := s.ClientAddr(r)
 		lim, ok := s.limiters.Get(addr)
 		if !ok {
 			lim = rate.NewLimiter(rate.Limit(s.cfg.APIRate), s.cfg.APIBurst)
@@ -255,10 +257,10 @@ func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	})
 }
 
-// clientAddr is the request's client IP: the peer, or behind a trusted
+// ClientAddr is the request's client IP: the peer, or behind a trusted
 // proxy the nearest address in X-Forwarded-For that is not a trusted proxy.
 // It is always a parsed IP, so no client-chosen text becomes a cache key.
-func (s *Server) clientAddr(r *http.Request) string {
+func (s *Server) ClientAddr(r *http.Request) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return "unknown"
@@ -570,14 +572,6 @@ func (s *Server) signingKey(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/pgp-keys")
 	w.Write(pub)
-}
-
-func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprint(w, `<!doctype html><html lang="ja"><meta charset="utf-8"><title>enmei</title>
-<h1>enmei 延命</h1><p>Extended lifecycle support repositories. / 延長ライフサイクルサポートのリポジトリです。</p>
-<p>Register a host with <code>enmei register --server URL --key KEY</code>, then update with dnf or apt.</p>
-<p><a href="/api/v1/signing-key">OpenPGP signing key / 署名鍵</a></p></html>`)
 }
 
 // fail writes err as an api.Error with the status its kind maps to. This is

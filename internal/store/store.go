@@ -13,6 +13,7 @@ import (
 
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/notify"
 )
 
 // Product is one OSS + version line delivered by the service (PRODUCT.md §1).
@@ -140,6 +141,8 @@ type Contracts interface {
 	// AddContract stores a contract and its licence keys in one transaction.
 	AddContract(ctx context.Context, c Contract, keys []LicenseKey) error
 	Contract(ctx context.Context, supportID string) (Contract, error)
+	// ListContracts lists every contract, newest first.
+	ListContracts(ctx context.Context) ([]Contract, error)
 	LicenseKeys(ctx context.Context, supportID string) ([]LicenseKey, error)
 	// LicenseKeyByHash finds a key without taking any lock (ErrUnknownKey
 	// if none), so a flood of wrong keys never queues for the write lock.
@@ -233,6 +236,88 @@ type Settings interface {
 	DeleteSetting(ctx context.Context, name string) error
 }
 
+// Mail is one message of the outbox, as notify defines it.
+type Mail = notify.Mail
+
+// Outbox is outgoing mail. Events that cause mail take it as an argument and
+// store it in their own transaction, so a mail is queued exactly when its
+// event happened.
+type Outbox interface {
+	notify.Outbox
+	// EnqueueMail stores queued mail on its own (no event).
+	EnqueueMail(ctx context.Context, mails ...Mail) error
+	// Mails lists the outbox, newest first, at most limit.
+	Mails(ctx context.Context, limit int) ([]Mail, error)
+}
+
+// User is a vendor console user.
+type User struct {
+	Email        string // normalised, lower case
+	Role         string // account.Role*
+	PasswordHash string // argon2id PHC string; "" until set
+	CreatedAt    time.Time
+}
+
+// APIToken is a bearer token of the admin HTTP API. Only its hash is stored.
+type APIToken struct {
+	Name      string
+	Role      string
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// Link is a one-time link: a token (stored hashed) that signs a customer in
+// or lets a console user set a password, once, before it expires.
+type Link struct {
+	Hash      []byte
+	Purpose   string // account.LinkLogin or account.LinkPassword
+	Subject   string // support ID or user e-mail
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Session is a signed-in browser. Only the hash of its cookie is stored.
+type Session struct {
+	Hash      []byte
+	Kind      string // account.Customer or account.Vendor
+	Subject   string // support ID or user e-mail
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// ErrRateLimited is returned by AddLink when its subject had too many links
+// issued within the window.
+var ErrRateLimited = errs.E(errs.Forbidden, "too many links were requested: wait a while and try again")
+
+// Accounts is console users, API tokens, one-time links and sessions.
+type Accounts interface {
+	// AddUser stores a user and its set-password link in one transaction.
+	AddUser(ctx context.Context, u User, link Link) error
+	User(ctx context.Context, email string) (User, error)
+	Users(ctx context.Context) ([]User, error)
+	AddToken(ctx context.Context, t APIToken) error
+	// TokenByHash finds an API token (NotFound if none).
+	TokenByHash(ctx context.Context, hash []byte) (APIToken, error)
+
+	// AddLink stores a link and the mail that carries it (nil: none) in one
+	// transaction, unless max links (> 0) of the same purpose and subject
+	// were made since since: then ErrRateLimited and nothing is stored.
+	AddLink(ctx context.Context, l Link, mail *Mail, max int, since time.Time) error
+	// UseLink consumes a link of the purpose at now: NotFound if it is
+	// unknown, used or expired. It can succeed once.
+	UseLink(ctx context.Context, hash []byte, purpose string, now time.Time) (Link, error)
+	// SetPassword stores a user's new password hash and ends the user's
+	// sessions, in one transaction.
+	SetPassword(ctx context.Context, email, hash string) error
+
+	AddSession(ctx context.Context, s Session) error
+	// Session finds an unexpired session at now (NotFound if none).
+	Session(ctx context.Context, hash []byte, now time.Time) (Session, error)
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteExpired deletes sessions and links expired before now.
+	DeleteExpired(ctx context.Context, now time.Time) error
+}
+
 // Store is everything a backend implements. Consumers declare the smaller
 // interfaces they use; Store is what the backend opener returns.
 type Store interface {
@@ -243,6 +328,8 @@ type Store interface {
 	Publications
 	Leases
 	Settings
+	Outbox
+	Accounts
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -58,6 +58,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		IsUnique:       func(err error) bool { return code(err) == "23505" },
 		Types:          map[string]string{"bytes": "BYTEA", "int64": "BIGINT", "serial": "BIGSERIAL PRIMARY KEY"},
 		LockMigrations: migrationLock,
+		LockKey:        "SELECT pg_advisory_xact_lock(hashtext(?))",
 		Retryable:      func(err error) bool { c := code(err); return c == "40001" || c == "40P01" },
 		// Rewrites the table so no dead tuple keeps a deleted value.
 		Scrub: []string{"VACUUM FULL settings"},

@@ -37,6 +37,10 @@ type Dialect struct {
 	// Retryable reports a transient conflict worth retrying (busy database,
 	// serialization failure).
 	Retryable func(error) bool
+	// LockKey takes a transaction-scoped lock on a string key ("?"), so
+	// check-then-insert rules such as rate limits hold under concurrency;
+	// "" where the transaction already holds the database's write lock.
+	LockKey string
 	// Scrub runs after a setting is deleted, so the deleted value leaves no
 	// copy in free pages, the WAL or dead tuples (a private key once stored
 	// must not survive in the database files).
@@ -185,6 +189,19 @@ ALTER TABLE packages ADD COLUMN touched_at {{int64}} NOT NULL DEFAULT 0;
 CREATE INDEX packages_input ON packages(input);
 ALTER TABLE publications ADD COLUMN rollback_of {{int64}} NOT NULL DEFAULT 0;
 CREATE TABLE leases (id TEXT PRIMARY KEY, started_at {{int64}} NOT NULL, expires_at {{int64}} NOT NULL)
+`, `
+CREATE TABLE outbox (id {{serial}}, to_addr TEXT NOT NULL, subject TEXT NOT NULL, message {{bytes}} NOT NULL,
+  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
+  created_at {{int64}} NOT NULL, next_at {{int64}} NOT NULL, sent_at {{int64}} NOT NULL DEFAULT 0);
+CREATE INDEX outbox_due ON outbox(status, next_at);
+CREATE TABLE users (email TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL DEFAULT '', created_at {{int64}} NOT NULL);
+CREATE TABLE api_tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, hash {{bytes}} NOT NULL UNIQUE, created_at {{int64}} NOT NULL);
+CREATE TABLE links (hash {{bytes}} PRIMARY KEY, purpose TEXT NOT NULL, subject TEXT NOT NULL,
+  created_at {{int64}} NOT NULL, expires_at {{int64}} NOT NULL, used_at {{int64}} NOT NULL DEFAULT 0);
+CREATE INDEX links_subject ON links(purpose, subject, created_at);
+CREATE TABLE sessions (hash {{bytes}} PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
+  created_at {{int64}} NOT NULL, expires_at {{int64}} NOT NULL);
+CREATE INDEX sessions_subject ON sessions(kind, subject)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -350,6 +367,24 @@ func (s *DB) AddContract(ctx context.Context, c store.Contract, keys []store.Lic
 func (s *DB) Contract(ctx context.Context, supportID string) (store.Contract, error) {
 	c, err := scanContract(s.db.QueryRowContext(ctx, s.q(`SELECT `+contractCols+` FROM contracts WHERE support_id = ?`), supportID))
 	return c, notFound(err, "no contract %q: check the support ID", supportID)
+}
+
+// ListContracts implements store.Store.
+func (s *DB) ListContracts(ctx context.Context) ([]store.Contract, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+contractCols+` FROM contracts ORDER BY created_at DESC, support_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Contract
+	for rows.Next() {
+		c, err := scanContract(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // LicenseKeys implements store.Store.

@@ -37,6 +37,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KeyLookupAndSeatCounts", testKeyLookupAndSeatCounts},
 		{"PackageReuseAndGC", testPackageReuseAndGC},
 		{"Leases", testLeases},
+		{"Outbox", testOutbox},
+		{"ConcurrentMailClaims", testConcurrentMailClaims},
+		{"Accounts", testAccounts},
+		{"LinkLimits", testLinkLimits},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,6 +208,14 @@ func testContracts(t *testing.T, s store.Store) {
 		t.Errorf("renew changed keys: %+v, want %+v", ks2, ks)
 	}
 	wantKind(t, "RenewContract(nope)", s.RenewContract(ctx, "nope", "2030-01-01"), errs.NotFound)
+
+	newer := store.Contract{SupportID: "ENM-3", Customer: "Y", Plan: "server", Products: []string{"a"}, Quantity: 1,
+		Start: "2026-01-01", End: "2026-12-31", Contact: "y@example.jp", CreatedAt: created.Add(time.Hour)}
+	must(t, s.AddContract(ctx, newer, nil))
+	all, err := s.ListContracts(ctx)
+	if err != nil || len(all) != 2 || all[0].SupportID != "ENM-3" || all[1].SupportID != "ENM-1" || all[1].End != "2028-03-31" {
+		t.Errorf("ListContracts = %+v, %v; want ENM-3 then ENM-1", all, err)
+	}
 }
 
 func testClaimSeat(t *testing.T, s store.Store) {
