@@ -37,6 +37,7 @@ type Config struct {
 	DB         string
 	Blobs      string
 	SigningKey string // the private key file
+	PublicURL  string // how hosts and browsers reach the server; links use it
 	JSON       bool
 	LogFormat  string
 	LogLevel   string
@@ -55,6 +56,9 @@ func (c *Config) resolve(env func(string) string, flags map[string]bool) {
 	}
 	if !flags["signing-key"] {
 		c.SigningKey = env("ENMEI_SIGNING_KEY")
+	}
+	if !flags["public-url"] {
+		c.PublicURL = env("ENMEI_PUBLIC_URL")
 	}
 	if c.DB == "" {
 		c.DB = "sqlite://" + filepath.Join(c.Data, "enmei.db")
@@ -224,12 +228,14 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.cfg.DB, "db", "", "database URL: sqlite://PATH or postgres://… (ENMEI_DB; default sqlite://<data>/enmei.db)")
 	pf.StringVar(&a.cfg.Blobs, "blobs", "", "blob store URL: file://DIR (ENMEI_BLOBS; default file://<data>/blobs)")
 	pf.StringVar(&a.cfg.SigningKey, "signing-key", "", "private signing key file (ENMEI_SIGNING_KEY; default <data>/signing-key.asc; passphrase from ENMEI_SIGNING_PASSPHRASE)")
+	pf.StringVar(&a.cfg.PublicURL, "public-url", "", "URL hosts and browsers use to reach the server; printed links use it (ENMEI_PUBLIC_URL; default http://<serve --addr>)")
 	pf.BoolVar(&a.cfg.JSON, "json", false, "machine-readable output on stdout")
 	pf.StringVar(&a.cfg.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	pf.StringVar(&a.cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(a.serveCommand(), a.productCommand(), a.repoCommand(), a.publishCommand(),
 		a.publicationCommand(), a.contractCommand(), a.seatCommand(), a.signingKeyCommand(),
-		a.gcCommand(), a.migrateCommand(), a.versionCommand())
+		a.gcCommand(), a.migrateCommand(), a.versionCommand(),
+		a.userCommand(), a.tokenCommand(), a.outboxCommand())
 	return root
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/enmei-project/enmei/internal/account"
 	"github.com/enmei-project/enmei/internal/demo"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
@@ -49,8 +50,39 @@ func (a *app) seedDemo(ctx context.Context, key *sign.Key, public string) error 
 	w := a.stderr
 	fmt.Fprintf(w, "\nenmei demo is ready.\n  portal:      %s/\n  support ID:  %s\n", public, st.SupportID)
 	fmt.Fprintf(w, "\nOn an AlmaLinux/Rocky/RHEL host (as root):\n  enmei register --server %s --key %s\n  dnf install -y enmei-demo-hello\n", public, st.Keys[demoRPMProduct])
-	fmt.Fprintf(w, "\nOn a Debian/Ubuntu host (as root):\n  enmei register --server %s --key %s\n  apt-get update && apt-get install -y enmei-demo-hello\n\n", public, st.Keys[demoDebProduct])
+	fmt.Fprintf(w, "\nOn a Debian/Ubuntu host (as root):\n  enmei register --server %s --key %s\n  apt-get update && apt-get install -y enmei-demo-hello\n", public, st.Keys[demoDebProduct])
+	customer, admin, err := a.demoLinks(ctx, st.SupportID, public)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nCustomer portal (one-time link, 15 minutes; in demo mode the links /login mails are also printed here):\n  %s\n", customer)
+	fmt.Fprintf(w, "\nVendor console: set a password for %s (one-time link), then log in at %s/admin/\n  %s\n\n", demoAdmin, public, admin)
 	return nil
+}
+
+const demoAdmin = "admin@demo.example.jp"
+
+// demoLinks makes a fresh customer login link for the demo contract and a
+// set-password link for the demo admin, so the portal can be tried without
+// a mail server. Each start prints new ones.
+func (a *app) demoLinks(ctx context.Context, supportID, public string) (customer, admin string, err error) {
+	token, hash := account.NewToken()
+	now := a.now()
+	err = a.st.AddLink(ctx, store.Link{Hash: hash, Purpose: account.LinkLogin, Subject: supportID, CreatedAt: now,
+		ExpiresAt: now.Add(account.LoginLinkTTL)}, nil, 0, now)
+	if err != nil {
+		return "", "", err
+	}
+	customer = public + "/login/link?token=" + token
+	u, err := a.st.User(ctx, demoAdmin)
+	isNew := errs.Is(err, errs.NotFound)
+	if isNew {
+		u = store.User{Email: demoAdmin, Role: account.RoleAdmin, CreatedAt: now}
+	} else if err != nil {
+		return "", "", err
+	}
+	admin, _, err = a.passwordLink(ctx, public, u, isNew)
+	return customer, admin, err
 }
 
 func (a *app) createDemo(ctx context.Context, key *sign.Key) (demoState, error) {

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -15,9 +17,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/exitcode"
+	"github.com/enmei-project/enmei/internal/notify"
 	"github.com/enmei-project/enmei/internal/obs"
 	"github.com/enmei-project/enmei/internal/server"
 	"github.com/enmei-project/enmei/internal/sign"
+	"github.com/enmei-project/enmei/internal/web"
 )
 
 // ErrInterrupted and ErrTerminated are the causes main cancels the context
@@ -30,7 +35,8 @@ var (
 
 type serveOptions struct {
 	addr        string
-	publicURL   string
+	smtp        string
+	mailFrom    string
 	tls         string
 	demo        bool
 	metricsAddr string
@@ -57,12 +63,19 @@ so a load balancer notices, then stops accepting and gives running downloads up
 to --shutdown-timeout to finish. A normal stop exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("smtp") {
+				o.smtp = a.env("ENMEI_SMTP")
+			}
+			if !cmd.Flags().Changed("mail-from") {
+				o.mailFrom = a.env("ENMEI_MAIL_FROM")
+			}
 			return a.serve(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
-	f.StringVar(&o.publicURL, "public-url", "", "URL hosts use to reach this server (default: from --addr)")
+	f.StringVar(&o.smtp, "smtp", "", "send mail through this server: smtp://HOST:PORT, smtp+starttls://USER:PASS@HOST:587 or smtps://… (ENMEI_SMTP; without it mail waits in the outbox)")
+	f.StringVar(&o.mailFrom, "mail-from", "", "From address of outgoing mail (ENMEI_MAIL_FROM; default enmei@<public URL host>)")
 	f.StringVar(&o.tls, "tls", "off", "off, or CERT,KEY: PEM files of the server certificate and key")
 	f.BoolVar(&o.demo, "demo", false, "seed the demo catalogue (once) and print how to try it")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this separate address instead of --addr (e.g. 127.0.0.1:9090)")
@@ -119,7 +132,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("cannot listen on %s: %w: choose another --addr", o.addr, err)
 	}
 	defer ln.Close()
-	public := o.publicURL
+	public := a.cfg.PublicURL
 	if public == "" {
 		scheme := "http"
 		if tlsCfg != nil {
@@ -139,6 +152,18 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 			}
 		}
 	}
+	var smtpCfg notify.SMTPConfig
+	if o.smtp != "" {
+		c, err := notify.ParseSMTPURL(o.smtp)
+		if err != nil {
+			return exitcode.AsUsage(err)
+		}
+		smtpCfg = c
+	}
+	mailFrom, err := defaultMailFrom(o.mailFrom, public)
+	if err != nil {
+		return err
+	}
 	if o.demo {
 		// The demo publishes, so it is the one case where serve signs.
 		key, err := a.key(ctx)
@@ -150,6 +175,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 	}
 
+	pubKey := a.publicKeyLoader()
 	o11y := obs.New(obs.Options{Log: a.log})
 	o11y.AddCheck("database", a.st.Ping)
 	o11y.AddCheck("blobs", func(ctx context.Context) error {
@@ -159,12 +185,30 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 		return err
 	})
-	srv := server.New(server.Config{Store: a.st, Blobs: a.blobs, PublicKey: a.publicKeyLoader(), Now: a.now, Log: a.log,
+	srv := server.New(server.Config{Store: a.st, Blobs: a.blobs, PublicKey: pubKey, Now: a.now, Log: a.log,
 		APIRate: o.apiRate, APIBurst: o.apiBurst, TrustedProxies: trusted,
 		Hooks: server.Hooks{
 			Registration: o11y.Registration,
 			Host:         func(r *http.Request, id string) { obs.SetHostID(r.Context(), id) },
 		}})
+	a.released = srv.ForgetHost
+	sender := &notify.Sender{Outbox: a.st, SMTP: smtpCfg, Now: a.now, Log: a.log}
+	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public,
+		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo,
+		Fingerprint: func(ctx context.Context) (string, error) {
+			k, err := pubKey(ctx)
+			if errs.Is(err, errs.NotFound) {
+				return "", nil
+			}
+			if err != nil {
+				return "", err
+			}
+			return k.Fingerprint(), nil
+		}})
+	if err != nil {
+		return fmt.Errorf("loading the portal: %w", err)
+	}
+	portal.Register(srv.Handle)
 	srv.Handle("GET /healthz", http.HandlerFunc(o11y.Healthz))
 	srv.Handle("GET /readyz", http.HandlerFunc(o11y.Readyz))
 	var metricsSrv *http.Server
@@ -207,6 +251,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	bg, stop := context.WithCancel(context.Background())
 	defer stop()
 	go srv.Run(bg)
+	go portal.Cleanup(bg)
+	if o.smtp != "" {
+		go sender.Run(bg)
+		a.log.Info("sending mail", "smtp", smtpCfg.String(), "from", mailFrom)
+	} else {
+		a.log.Info("no --smtp: mail waits in the outbox (enmeid outbox list)")
+	}
 	a.log.Info("enmeid serving", "addr", ln.Addr().String(), "url", public, "db", Redact(a.cfg.DB), "blobs", Redact(a.cfg.Blobs))
 	err = obs.Serve(ctx, hs, ln, o11y, o.drain, o.shutdown, a.log)
 	if errors.Is(err, obs.ErrForcedClose) {
@@ -218,6 +269,21 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// defaultMailFrom checks --mail-from, or makes enmei@<host of the public URL>.
+func defaultMailFrom(from, public string) (string, error) {
+	if from == "" {
+		host := "localhost"
+		if u, err := url.Parse(public); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
+			host = u.Hostname()
+		}
+		return "enmei <enmei@" + host + ">", nil
+	}
+	if _, err := mail.ParseAddress(from); err != nil {
+		return "", usagef("--mail-from %q is not an e-mail address", from)
+	}
+	return from, nil
 }
 
 // publicKeyLoader returns the public signing key, read from the database on

@@ -60,6 +60,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		KeyHash:    entitle.Hash(key),
 		MachineID:  req.MachineID,
 		Hostname:   req.Hostname,
+		OS:         hostOS(req),
 		NewHostID:  entitle.NewHostID(),
 		SecretHash: entitle.Hash(secret),
 		Now:        now,
@@ -250,4 +251,17 @@ func (s *Server) hostView(ctx context.Context, host store.Host) (api.Contract, [
 		Quantity: c.Quantity, SeatsUsed: used, Start: c.Start, End: c.End,
 		Valid: entitle.CheckValid(c, s.cfg.Now()) == nil,
 	}, repos, nil
+}
+
+// hostOS is the operating system a host reported, as the vendor and the
+// customer see it ("almalinux 9 x86_64"); words that are not plain printable
+// text are left out rather than stored.
+func hostOS(req api.RegisterRequest) string {
+	var words []string
+	for _, w := range []string{req.OSID, req.OSVersion, req.Arch} {
+		if w != "" && len(w) <= 64 && entitle.ValidHostname(w) {
+			words = append(words, w)
+		}
+	}
+	return strings.Join(words, " ")
 }

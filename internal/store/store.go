@@ -59,6 +59,7 @@ type Host struct {
 	KeyID        string
 	MachineID    string // /etc/machine-id; the same machine re-registering reuses its seat
 	Hostname     string
+	OS           string // what the host reported at registration, e.g. "almalinux 9 x86_64"
 	SecretHash   []byte // sha256 of the host secret (the HTTP Basic password)
 	RegisteredAt time.Time
 	LastSeen     time.Time
@@ -110,6 +111,7 @@ type SeatClaim struct {
 	KeyHash    []byte // sha256 of the key the host presented
 	MachineID  string
 	Hostname   string
+	OS         string
 	NewHostID  string // used when a new seat is taken
 	SecretHash []byte // the host's new secret; replaces the old one when the seat is reused
 	Now        time.Time

@@ -201,7 +201,8 @@ CREATE TABLE links (hash {{bytes}} PRIMARY KEY, purpose TEXT NOT NULL, subject T
 CREATE INDEX links_subject ON links(purpose, subject, created_at);
 CREATE TABLE sessions (hash {{bytes}} PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
   created_at {{int64}} NOT NULL, expires_at {{int64}} NOT NULL);
-CREATE INDEX sessions_subject ON sessions(kind, subject)
+CREATE INDEX sessions_subject ON sessions(kind, subject);
+ALTER TABLE hosts ADD COLUMN os TEXT NOT NULL DEFAULT ''
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -428,12 +429,12 @@ func (s *DB) RenewContract(ctx context.Context, supportID, end string) error {
 	return nil
 }
 
-const hostCols = `id, support_id, product_id, key_id, machine_id, hostname, secret_hash, registered_at, last_seen`
+const hostCols = `id, support_id, product_id, key_id, machine_id, hostname, secret_hash, registered_at, last_seen, os`
 
 func scanHost(sc interface{ Scan(...any) error }) (store.Host, error) {
 	var h store.Host
 	var reg, seen int64
-	err := sc.Scan(&h.ID, &h.SupportID, &h.ProductID, &h.KeyID, &h.MachineID, &h.Hostname, &h.SecretHash, &reg, &seen)
+	err := sc.Scan(&h.ID, &h.SupportID, &h.ProductID, &h.KeyID, &h.MachineID, &h.Hostname, &h.SecretHash, &reg, &seen, &h.OS)
 	h.RegisteredAt, h.LastSeen = fromMS(reg), fromMS(seen)
 	return h, err
 }
@@ -465,9 +466,9 @@ func (s *DB) ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, 
 		host, err = scanHost(tx.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE key_id = ? AND machine_id = ?`), key.ID, claim.MachineID))
 		if err == nil {
 			reused = true
-			host.SecretHash, host.Hostname, host.LastSeen = claim.SecretHash, claim.Hostname, fromMS(now)
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE hosts SET secret_hash = ?, hostname = ?, last_seen = ? WHERE id = ?`),
-				claim.SecretHash, claim.Hostname, now, host.ID)
+			host.SecretHash, host.Hostname, host.OS, host.LastSeen = claim.SecretHash, claim.Hostname, claim.OS, fromMS(now)
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE hosts SET secret_hash = ?, hostname = ?, os = ?, last_seen = ? WHERE id = ?`),
+				claim.SecretHash, claim.Hostname, claim.OS, now, host.ID)
 			return err
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -481,10 +482,10 @@ func (s *DB) ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, 
 			return store.ErrNoSeat
 		}
 		host = store.Host{ID: claim.NewHostID, SupportID: key.SupportID, ProductID: key.ProductID, KeyID: key.ID,
-			MachineID: claim.MachineID, Hostname: claim.Hostname, SecretHash: claim.SecretHash,
+			MachineID: claim.MachineID, Hostname: claim.Hostname, OS: claim.OS, SecretHash: claim.SecretHash,
 			RegisteredAt: fromMS(now), LastSeen: fromMS(now)}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			host.ID, host.SupportID, host.ProductID, host.KeyID, host.MachineID, host.Hostname, host.SecretHash, now, now)
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			host.ID, host.SupportID, host.ProductID, host.KeyID, host.MachineID, host.Hostname, host.SecretHash, now, now, host.OS)
 		return err
 	})
 	if err != nil {

@@ -147,7 +147,7 @@ func contract(t *testing.T, s store.Store, id string, quantity int) store.Licens
 var claimTime = time.Unix(1750000000, 0)
 
 func claim(key store.LicenseKey, machine string) store.SeatClaim {
-	return store.SeatClaim{KeyHash: key.Hash, MachineID: machine, Hostname: "host-" + machine,
+	return store.SeatClaim{KeyHash: key.Hash, MachineID: machine, Hostname: "host-" + machine, OS: "almalinux 9 x86_64",
 		NewHostID: "h-" + machine + "-" + key.ID, SecretHash: []byte("secret-" + machine), Now: claimTime}
 }
 
@@ -250,7 +250,7 @@ func testClaimSeat(t *testing.T, s store.Store) {
 	c.Check = func(store.Contract) error { return nil }
 	h1, reused, err := s.ClaimSeat(ctx, c)
 	want := store.Host{ID: "h-m1-" + k.ID, SupportID: "C1", ProductID: "p", KeyID: k.ID, MachineID: "m1", Hostname: "host-m1",
-		SecretHash: []byte("secret-m1"), RegisteredAt: claimTime, LastSeen: claimTime}
+		OS: "almalinux 9 x86_64", SecretHash: []byte("secret-m1"), RegisteredAt: claimTime, LastSeen: claimTime}
 	if err != nil || reused || !sameHost(h1, want) {
 		t.Fatalf("ClaimSeat(m1) = %+v, %v, %v; want %+v, new", h1, reused, err, want)
 	}
@@ -263,12 +263,13 @@ func testClaimSeat(t *testing.T, s store.Store) {
 	// The same machine registering again reuses its seat, with a new secret.
 	again := claim(k, "m1")
 	again.NewHostID, again.SecretHash, again.Hostname, again.Now = "other-id", []byte("new secret"), "renamed", claimTime.Add(time.Hour)
+	again.OS = "almalinux 9 aarch64"
 	h1b, reused, err := s.ClaimSeat(ctx, again)
 	if err != nil || !reused || h1b.ID != h1.ID || !bytes.Equal(h1b.SecretHash, []byte("new secret")) {
 		t.Fatalf("re-claim = %+v, %v, %v; want reused %s with the new secret", h1b, reused, err, h1.ID)
 	}
 	stored, err := s.Host(ctx, h1.ID)
-	if err != nil || !bytes.Equal(stored.SecretHash, []byte("new secret")) || stored.Hostname != "renamed" {
+	if err != nil || !bytes.Equal(stored.SecretHash, []byte("new secret")) || stored.Hostname != "renamed" || stored.OS != "almalinux 9 aarch64" {
 		t.Errorf("after re-claim Host = %+v, %v", stored, err)
 	}
 	if !sameTime(stored.RegisteredAt, h1.RegisteredAt) {
