@@ -29,8 +29,9 @@ func (a *app) ops() *vendorops.Ops {
 }
 
 // newContract stores a contract with one licence key per product and returns
-// the keys in product order.
-func (a *app) newContract(ctx context.Context, c store.Contract) (store.Contract, []string, error) {
+// the keys in product order. With certOut, the first-issue support
+// certificate is written there too; if it cannot be, no contract is made.
+func (a *app) newContract(ctx context.Context, c store.Contract, certOut string) (store.Contract, []string, error) {
 	c.CreatedAt = a.now()
 	if err := entitle.CheckNew(c); err != nil {
 		return c, nil, exitcode.AsUsage(err) // every value checked there came from a flag
@@ -38,20 +39,44 @@ func (a *app) newContract(ctx context.Context, c store.Contract) (store.Contract
 	if err := a.open(ctx); err != nil {
 		return c, nil, err
 	}
-	return a.ops().NewContract(ctx, c)
+	var staged *stagedFile
+	before := func(c store.Contract, keys []string) error {
+		if certOut == "" {
+			return nil
+		}
+		byProduct := map[string]string{}
+		for i, p := range c.Products {
+			byProduct[p] = keys[i]
+		}
+		pdf, err := a.certificate(ctx, c, byProduct)
+		if err != nil {
+			return err
+		}
+		staged, err = stageFile(certOut, pdf)
+		return err
+	}
+	c, keys, err := a.ops().NewContractWith(ctx, c, before)
+	if staged != nil {
+		if err != nil {
+			staged.abort()
+		} else if err = staged.commit(); err != nil {
+			return c, keys, fmt.Errorf("contract %s was created but its certificate could not be written (%w): the keys are printed below; re-issue the certificate with enmeid contract certificate", c.SupportID, err)
+		}
+	}
+	return c, keys, err
 }
 
 func (a *app) contractCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "contract", Short: "manage customer contracts"}
 	var c store.Contract
-	var products string
+	var products, certOut string
 	add := &cobra.Command{
 		Use:   "add --customer NAME --product P[,P…] --plan server|container|developer --quantity N --start DATE --end DATE --contact EMAIL [--end-user NAME]",
 		Short: "create a contract; prints the support ID and the licence keys",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c.Products = splitList(products)
-			c, keys, err := a.newContract(cmd.Context(), c)
+			c, keys, err := a.newContract(cmd.Context(), c, certOut)
 			if err != nil {
 				return err
 			}
@@ -85,6 +110,7 @@ func (a *app) contractCommand() *cobra.Command {
 	f.StringVar(&c.Start, "start", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
 	f.StringVar(&c.End, "end", "", "last day, YYYY-MM-DD (Asia/Tokyo)")
 	f.StringVar(&c.Contact, "contact", "", "technical contact e-mail (one address)")
+	f.StringVar(&certOut, "certificate-out", "", "also write the support certificate (ja/en PDF, with the licence keys) to this file")
 	for _, n := range []string{"customer", "product", "quantity", "start", "end", "contact"} {
 		add.MarkFlagRequired(n)
 	}
@@ -119,7 +145,7 @@ func (a *app) contractCommand() *cobra.Command {
 			if a.cfg.JSON {
 				hs := make([]map[string]any, 0, len(hosts))
 				for _, h := range hosts {
-					hs = append(hs, map[string]any{"host_id": h.ID, "hostname": h.Hostname, "product": h.ProductID,
+					hs = append(hs, map[string]any{"host_id": h.ID, "hostname": h.Hostname, "os": h.OS, "product": h.ProductID,
 						"registered_at": h.RegisteredAt.UTC(), "last_seen": h.LastSeen.UTC(), "lease_expires": nil})
 				}
 				return a.printJSON(map[string]any{"support_id": c.SupportID, "customer": c.Customer, "end_user": c.EndUser,
@@ -182,7 +208,37 @@ func (a *app) contractCommand() *cobra.Command {
 	}
 	renew.Flags().StringVar(&end, "end", "", "new last day, YYYY-MM-DD (Asia/Tokyo)")
 	renew.MarkFlagRequired("end")
-	cmd.AddCommand(add, show, renew)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "list contracts, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			cs, err := a.st.ListContracts(ctx)
+			if err != nil {
+				return err
+			}
+			if a.cfg.JSON {
+				out := make([]map[string]any, 0, len(cs))
+				for _, c := range cs {
+					out = append(out, map[string]any{"support_id": c.SupportID, "customer": c.Customer, "end_user": c.EndUser,
+						"plan": c.Plan, "products": c.Products, "quantity": c.Quantity, "start": c.Start, "end": c.End,
+						"contact": c.Contact, "valid": entitle.CheckValid(c, a.now()) == nil})
+				}
+				return a.printJSON(out)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SUPPORT ID\tCUSTOMER\tPLAN\tQUANTITY\tVALIDITY\tPRODUCTS")
+			for _, c := range cs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s – %s\t%s\n", c.SupportID, c.Customer, c.Plan, c.Quantity, c.Start, c.End, strings.Join(c.Products, ","))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.AddCommand(add, list, show, renew, a.certificateCommand())
 	return cmd
 }
 

@@ -133,7 +133,7 @@ func (a *app) createDemo(ctx context.Context, key *sign.Key) (demoState, error) 
 		Customer: "デモ株式会社 (Demo K.K.)", Products: []string{demoRPMProduct, demoDebProduct}, Plan: "server", Quantity: 10,
 		Start: today.Format(entitle.DateLayout), End: today.AddDate(1, 0, -1).Format(entitle.DateLayout),
 		Contact: "ops@demo.example.jp",
-	})
+	}, "")
 	if err != nil {
 		return demoState{}, err
 	}

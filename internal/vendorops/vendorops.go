@@ -40,6 +40,13 @@ type Ops struct {
 // returns it with the keys in product order. Only the keys' hashes are
 // stored: the keys exist nowhere else once the caller has shown them.
 func (o *Ops) NewContract(ctx context.Context, c store.Contract) (store.Contract, []string, error) {
+	return o.NewContractWith(ctx, c, nil)
+}
+
+// NewContractWith is NewContract with a step run after the contract is
+// checked and its keys are made, before anything is stored (writing the
+// support certificate): if it fails, no contract exists.
+func (o *Ops) NewContractWith(ctx context.Context, c store.Contract, before func(store.Contract, []string) error) (store.Contract, []string, error) {
 	c.SupportID = entitle.NewSupportID(o.Now())
 	c.CreatedAt = o.Now()
 	if err := entitle.CheckNew(c); err != nil {
@@ -57,6 +64,11 @@ func (o *Ops) NewContract(ctx context.Context, c store.Contract) (store.Contract
 		k, id, hash := entitle.NewLicenseKey()
 		keys = append(keys, k)
 		recs = append(recs, store.LicenseKey{ID: id, SupportID: c.SupportID, ProductID: p, Hash: hash})
+	}
+	if before != nil {
+		if err := before(c, keys); err != nil {
+			return c, nil, err
+		}
 	}
 	if err := o.Store.AddContract(ctx, c, recs); err != nil {
 		return c, nil, err
