@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/enmei-project/enmei/internal/adminapi"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/notify"
@@ -209,6 +210,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("loading the portal: %w", err)
 	}
 	portal.Register(srv.Handle)
+	adminapi.New(adminapi.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log}).Register(srv.Handle)
 	srv.Handle("GET /healthz", http.HandlerFunc(o11y.Healthz))
 	srv.Handle("GET /readyz", http.HandlerFunc(o11y.Readyz))
 	var metricsSrv *http.Server
