@@ -91,6 +91,13 @@ func CheckNew(c Contract) error {
 	if len(c.Products) == 0 {
 		return errs.E(errs.Invalid, "a contract needs at least one product: pass --product ID")
 	}
+	seen := map[string]bool{}
+	for _, p := range c.Products {
+		if seen[p] {
+			return errs.E(errs.Invalid, "product %q is listed twice: each product gets one licence key", p)
+		}
+		seen[p] = true
+	}
 	ok := false
 	for _, p := range Plans {
 		ok = ok || p == c.Plan

@@ -55,6 +55,7 @@ func TestCheckNew(t *testing.T) {
 	}{
 		{"no customer", func(c *Contract) { c.Customer = " " }},
 		{"no product", func(c *Contract) { c.Products = nil }},
+		{"product twice", func(c *Contract) { c.Products = []string{"p", "q", "p"} }},
 		{"bad plan", func(c *Contract) { c.Plan = "gold" }},
 		{"zero quantity", func(c *Contract) { c.Quantity = 0 }},
 		{"developer below 5", func(c *Contract) { c.Plan = "developer"; c.Quantity = 4 }},
