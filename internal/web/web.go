@@ -286,7 +286,10 @@ func (p *Portal) switchLang(w http.ResponseWriter, r *http.Request) {
 // localPath returns next if it is a path on this site, else "/": a redirect
 // never leads elsewhere.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	// Browsers drop tabs and newlines from URLs and read a backslash as a
+	// slash, so any of them could turn "/" into "//elsewhere".
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return next

@@ -261,7 +261,7 @@ func TestLanguage(t *testing.T) {
 		t.Error("the language cookie did not win over Accept-Language")
 	}
 	// The switch never redirects off the site.
-	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil"} {
+	for _, next := range []string{"//evil.example/", "https://evil.example/", "/\\evil", "/\t/evil.example/", "/\x0b/evil", "/\n/evil"} {
 		resp, _ := f.do(c, "GET", "/lang/en?next="+url.QueryEscape(next), nil)
 		if resp.Header.Get("Location") != "/" {
 			t.Errorf("switch with next=%q redirects to %q", next, resp.Header.Get("Location"))
