@@ -213,24 +213,12 @@ func (a *API) authenticate(r *http.Request) (store.APIToken, error) {
 // fail writes err as an api.Error with the status its kind maps to, as the
 // server's fail does.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, kind := http.StatusInternalServerError, "internal"
-	switch errs.KindOf(err) {
-	case errs.Invalid:
-		status, kind = http.StatusBadRequest, "invalid"
-	case errs.NotFound:
-		status, kind = http.StatusNotFound, "not_found"
-	case errs.Exists:
-		status, kind = http.StatusConflict, "exists"
-	case errs.Unauthorized:
-		status, kind = http.StatusUnauthorized, "unauthorized"
+	status, kind := api.StatusOf(err)
+	if status == http.StatusUnauthorized {
 		// Bearer is the API's scheme; Basic is offered too, so tools that
 		// only answer a Basic challenge (Maven) send their credentials.
 		w.Header().Add("WWW-Authenticate", `Bearer realm="enmei"`)
 		w.Header().Add("WWW-Authenticate", `Basic realm="enmei", charset="UTF-8"`)
-	case errs.Forbidden:
-		status, kind = http.StatusForbidden, "forbidden"
-	case errs.Entitlement:
-		status, kind = http.StatusForbidden, "entitlement"
 	}
 	// The domain error's own message is written for the caller; the
 	// context wrapped around it is for the log.
@@ -241,14 +229,9 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusInternalServerError {
 		a.cfg.Log.Error("admin API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = "the server failed to handle the request; the vendor's operators can find the cause in enmeid's log"
+		msg = api.InternalMessage
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		json.NewEncoder(w).Encode(api.Error{Error: msg, Kind: kind})
-	}
+	api.WriteError(w, r, status, kind, msg)
 }
 
 // writeJSON writes v with status.

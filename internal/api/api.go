@@ -10,7 +10,13 @@
 //	GET  /repos/<repo-id>/…   (HTTP Basic) → repository files
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/enmei-project/enmei/internal/errs"
+)
 
 // RegisterRequest activates a host with a licence key.
 type RegisterRequest struct {
@@ -92,4 +98,38 @@ type Status struct {
 type Error struct {
 	Error string `json:"error"` // one sentence: what happened and what to do
 	Kind  string `json:"kind"`  // "invalid", "not_found", "unauthorized", "forbidden", "entitlement", …
+}
+
+// StatusOf maps a domain error to the HTTP status and Error kind it is
+// answered with: the one mapping every JSON API of enmeid shares.
+func StatusOf(err error) (status int, kind string) {
+	switch errs.KindOf(err) {
+	case errs.Invalid:
+		return http.StatusBadRequest, "invalid"
+	case errs.NotFound:
+		return http.StatusNotFound, "not_found"
+	case errs.Exists:
+		return http.StatusConflict, "exists"
+	case errs.Unauthorized:
+		return http.StatusUnauthorized, "unauthorized"
+	case errs.Forbidden:
+		return http.StatusForbidden, "forbidden"
+	case errs.Entitlement:
+		return http.StatusForbidden, "entitlement"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+// InternalMessage is what a client is told of an internal error, whose
+// cause goes to the log only.
+const InternalMessage = "the server failed to handle the request; the vendor's operators can find the cause in enmeid's log"
+
+// WriteError writes an Error document with status (no body for HEAD).
+func WriteError(w http.ResponseWriter, r *http.Request, status int, kind, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		json.NewEncoder(w).Encode(Error{Error: msg, Kind: kind})
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,7 +18,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/emersion/go-message/mail"
+
+	"github.com/enmei-project/enmei/internal/testutil/smtptest"
 )
 
 // browser is a real Chromium, driven through the DevTools protocol the way a
@@ -375,50 +375,8 @@ func jsq(s string) string {
 	return string(b)
 }
 
-// parsedMail is a message as received: its decoded Subject and the raw
-// header field, the From and To addresses, and the decoded text.
-type parsedMail struct {
-	Subject, RawSubject, From, To, Text string
-}
-
 // readMail parses a message as received.
-func readMail(t *testing.T, msg []byte) parsedMail {
-	t.Helper()
-	r, err := mail.CreateReader(bytes.NewReader(msg))
-	if err != nil {
-		t.Fatalf("parsing mail: %v\n%s", err, msg)
-	}
-	var m parsedMail
-	m.RawSubject = r.Header.Get("Subject")
-	if m.Subject, err = r.Header.Subject(); err != nil {
-		t.Fatalf("mail Subject: %v", err)
-	}
-	if from, err := r.Header.AddressList("From"); err != nil || len(from) != 1 {
-		t.Fatalf("mail From: %v %v", from, err)
-	} else {
-		m.From = from[0].Address
-	}
-	if to, err := r.Header.AddressList("To"); err != nil || len(to) != 1 {
-		t.Fatalf("mail To: %v %v", to, err)
-	} else {
-		m.To = to[0].Address
-	}
-	var text bytes.Buffer
-	for {
-		p, err := r.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading mail: %v", err)
-		}
-		if _, err := io.Copy(&text, p.Body); err != nil {
-			t.Fatalf("reading mail body: %v", err)
-		}
-	}
-	m.Text = text.String()
-	return m
-}
+func readMail(t *testing.T, msg []byte) smtptest.Mail { return smtptest.Parse(t, msg) }
 
 var loginLinkRE = regexp.MustCompile(`https?://[^\s]+/login/link\?token=[^\s]+`)
 

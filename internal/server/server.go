@@ -577,37 +577,20 @@ func (s *Server) signingKey(w http.ResponseWriter, r *http.Request) {
 // fail writes err as an api.Error with the status its kind maps to. This is
 // the one place domain errors become HTTP statuses.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, kind := http.StatusInternalServerError, "internal"
-	switch errs.KindOf(err) {
-	case errs.Invalid:
-		status, kind = http.StatusBadRequest, "invalid"
-	case errs.NotFound:
-		status, kind = http.StatusNotFound, "not_found"
-	case errs.Exists:
-		status, kind = http.StatusConflict, "exists"
-	case errs.Unauthorized:
-		status, kind = http.StatusUnauthorized, "unauthorized"
+	status, kind := api.StatusOf(err)
+	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="enmei", charset="UTF-8"`)
-	case errs.Forbidden:
-		status, kind = http.StatusForbidden, "forbidden"
-	case errs.Entitlement:
-		status, kind = http.StatusForbidden, "entitlement"
 	}
 	msg := err.Error()
 	if status == http.StatusInternalServerError {
 		s.cfg.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = "the server failed to handle the request; the vendor's operators can find the cause in enmeid's log"
+		msg = api.InternalMessage
 	}
 	s.writeError(w, r, status, kind, msg)
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, kind, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		json.NewEncoder(w).Encode(api.Error{Error: msg, Kind: kind})
-	}
+	api.WriteError(w, r, status, kind, msg)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

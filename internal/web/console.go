@@ -90,11 +90,7 @@ func (p *Portal) adminLogin(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusUnauthorized, "admin_login", v)
 		return
 	}
-	if err := p.startSession(r.Context(), w, account.Vendor, u.Email); err != nil {
-		p.fail(w, r, v, err)
-		return
-	}
-	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+	p.signInAs(w, r, v, account.Vendor, u.Email, "/admin/")
 }
 
 func (p *Portal) passwordForm(w http.ResponseWriter, r *http.Request) {
@@ -115,27 +111,15 @@ func (p *Portal) passwordSet(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusBadRequest, "admin_password", v)
 		return
 	}
-	if !account.LooksLikeToken(token) {
-		p.fail(w, r, v, errs.E(errs.Invalid, "%s", v.L.T("login.link_invalid")))
-		return
-	}
-	l, err := p.cfg.Store.UseLink(r.Context(), account.HashToken(token), account.LinkPassword, p.cfg.Now())
-	if err != nil {
-		if errs.Is(err, errs.NotFound) {
-			err = errs.E(errs.Invalid, "%s", v.L.T("login.link_invalid"))
-		}
-		p.fail(w, r, v, err)
+	l, ok := p.useLink(w, r, v, token, account.LinkPassword)
+	if !ok {
 		return
 	}
 	if err := p.cfg.Store.SetPassword(r.Context(), l.Subject, account.HashPassword(pw)); err != nil {
 		p.fail(w, r, v, err)
 		return
 	}
-	if err := p.startSession(r.Context(), w, account.Vendor, l.Subject); err != nil {
-		p.fail(w, r, v, err)
-		return
-	}
-	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+	p.signInAs(w, r, v, account.Vendor, l.Subject, "/admin/")
 }
 
 func (p *Portal) adminLogout(w http.ResponseWriter, r *http.Request) {

@@ -116,25 +116,39 @@ func (p *Portal) linkForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Portal) linkUse(w http.ResponseWriter, r *http.Request) {
-	token := r.PostFormValue("token")
 	v := &view{Title: "login.title"}
+	l, ok := p.useLink(w, r, v, r.PostFormValue("token"), account.LinkLogin)
+	if ok {
+		p.signInAs(w, r, v, account.Customer, l.Subject, "/contract")
+	}
+}
+
+// useLink consumes a one-time link of purpose, or renders why it cannot.
+// An unknown, used or expired link is one and the same answer.
+func (p *Portal) useLink(w http.ResponseWriter, r *http.Request, v *view, token, purpose string) (store.Link, bool) {
+	invalid := errs.E(errs.Invalid, "%s", p.locale(r).T("login.link_invalid"))
 	if !account.LooksLikeToken(token) {
-		p.fail(w, r, v, errs.E(errs.Invalid, "%s", p.locale(r).T("login.link_invalid")))
-		return
+		p.fail(w, r, v, invalid)
+		return store.Link{}, false
 	}
-	l, err := p.cfg.Store.UseLink(r.Context(), account.HashToken(token), account.LinkLogin, p.cfg.Now())
+	l, err := p.cfg.Store.UseLink(r.Context(), account.HashToken(token), purpose, p.cfg.Now())
+	if errs.Is(err, errs.NotFound) {
+		err = invalid
+	}
 	if err != nil {
-		if errs.Is(err, errs.NotFound) {
-			err = errs.E(errs.Invalid, "%s", p.locale(r).T("login.link_invalid"))
-		}
+		p.fail(w, r, v, err)
+		return l, false
+	}
+	return l, true
+}
+
+// signInAs starts a session and goes to next.
+func (p *Portal) signInAs(w http.ResponseWriter, r *http.Request, v *view, kind, subject, next string) {
+	if err := p.startSession(r.Context(), w, kind, subject); err != nil {
 		p.fail(w, r, v, err)
 		return
 	}
-	if err := p.startSession(r.Context(), w, account.Customer, l.Subject); err != nil {
-		p.fail(w, r, v, err)
-		return
-	}
-	http.Redirect(w, r, "/contract", http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {

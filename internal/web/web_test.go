@@ -20,6 +20,7 @@ import (
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/store"
 	"github.com/enmei-project/enmei/internal/store/sqlite"
+	"github.com/enmei-project/enmei/internal/testutil/smtptest"
 	"github.com/enmei-project/enmei/internal/vendorops"
 )
 
@@ -148,7 +149,7 @@ func (f *fixture) loginLink(c *http.Client, sid, email string) string {
 	if len(after) != len(before)+1 {
 		f.t.Fatalf("POST /login queued %d mails, want 1", len(after)-len(before))
 	}
-	m := tokenInMail.FindStringSubmatch(decodeMail(f.t, after[0].Message))
+	m := tokenInMail.FindStringSubmatch(smtptest.Parse(f.t, after[0].Message).Text)
 	if m == nil {
 		f.t.Fatalf("no link in the login mail:\n%s", after[0].Message)
 	}

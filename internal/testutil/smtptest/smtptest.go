@@ -14,6 +14,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -24,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-message/mail"
 )
 
 //go:embed smtptest_handler.py
@@ -266,4 +269,50 @@ func freePort() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// Mail is a message as received: its decoded Subject and the raw
+// header field, the From and To addresses, and the decoded text.
+type Mail struct {
+	Subject, RawSubject, From, To, Text string
+}
+
+// Parse reads a message as received (or as composed), failing the test
+// when it is not one well-formed mail.
+func Parse(t testing.TB, msg []byte) Mail {
+	t.Helper()
+	r, err := mail.CreateReader(bytes.NewReader(msg))
+	if err != nil {
+		t.Fatalf("parsing mail: %v\n%s", err, msg)
+	}
+	var m Mail
+	m.RawSubject = r.Header.Get("Subject")
+	if m.Subject, err = r.Header.Subject(); err != nil {
+		t.Fatalf("mail Subject: %v", err)
+	}
+	if from, err := r.Header.AddressList("From"); err != nil || len(from) != 1 {
+		t.Fatalf("mail From: %v %v", from, err)
+	} else {
+		m.From = from[0].Address
+	}
+	if to, err := r.Header.AddressList("To"); err != nil || len(to) != 1 {
+		t.Fatalf("mail To: %v %v", to, err)
+	} else {
+		m.To = to[0].Address
+	}
+	var text bytes.Buffer
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading mail: %v", err)
+		}
+		if _, err := io.Copy(&text, p.Body); err != nil {
+			t.Fatalf("reading mail body: %v", err)
+		}
+	}
+	m.Text = text.String()
+	return m
 }
