@@ -651,3 +651,27 @@ func TestHostnameEscaped(t *testing.T) {
 		t.Errorf("hostname not escaped:\n%s", body)
 	}
 }
+
+// Behind https, session cookies are Secure and host-bound (__Host-).
+func TestSecureCookies(t *testing.T) {
+	f := newFixture(t)
+	p, err := New(Config{Store: f.st, Ops: f.portal.cfg.Ops, Now: f.clock, Log: f.portal.cfg.Log, PublicURL: "https://els.example.jp", MailFrom: "enmei@els.example.jp"})
+	must(t, err)
+	mux := http.NewServeMux()
+	p.Register(mux.Handle)
+	token, hash := account.NewToken()
+	now := f.clock()
+	must(t, f.st.AddLink(ctx, store.Link{Hash: hash, Purpose: account.LinkLogin, Subject: f.sid, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}, nil, 0, now))
+	req := httptest.NewRequest("POST", "/login/link", strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, req)
+	cookies := w.Result().Cookies()
+	if w.Code != http.StatusSeeOther || len(cookies) != 1 {
+		t.Fatalf("link = %d, cookies %v", w.Code, cookies)
+	}
+	c := cookies[0]
+	if c.Name != "__Host-"+customerCookie || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" || c.SameSite != http.SameSiteLaxMode {
+		t.Errorf("session cookie over https = %+v", c)
+	}
+}
