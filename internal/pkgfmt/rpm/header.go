@@ -44,6 +44,10 @@ type Dep struct {
 type FileEntry struct {
 	Path string
 	Type string // "", "dir" or "ghost"
+	// SHA256 is the file's digest from the header (hex) when the package
+	// records SHA-256 digests (RPM 4.6 and later by default); "" otherwise
+	// and for directories, ghosts and symlinks.
+	SHA256 string
 }
 
 // Changelog is one changelog entry.
@@ -119,8 +123,16 @@ func parseHeader(lead, hdr []byte) (h *Header, err error) {
 	h.Suggests = deps(p.Suggests())
 	h.Supplements = deps(p.Supplements())
 	h.Enhances = deps(p.Enhances())
+	// RPMTAG_FILEDIGESTALGO; without it the digests are MD5.
+	sha256Digests := false
+	if t := p.Header.GetTag(5011); t != nil {
+		sha256Digests = t.Int64() == 8 // PGPHASHALGO_SHA256
+	}
 	for _, f := range p.Files() {
 		file := FileEntry{Path: f.Name()}
+		if d := f.Digest(); sha256Digests && len(d) == 64 {
+			file.SHA256 = d
+		}
 		switch {
 		case f.Flags()&(1<<6) != 0: // RPMFILE_GHOST
 			file.Type = "ghost"

@@ -256,3 +256,49 @@ func BenchmarkDetachSign(b *testing.B) {
 		}
 	}
 }
+
+// TestFileDigests: the header's file digests are the SHA-256 of each file's
+// content, as the real rpm reports them (SBOMs list them).
+func TestFileDigests(t *testing.T) {
+	a, _ := keys(t)
+	for _, s := range specs() {
+		if s.Name != "enmei-test-etc" {
+			continue
+		}
+		raw, err := demo.RPM(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, h := signFile(t, raw, a)
+		p := filepath.Join(t.TempDir(), h.Filename())
+		os.WriteFile(p, signed, 0o644)
+		out, err := exec.Command("rpm", "--dbpath", t.TempDir(), "-qp", "--nosignature", "--qf", "[%{FILEDIGESTS} %{FILENAMES}\n]", p).Output()
+		if err != nil {
+			t.Fatalf("rpm -qp: %v", err)
+		}
+		fromRPM := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if d, name, ok := strings.Cut(line, " "); ok {
+				fromRPM[name] = d
+			}
+		}
+		n := 0
+		for _, f := range h.Files {
+			content, isFile := s.Files[f.Path]
+			if !isFile {
+				if f.SHA256 != "" {
+					t.Errorf("%s (not a file) has digest %s", f.Path, f.SHA256)
+				}
+				continue
+			}
+			sum := sha256.Sum256([]byte(content))
+			if f.SHA256 != hex.EncodeToString(sum[:]) || fromRPM[f.Path] != f.SHA256 {
+				t.Errorf("%s: digest %q, content %x, rpm says %q", f.Path, f.SHA256, sum, fromRPM[f.Path])
+			}
+			n++
+		}
+		if n != len(s.Files) {
+			t.Errorf("%d of %d files have digests", n, len(s.Files))
+		}
+	}
+}

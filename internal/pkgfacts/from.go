@@ -1,0 +1,115 @@
+package pkgfacts
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/enmei-project/enmei/internal/pkgfmt/deb"
+	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
+)
+
+// FromRPM takes the facts of a signed RPM from its header; sha256 is the
+// digest of the file as served.
+func FromRPM(h *rpm.Header, sha256 string) Facts {
+	f := Facts{Format: "rpm", Name: h.Name, Version: h.Version + "-" + h.Release, Arch: h.Arch, SourceRPM: h.SourceRPM,
+		License: h.License, Summary: h.Summary, SHA256: sha256}
+	if h.HasEpoch {
+		f.Epoch = strconv.Itoa(h.Epoch)
+	}
+	for _, file := range h.Files {
+		e := File{Path: file.Path}
+		if file.Type == "" {
+			e.SHA256 = file.SHA256
+		}
+		f.Files = append(f.Files, e)
+	}
+	f.Provides = names(h.Provides, h.Name)
+	f.Requires = names(h.Requires, "")
+	return f
+}
+
+func names(deps []rpm.Dep, skip string) []string {
+	var out []string
+	seen := map[string]bool{skip: true}
+	for _, d := range deps {
+		if !seen[d.Name] {
+			seen[d.Name] = true
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
+// FromDeb takes the facts of a .deb from its control paragraph. Requires
+// are Pre-Depends and Depends; alternatives ("a | b") are kept together,
+// as "a|b", so Resolve takes the first one the publication has.
+func FromDeb(info *deb.Info) Facts {
+	ctl := controlFields(info.Control)
+	version, epoch := info.Version, ""
+	if i := strings.IndexByte(version, ':'); i >= 0 {
+		epoch, version = version[:i], version[i+1:]
+	}
+	summary, _, _ := strings.Cut(ctl["Description"], "\n")
+	f := Facts{Format: "deb", Name: info.Package, Epoch: epoch, Version: version, Arch: info.Architecture,
+		Summary: summary, SHA256: info.SHA256}
+	for _, field := range []string{"Pre-Depends", "Depends"} {
+		for _, rel := range relations(ctl[field]) {
+			f.Requires = append(f.Requires, rel)
+		}
+	}
+	for _, rel := range relations(ctl["Provides"]) {
+		f.Provides = append(f.Provides, strings.Split(rel, "|")...)
+	}
+	return f
+}
+
+// controlFields reads a control paragraph, folding continuation lines.
+func controlFields(para []byte) map[string]string {
+	out := map[string]string{}
+	key := ""
+	for _, line := range strings.Split(string(para), "\n") {
+		if line == "" {
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if key != "" {
+				out[key] += "\n" + strings.TrimSpace(line)
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			key = ""
+			continue
+		}
+		key = k
+		out[k] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+// relations reads a Debian relationship field into package names, one
+// entry per comma-separated relation, alternatives joined by "|":
+// "libc6 (>= 2.36), exim4 | mail-transport-agent" → ["libc6",
+// "exim4|mail-transport-agent"]. Versions, architecture qualifiers,
+// architecture restrictions and build profiles are dropped.
+func relations(field string) []string {
+	var out []string
+	for _, rel := range strings.Split(field, ",") {
+		var alts []string
+		for _, alt := range strings.Split(rel, "|") {
+			name := strings.TrimSpace(alt)
+			if i := strings.IndexAny(name, " \t\n([<"); i >= 0 {
+				name = name[:i]
+			}
+			name, _, _ = strings.Cut(name, ":")
+			if name != "" {
+				alts = append(alts, name)
+			}
+		}
+		if len(alts) > 0 {
+			out = append(out, strings.Join(alts, "|"))
+		}
+	}
+	return out
+}
