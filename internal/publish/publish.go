@@ -38,6 +38,7 @@ import (
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/manifest"
+	"github.com/enmei-project/enmei/internal/pkgfacts"
 	"github.com/enmei-project/enmei/internal/pkgfmt/deb"
 	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
 	"github.com/enmei-project/enmei/internal/sign"
@@ -614,14 +615,15 @@ func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string
 	if err != nil {
 		return prepared{}, fmt.Errorf("indexing %s: %w", name, err)
 	}
-	version := hdr.Version + "-" + hdr.Release
-	if hdr.HasEpoch {
-		version = fmt.Sprintf("%d:%s", hdr.Epoch, version)
+	facts := pkgfacts.FromRPM(hdr, sum)
+	factsJSON, err := facts.Encode()
+	if err != nil {
+		return prepared{}, fmt.Errorf("recording %s: %w", name, err)
 	}
 	return prepared{name: name, path: out.Name(), wantSum: sum, pkg: store.Package{
 		ID: packageID(sum, href), Blob: sum, Format: "rpm",
 		Input: hex.EncodeToString(inHash.Sum(nil)), Signer: p.Key.Fingerprint(),
-		Name: hdr.Name, Version: version, Arch: hdr.Arch, Location: href, Size: fi.Size(), Meta: meta,
+		Name: hdr.Name, Version: facts.EVR(), Arch: hdr.Arch, Location: href, Size: fi.Size(), Meta: meta, Facts: factsJSON,
 	}}, nil
 }
 
@@ -637,10 +639,15 @@ func prepareDeb(repo store.Repo, name string, in io.Reader, refuse func(string) 
 		return prepared{}, refuse(fmt.Sprintf("its architecture is %s, but repository %s is for %s", info.Architecture, repo.ID, repo.Arch))
 	}
 	pool := deb.PoolPath(repo.Component, info)
+	facts := pkgfacts.FromDeb(info)
+	factsJSON, err := facts.Encode()
+	if err != nil {
+		return prepared{}, fmt.Errorf("recording %s: %w", name, err)
+	}
 	return prepared{name: name, path: name, wantSum: info.SHA256, pkg: store.Package{
 		ID: packageID(info.SHA256, pool), Blob: info.SHA256, Format: "deb", Input: info.SHA256,
 		Name: info.Package, Version: info.Version, Arch: info.Architecture, Location: pool, Size: info.Size,
-		Meta: deb.Entry(info, pool),
+		Meta: deb.Entry(info, pool), Facts: factsJSON,
 	}}, nil
 }
 

@@ -2,11 +2,14 @@ package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"github.com/enmei-project/enmei/internal/demo"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/manifest"
+	"github.com/enmei-project/enmei/internal/pkgfacts"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
 	"github.com/enmei-project/enmei/internal/store/sqlite"
@@ -370,5 +374,43 @@ func BenchmarkPublish500(b *testing.B) {
 		if _, err := p.Publish(context.Background(), "r", files, Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestFactsKept: publishing records each package's SBOM facts (identity,
+// licence, file digests, requirements) with its record; a republish reuses
+// the record and its facts.
+func TestFactsKept(t *testing.T) {
+	p, _ := setup(t)
+	ctx := context.Background()
+	path := rpmSpec(t, demo.Spec{Name: "app", Epoch: 2, Version: "1.0", Release: "1.el9", Arch: "x86_64", Summary: "アプリ",
+		Depends: []string{"libfoo >= 1"}, Files: map[string]string{"/usr/bin/app": "#!/bin/sh\n"}})
+	_, err := p.Publish(ctx, "r", []string{path}, Options{})
+	must(t, err)
+	pub, _ := served(t, p, "r")
+	m, err := manifest.Load(ctx, p.Blobs, pub.Manifest)
+	must(t, err)
+	raw, err := p.Store.PackageFacts(ctx, m.Packages)
+	must(t, err)
+	f, err := pkgfacts.Decode(raw[m.Packages[0]])
+	must(t, err)
+	sum := sha256.Sum256([]byte("#!/bin/sh\n"))
+	if f.Name != "app" || f.EVR() != "2:1.0-1.el9" || f.Summary != "アプリ" || len(f.SHA256) != 64 {
+		t.Errorf("facts = %+v", f)
+	}
+	var found bool
+	for _, file := range f.Files {
+		found = found || (file.Path == "/usr/bin/app" && file.SHA256 == hex.EncodeToString(sum[:]))
+	}
+	if !found || !slices.Contains(f.Requires, "libfoo") {
+		t.Errorf("facts files %+v requires %q", f.Files, f.Requires)
+	}
+	res, err := p.Publish(ctx, "r", []string{path}, Options{})
+	must(t, err)
+	pub2, _ := served(t, p, "r")
+	m2, _ := manifest.Load(ctx, p.Blobs, pub2.Manifest)
+	raw2, _ := p.Store.PackageFacts(ctx, m2.Packages)
+	if res.Reused != 1 || string(raw2[m2.Packages[0]]) != string(raw[m.Packages[0]]) {
+		t.Errorf("republish: reused %d, facts changed", res.Reused)
 	}
 }

@@ -83,6 +83,10 @@ type Package struct {
 	Location string // path inside the repository, e.g. "Packages/h/hello-1.0-1.x86_64.rpm"
 	Size     int64
 	Meta     []byte // the format's index entry (rpm: repodata fragments; deb: Packages stanza)
+	// Facts is what the package's SBOM is made from (pkgfacts, JSON). It
+	// is stored by PutPackages but, being large (file lists), read only
+	// through PackageFacts: the other listings leave it nil.
+	Facts []byte
 }
 
 // Publication is an immutable snapshot of a repository: a manifest blob
@@ -191,6 +195,9 @@ type Packages interface {
 	// PackagesByInput returns the stored packages made from the given input
 	// digests (any order; inputs without a record are absent).
 	PackagesByInput(ctx context.Context, inputs []string) ([]Package, error)
+	// PackageFacts returns the stored SBOM facts of the given packages
+	// (packages stored without facts are absent).
+	PackageFacts(ctx context.Context, ids []string) (map[string][]byte, error)
 	// PackageIDs calls f with every stored package ID and blob, in batches.
 	PackageIDs(ctx context.Context, f func(id, blob string) error) error
 	// DeletePackages deletes the given records unless they were stored or

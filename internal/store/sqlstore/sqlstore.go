@@ -203,6 +203,8 @@ CREATE TABLE sessions (hash {{bytes}} PRIMARY KEY, kind TEXT NOT NULL, subject T
   created_at {{int64}} NOT NULL, expires_at {{int64}} NOT NULL);
 CREATE INDEX sessions_subject ON sessions(kind, subject);
 ALTER TABLE hosts ADD COLUMN os TEXT NOT NULL DEFAULT ''
+`, `
+ALTER TABLE packages ADD COLUMN facts {{bytes}}
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -567,15 +569,15 @@ func (s *DB) PutPackages(ctx context.Context, pkgs []store.Package) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		// A stored ID keeps its record (the first one wins) but is marked
 		// as used now, so a gc running beside this publish keeps it.
-		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO packages (`+packageCols+`, touched_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET touched_at = excluded.touched_at`))
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO packages (`+packageCols+`, touched_at, facts)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET touched_at = excluded.touched_at`))
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		now := ms(time.Now())
 		for _, p := range pkgs {
-			if _, err := stmt.ExecContext(ctx, p.ID, p.Blob, p.Format, p.Name, p.Version, p.Arch, p.Location, p.Size, nonNil(p.Meta), p.Input, p.Signer, now); err != nil {
+			if _, err := stmt.ExecContext(ctx, p.ID, p.Blob, p.Format, p.Name, p.Version, p.Arch, p.Location, p.Size, nonNil(p.Meta), p.Input, p.Signer, now, nonNil(p.Facts)); err != nil {
 				return fmt.Errorf("storing package %s: %w", p.Location, err)
 			}
 		}
@@ -584,6 +586,39 @@ func (s *DB) PutPackages(ctx context.Context, pkgs []store.Package) error {
 }
 
 const packageCols = `id, blob, format, name, version, arch, location, size, meta, input, signer`
+
+// PackageFacts implements store.Packages.
+func (s *DB) PackageFacts(ctx context.Context, ids []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(ids))
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, facts FROM packages WHERE id IN (?`+strings.Repeat(", ?", len(part)-1)+`)`), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var facts []byte
+			if err := rows.Scan(&id, &facts); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if len(facts) > 0 {
+				out[id] = facts
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
 
 func (s *DB) queryPackages(ctx context.Context, query string, args []any, f func(store.Package)) error {
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)

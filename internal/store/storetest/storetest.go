@@ -456,6 +456,17 @@ func testPackages(t *testing.T, s store.Store) {
 		t.Errorf("Packages(nil) = %v, %v", got, err)
 	}
 	must(t, s.PutPackages(ctx, nil))
+
+	// SBOM facts are kept with the record and read on their own.
+	withFacts := store.Package{ID: "id3", Blob: "b3", Format: "rpm", Name: "f", Location: "Packages/f.rpm", Facts: []byte(`{"name":"f","files":[{"path":"/x"}]}`)}
+	must(t, s.PutPackages(ctx, []store.Package{withFacts}))
+	if got, _ := s.Packages(ctx, []string{"id3"}); len(got) != 1 || got[0].Facts != nil {
+		t.Errorf("Packages returned facts: %+v", got)
+	}
+	facts, err := s.PackageFacts(ctx, []string{"id3", "id1", "missing"})
+	if err != nil || len(facts) != 1 || string(facts["id3"]) != string(withFacts.Facts) {
+		t.Errorf("PackageFacts = %q, %v; want only id3's", facts, err)
+	}
 }
 
 // testManyPackages: a repository holds tens of thousands of packages, more
