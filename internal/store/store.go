@@ -327,6 +327,48 @@ type Accounts interface {
 	DeleteExpired(ctx context.Context, now time.Time) error
 }
 
+// Certificate is a contract's client certificate of the managed PKI. It is
+// recorded when issued (enmeid cert issue), with its serial and validity;
+// the key pair and the certificate itself are made when the customer
+// downloads the PKCS#12 (DER is empty until then). The private key is never
+// stored.
+type Certificate struct {
+	Serial       string // lower-case hex
+	SupportID    string
+	NotBefore    time.Time
+	NotAfter     time.Time
+	IssuedAt     time.Time
+	DER          []byte    // the certificate, once downloaded
+	DownloadedAt time.Time // zero until downloaded
+	RevokedAt    time.Time // zero unless revoked
+	RevokeReason string
+}
+
+// Errors of certificate operations.
+var (
+	ErrHasCertificate = errs.E(errs.Exists, "the contract already has a client certificate: replace it with enmeid cert issue --replace, which revokes the old one")
+	ErrDownloaded     = errs.E(errs.Exists, "this certificate was already downloaded: the private key exists only in that file; issue a replacement with enmeid cert issue --replace")
+)
+
+// Certificates is the client certificates of the managed PKI.
+type Certificates interface {
+	// IssueCertificate records a contract's certificate with its one-time
+	// download link and the mail telling the technical contact, in one
+	// transaction. A contract has one unrevoked certificate:
+	// ErrHasCertificate unless replace, which revokes the current one.
+	IssueCertificate(ctx context.Context, c Certificate, link Link, mail *Mail, replace bool) error
+	// CompleteCertificate stores the certificate made at download, once
+	// (ErrDownloaded the second time).
+	CompleteCertificate(ctx context.Context, serial string, der []byte, at time.Time) error
+	// Certificate finds one by serial (NotFound if none).
+	Certificate(ctx context.Context, serial string) (Certificate, error)
+	// ContractCertificates lists a contract's certificates, newest first.
+	ContractCertificates(ctx context.Context, supportID string) ([]Certificate, error)
+	// RevokeCertificate revokes a certificate (NotFound if unknown;
+	// revoking twice keeps the first time and reason).
+	RevokeCertificate(ctx context.Context, serial, reason string, at time.Time) error
+}
+
 // Store is everything a backend implements. Consumers declare the smaller
 // interfaces they use; Store is what the backend opener returns.
 type Store interface {
@@ -339,6 +381,7 @@ type Store interface {
 	Settings
 	Outbox
 	Accounts
+	Certificates
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

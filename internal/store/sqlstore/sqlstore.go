@@ -204,7 +204,11 @@ CREATE TABLE sessions (hash {{bytes}} PRIMARY KEY, kind TEXT NOT NULL, subject T
 CREATE INDEX sessions_subject ON sessions(kind, subject);
 ALTER TABLE hosts ADD COLUMN os TEXT NOT NULL DEFAULT ''
 `, `
-ALTER TABLE packages ADD COLUMN facts {{bytes}}
+ALTER TABLE packages ADD COLUMN facts {{bytes}};
+CREATE TABLE certificates (serial TEXT PRIMARY KEY, support_id TEXT NOT NULL REFERENCES contracts(support_id),
+  not_before {{int64}} NOT NULL, not_after {{int64}} NOT NULL, issued_at {{int64}} NOT NULL,
+  der {{bytes}}, downloaded_at {{int64}} NOT NULL DEFAULT 0, revoked_at {{int64}} NOT NULL DEFAULT 0, revoke_reason TEXT NOT NULL DEFAULT '');
+CREATE INDEX certificates_contract ON certificates(support_id)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.

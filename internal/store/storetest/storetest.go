@@ -41,6 +41,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentMailClaims", testConcurrentMailClaims},
 		{"Accounts", testAccounts},
 		{"LinkLimits", testLinkLimits},
+		{"Certificates", testCertificates},
+		{"ConcurrentCertificateIssues", testConcurrentCertificateIssues},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
