@@ -161,3 +161,26 @@ func countContracts(t *testing.T, c *cli) int {
 	}
 	return len(list)
 }
+
+// TestRenewEndsContract: renew with a past date ends a contract at once,
+// with a warning; a later date brings it back.
+func TestRenewEndsContract(t *testing.T) {
+	c := newCLI(t)
+	c.must("product", "add", "el9", "--name", "EL9", "--format", "rpm")
+	var added struct {
+		SupportID string `json:"support_id"`
+	}
+	json.Unmarshal([]byte(c.must("--json", "contract", "add", "--customer", "X", "--product", "el9", "--quantity", "1",
+		"--start", "2026-01-01", "--end", "2099-12-31", "--contact", "x@example.jp")), &added)
+	code, out, e := c.run("--json", "contract", "renew", added.SupportID, "--end", "2026-02-01")
+	if code != 0 || !strings.Contains(e, "ENDED") || !strings.Contains(out, `"valid":false`) {
+		t.Errorf("renew to a past date: exit %d, %s %s", code, out, e)
+	}
+	code, _, e = c.run("contract", "renew", added.SupportID, "--end", "2099-12-31")
+	if code != 0 || strings.Contains(e, "ENDED") {
+		t.Errorf("renew again: exit %d %s", code, e)
+	}
+	if code, _, _ := c.run("contract", "renew", added.SupportID, "--end", "2025-12-31"); code != 1 {
+		t.Errorf("an end before the start: exit %d, want 1", code)
+	}
+}

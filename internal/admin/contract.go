@@ -185,7 +185,7 @@ func (a *app) contractCommand() *cobra.Command {
 	var end string
 	renew := &cobra.Command{
 		Use:   "renew SUPPORT_ID --end DATE",
-		Short: "extend a contract; keys and registered hosts stay the same",
+		Short: "set a contract's end date: later extends it, a past date ends it at once; keys, hosts and certificates stay",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -199,10 +199,17 @@ func (a *app) contractCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.cfg.JSON {
-				return a.printJSON(map[string]any{"support_id": c.SupportID, "start": c.Start, "end": end})
+			ended := entitle.CheckValid(c, a.now()) != nil
+			if ended {
+				// Said even with --json: a cancellation must not pass unnoticed.
+				fmt.Fprintf(a.stderr, "warning: contract %s has ENDED: its last day is now %s, so its hosts and certificates are refused from now on\n", c.SupportID, end)
 			}
-			fmt.Fprintf(a.stderr, "contract %s now runs %s – %s; keys and hosts are unchanged\n", c.SupportID, c.Start, end)
+			if a.cfg.JSON {
+				return a.printJSON(map[string]any{"support_id": c.SupportID, "start": c.Start, "end": end, "valid": !ended})
+			}
+			if !ended {
+				fmt.Fprintf(a.stderr, "contract %s now runs %s – %s; keys and hosts are unchanged\n", c.SupportID, c.Start, end)
+			}
 			return nil
 		},
 	}

@@ -129,7 +129,7 @@ func SupportIDOf(cert *x509.Certificate) (string, error) {
 	return cn, nil
 }
 
-// CheckPassword checks a PKCS#12 password: 8 to 128 characters, ASCII
+// CheckPassword checks a PKCS#12 password: 12 to 128 characters, ASCII
 // letters and digits only. The narrow alphabet is deliberate: PKCS#12
 // importers disagree on how they encode non-ASCII passwords (OpenSSL, Windows
 // and macOS differ), so such a password may be refused by the customer's
@@ -141,8 +141,8 @@ func CheckPassword(pw string) error {
 			return errs.E(errs.Invalid, "the password may contain only the ASCII letters a-z and A-Z and the digits 0-9")
 		}
 	}
-	if n := len(pw); n < 8 || n > 128 {
-		return errs.E(errs.Invalid, "the password must be 8 to 128 characters long, not %d", n)
+	if n := len(pw); n < 12 || n > 128 {
+		return errs.E(errs.Invalid, "the password must be 12 to 128 characters long, not %d", n)
 	}
 	return nil
 }

@@ -262,14 +262,14 @@ func TestCheckPassword(t *testing.T) {
 		pw string
 		ok bool
 	}{
-		{"abcdefgh", true},
+		{"abcdefghijkl", true},
 		{"Passw0rdPassw0rd", true},
-		{"01234567", true},
+		{"012345678901", true},
 		{strings.Repeat("aB3", 42) + "xy", true}, // 128
 		{"pass word", false},
 		{"パスワード12345", false},
 		{"abc!defgh", false},
-		{"abcdefg", false}, // 7
+		{"abcdefghijk", false}, // 11
 		{"", false},
 		{strings.Repeat("a", 129), false},
 		{"abcdefgh\n", false},

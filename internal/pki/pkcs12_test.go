@@ -18,7 +18,7 @@ import (
 	"github.com/enmei-project/enmei/internal/errs"
 )
 
-const p12Password = "Kr7mQ2xTz9"
+const p12Password = "Kr7mQ2xTz9pW"
 
 func TestPKCS12Decode(t *testing.T) {
 	ca := newCA(t, "enmei CA")
@@ -56,7 +56,7 @@ func TestPKCS12Refuses(t *testing.T) {
 		want string
 	}{
 		{"bad password", func() error { _, err := PKCS12(key, cert.Raw, ca.Cert, "pass word"); return err }, "may contain only"},
-		{"short password", func() error { _, err := PKCS12(key, cert.Raw, ca.Cert, "abc"); return err }, "8 to 128"},
+		{"short password", func() error { _, err := PKCS12(key, cert.Raw, ca.Cert, "abc"); return err }, "12 to 128"},
 		{"wrong key", func() error { _, err := PKCS12(otherKey, cert.Raw, ca.Cert, p12Password); return err }, "does not belong"},
 		{"wrong CA", func() error { _, err := PKCS12(key, cert.Raw, other.Cert, p12Password); return err }, "not issued by"},
 		{"no CA", func() error { _, err := PKCS12(key, cert.Raw, nil, p12Password); return err }, "needs the CA"},

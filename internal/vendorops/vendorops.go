@@ -76,7 +76,9 @@ func (o *Ops) NewContractWith(ctx context.Context, c store.Contract, before func
 	return c, keys, nil
 }
 
-// Renew moves a contract's end date forward; keys and hosts stay.
+// Renew sets a contract's end date; keys, hosts and certificates stay. A
+// later date extends the contract; an earlier one shortens it, and one in
+// the past ends it at once.
 func (o *Ops) Renew(ctx context.Context, supportID, end string) (store.Contract, error) {
 	if _, err := entitle.ParseDate(end); err != nil {
 		return store.Contract{}, err
@@ -85,8 +87,13 @@ func (o *Ops) Renew(ctx context.Context, supportID, end string) (store.Contract,
 	if err != nil {
 		return c, err
 	}
-	if end <= c.End {
-		return c, errs.E(errs.Invalid, "the new end date %s is not after the current one %s", end, c.End)
+	// An earlier end date is allowed: a date in the past ends the
+	// contract at once (a cancellation); the caller warns about it.
+	if end < c.Start {
+		return c, errs.E(errs.Invalid, "the new end date %s is before the contract's start %s", end, c.Start)
+	}
+	if end == c.End {
+		return c, errs.E(errs.Invalid, "the contract already ends on %s", end)
 	}
 	if err := o.Store.RenewContract(ctx, c.SupportID, end); err != nil {
 		return c, err
