@@ -55,6 +55,9 @@ const (
 const (
 	LinkLogin    = "login"    // a customer's sign-in link, mailed
 	LinkPassword = "password" // a console user's set-password link, printed
+	// LinkCertificate downloads a contract's client certificate once; its
+	// subject is the certificate's serial.
+	LinkCertificate = "certificate"
 )
 
 // Lifetimes.

@@ -148,7 +148,16 @@ func (a *app) contractCommand() *cobra.Command {
 					hs = append(hs, map[string]any{"host_id": h.ID, "hostname": h.Hostname, "os": h.OS, "product": h.ProductID,
 						"registered_at": h.RegisteredAt.UTC(), "last_seen": h.LastSeen.UTC(), "lease_expires": nil})
 				}
-				return a.printJSON(map[string]any{"support_id": c.SupportID, "customer": c.Customer, "end_user": c.EndUser,
+				certs, err := a.st.ContractCertificates(ctx, c.SupportID)
+				if err != nil {
+					return err
+				}
+				cs := make([]map[string]any, 0, len(certs))
+				for _, ct := range certs {
+					cs = append(cs, map[string]any{"serial": ct.Serial, "not_before": ct.NotBefore.UTC(), "not_after": ct.NotAfter.UTC(),
+						"downloaded": !ct.DownloadedAt.IsZero(), "revoked": !ct.RevokedAt.IsZero(), "revoke_reason": ct.RevokeReason})
+				}
+				return a.printJSON(map[string]any{"support_id": c.SupportID, "customer": c.Customer, "end_user": c.EndUser, "certificates": cs,
 					"plan": c.Plan, "products": c.Products, "quantity": c.Quantity, "seats_used": top, "per_product": per,
 					"start": c.Start, "end": c.End, "contact": c.Contact, "valid": entitle.CheckValid(c, a.now()) == nil,
 					"hosts": hs})

@@ -21,6 +21,7 @@ import (
 	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/notify"
 	"github.com/enmei-project/enmei/internal/obs"
+	"github.com/enmei-project/enmei/internal/pki"
 	"github.com/enmei-project/enmei/internal/server"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/web"
@@ -77,7 +78,7 @@ to --shutdown-timeout to finish. A normal stop exits 0.`,
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	f.StringVar(&o.smtp, "smtp", "", "send mail through this server: smtp://HOST:PORT, smtp+starttls://USER:PASS@HOST:587 or smtps://… (ENMEI_SMTP; without it mail waits in the outbox)")
 	f.StringVar(&o.mailFrom, "mail-from", "", "From address of outgoing mail (ENMEI_MAIL_FROM; default enmei@<public URL host>)")
-	f.StringVar(&o.tls, "tls", "off", "off, or CERT,KEY: PEM files of the server certificate and key")
+	f.StringVar(&o.tls, "tls", "off", "off; auto (a certificate from enmei's CA for --addr and --public-url); or CERT,KEY: PEM files of the server certificate and key")
 	f.BoolVar(&o.demo, "demo", false, "seed the demo catalogue (once) and print how to try it")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this separate address instead of --addr (e.g. 127.0.0.1:9090)")
 	f.DurationVar(&o.drain, "drain-time", 5*time.Second, "on stop, how long to report not ready before closing the listener")
@@ -93,7 +94,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	switch {
 	case o.tls == "off" || o.tls == "":
 	case o.tls == "auto":
-		return errs.E(errs.Invalid, "--tls auto needs enmei's own CA, which is not available yet: pass --tls CERT,KEY with your certificate")
+		// Made below, once the database is open.
 	default:
 		parts := strings.Split(o.tls, ",")
 		if len(parts) != 2 {
@@ -127,6 +128,25 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	// the database, and hands out the public key.
 	if err := a.custody().Migrate(ctx); err != nil {
 		return err
+	}
+	if o.tls == "auto" {
+		if a.cfg.PublicURL != "" && !strings.HasPrefix(a.cfg.PublicURL, "https://") {
+			return usagef("--tls auto serves HTTPS, but --public-url %s is not https://", a.cfg.PublicURL)
+		}
+		ca, err := a.ca(ctx)
+		if err != nil {
+			return err
+		}
+		names, err := pki.ServerNames(o.addr, a.cfg.PublicURL)
+		if err != nil {
+			return usagef("--tls auto: %v", err)
+		}
+		cert, err := ca.IssueServer(names, a.now())
+		if err != nil {
+			return fmt.Errorf("--tls auto: %w", err)
+		}
+		tlsCfg = ca.ServerTLS(cert)
+		a.log.Info("serving HTTPS with a certificate from enmei's CA (enmeid ca export prints it)", "names", strings.Join(names, ","))
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -195,7 +215,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	a.released = srv.ForgetHost
 	sender := &notify.Sender{Outbox: a.st, SMTP: smtpCfg, Now: a.now, Log: a.log}
 	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public,
-		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo,
+		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: a.ca,
 		Fingerprint: func(ctx context.Context) (string, error) {
 			k, err := pubKey(ctx)
 			if errs.Is(err, errs.NotFound) {

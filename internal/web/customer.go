@@ -226,6 +226,8 @@ type ContractView struct {
 	// start from ("" for the customer's own pages).
 	CanRelease  bool
 	ReleaseBase string
+	// Certificates are the contract's client certificates.
+	Certificates []CertRow
 }
 
 func (p *Portal) contractView(ctx context.Context, l *Locale, c store.Contract) (ContractView, error) {
@@ -258,6 +260,9 @@ func (p *Portal) contractView(ctx context.Context, l *Locale, c store.Contract) 
 			prod = store.Product{ID: id, Name: id}
 		}
 		cv.Products = append(cv.Products, ProductSeats{Product: prod, Quantity: c.Quantity, Used: used[id]})
+	}
+	if cv.Certificates, err = p.certRows(ctx, l, c.SupportID); err != nil {
+		return cv, err
 	}
 	if p.cfg.Fingerprint != nil {
 		fp, err := p.cfg.Fingerprint(ctx)

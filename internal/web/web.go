@@ -27,6 +27,7 @@ import (
 	"github.com/enmei-project/enmei/internal/account"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/pki"
 	"github.com/enmei-project/enmei/internal/store"
 	"github.com/enmei-project/enmei/internal/vendorops"
 )
@@ -49,6 +50,9 @@ type Store interface {
 	Hosts(ctx context.Context, supportID string) ([]store.Host, error)
 	Host(ctx context.Context, id string) (store.Host, error)
 	Mails(ctx context.Context, limit int) ([]store.Mail, error)
+	Certificate(ctx context.Context, serial string) (store.Certificate, error)
+	CompleteCertificate(ctx context.Context, serial string, der []byte, at time.Time) error
+	ContractCertificates(ctx context.Context, supportID string) ([]store.Certificate, error)
 	store.Accounts
 }
 
@@ -72,6 +76,8 @@ type Config struct {
 	// Demo also logs customer login links, for trying the portal without a
 	// mail server. Never on in production: the log would hold live links.
 	Demo bool
+	// CA makes client certificates at download (nil: this server does not).
+	CA func(ctx context.Context) (*pki.CA, error)
 	// LoginLinksPerHour bounds the login mails per support ID (default 5).
 	LoginLinksPerHour int
 }
@@ -153,6 +159,7 @@ func (p *Portal) Register(handle func(pattern string, h http.Handler)) {
 	page("GET /{$}", p.home)
 	page("GET /lang/{lang}", p.switchLang)
 	p.customerRoutes(page)
+	p.certificateRoutes(page)
 	p.consoleRoutes(page)
 }
 
