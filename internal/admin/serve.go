@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -22,8 +23,10 @@ import (
 	"github.com/enmei-project/enmei/internal/notify"
 	"github.com/enmei-project/enmei/internal/obs"
 	"github.com/enmei-project/enmei/internal/pki"
+	"github.com/enmei-project/enmei/internal/sbomapi"
 	"github.com/enmei-project/enmei/internal/server"
 	"github.com/enmei-project/enmei/internal/sign"
+	"github.com/enmei-project/enmei/internal/version"
 	"github.com/enmei-project/enmei/internal/web"
 )
 
@@ -231,6 +234,19 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	portal.Register(srv.Handle)
 	adminapi.New(adminapi.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log}).Register(srv.Handle)
+	vendor := "enmei"
+	if k, err := pubKey(ctx); err == nil && sign.VendorName(k.UserID()) != "" {
+		vendor = sign.VendorName(k.UserID())
+	}
+	sbomapi.New(sbomapi.Config{Store: a.st, Blobs: a.blobs, Now: a.now, Log: a.log, Vendor: vendor,
+		Tool: "enmei-" + version.Get().Version, BaseURL: public,
+		Verify: func(ctx context.Context, cert *x509.Certificate, now time.Time) (string, error) {
+			ca, err := a.ca(ctx)
+			if err != nil {
+				return "", err
+			}
+			return ca.VerifyClient(cert, now)
+		}}).Register(srv.Handle)
 	srv.Handle("GET /healthz", http.HandlerFunc(o11y.Healthz))
 	srv.Handle("GET /readyz", http.HandlerFunc(o11y.Readyz))
 	var metricsSrv *http.Server

@@ -157,6 +157,23 @@ type PublicKey struct {
 	entity *openpgp.Entity
 }
 
+// UserID is the key's primary user ID.
+func (p *PublicKey) UserID() string {
+	if id := p.entity.PrimaryIdentity(); id != nil {
+		return id.Name
+	}
+	return ""
+}
+
+// VendorName is the name part of a user ID ("Example ELS" of
+// "Example ELS <els@example.jp>"): who the vendor says it is.
+func VendorName(userID string) string {
+	if i := strings.Index(userID, " <"); i > 0 {
+		return strings.TrimSpace(userID[:i])
+	}
+	return strings.TrimSpace(userID)
+}
+
 // ReadPublic loads an armored public key (or the public part of a private one).
 func ReadPublic(armored []byte) (*PublicKey, error) {
 	list, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
