@@ -21,14 +21,26 @@ import (
 // script does, returning it ready for a TLS client.
 func (v *vendor) downloadCert(t *testing.T, pool *x509.CertPool, supportID string, args ...string) tls.Certificate {
 	t.Helper()
+	p12 := v.downloadP12(t, pool, supportID, args...)
+	key, cert, _, err := pkcs12.DecodeChain(p12, p12Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+}
+
+const p12Password = "Abc123Def456Ghi"
+
+// downloadP12 issues the contract's certificate and downloads the PKCS#12.
+func (v *vendor) downloadP12(t *testing.T, pool *x509.CertPool, supportID string, args ...string) []byte {
+	t.Helper()
 	var issued struct {
 		DownloadURL string `json:"download_url"`
 	}
 	v.mustJSON(&issued, append([]string{"cert", "issue", supportID}, args...)...)
 	token := issued.DownloadURL[strings.Index(issued.DownloadURL, "token=")+6:]
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	const pw = "Abc123Def456Ghi"
-	resp, err := c.PostForm(v.url+"/cert/download", url.Values{"token": {token}, "password": {pw}})
+	resp, err := c.PostForm(v.url+"/cert/download", url.Values{"token": {token}, "password": {p12Password}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,11 +49,7 @@ func (v *vendor) downloadCert(t *testing.T, pool *x509.CertPool, supportID strin
 	if resp.StatusCode != 200 {
 		t.Fatalf("download = %d: %s", resp.StatusCode, p12)
 	}
-	key, cert, _, err := pkcs12.DecodeChain(p12, pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
+	return p12
 }
 
 // TestSBOMOverMutualTLS: the SBOM API answers a host holding the

@@ -143,6 +143,7 @@ type BatchResponse struct {
 type Found struct {
 	PackageRef
 	Product  string `json:"product"`
+	Supplier string `json:"supplier"` // the vendor
 	SHA256   string `json:"sha256"`   // of the package file
 	Document string `json:"document"` // the SBOM in the asked format
 }
@@ -273,7 +274,7 @@ func (a *API) find(ctx context.Context, c store.Contract, refs []PackageRef, f s
 			if err := sbom.Write(&buf, s.set.Document(i, s.meta), f); err != nil {
 				return nil, fmt.Errorf("SBOM of %s: %w", s.set.ID(i), err)
 			}
-			out = append(out, Found{PackageRef: ref, Product: s.product, SHA256: s.set.Facts(i).SHA256, Document: buf.String()})
+			out = append(out, Found{PackageRef: ref, Product: s.product, Supplier: a.cfg.Vendor, SHA256: s.set.Facts(i).SHA256, Document: buf.String()})
 			seen[ref] = true
 			break
 		}
