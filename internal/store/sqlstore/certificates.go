@@ -122,4 +122,3 @@ func (s *DB) RevokeCertificate(ctx context.Context, serial, reason string, at ti
 	_, err = s.Certificate(ctx, serial)
 	return err // NotFound, or nil: already revoked
 }
-
