@@ -289,6 +289,9 @@ func (a *app) debugKnobs() error {
 		a.now = func() time.Time { return time.Now().Add(offset) }
 		a.log.Warn("debug knob: the clock is shifted", "ENMEI_DEBUG_NOW", v)
 	}
+	if a.env("ENMEI_DEBUG_NO_SBOM_FACTS") == "1" {
+		a.log.Warn("debug knob: new packages get no SBOM facts", "ENMEI_DEBUG_NO_SBOM_FACTS", "1")
+	}
 	if a.env("ENMEI_DEBUG_CRASH_BEFORE_COMMIT") == "1" {
 		a.log.Warn("debug knob: publish will kill itself before committing", "ENMEI_DEBUG_CRASH_BEFORE_COMMIT", "1")
 	}

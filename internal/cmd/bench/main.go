@@ -36,18 +36,19 @@ import (
 )
 
 var (
-	enmeid = flag.String("enmeid", "", "path to the enmeid binary")
-	enmei  = flag.String("enmei", "", "path to the enmei binary")
-	work   = flag.String("work", "", "scratch directory (default: a temp dir)")
-	big    = flag.Int("big", 20000, "packages in the large repository")
-	full   = flag.Int("full", 5000, "packages for the full-repodata comparison")
-	debs   = flag.Int("debs", 5000, "debs for the aptly comparison")
-	runs   = flag.Int("runs", 5, "repetitions per measurement")
-	skip   = flag.String("skip", "", "comma-separated parts to skip: "+strings.Join(parts, ","))
+	enmeid   = flag.String("enmeid", "", "path to the enmeid binary")
+	enmei    = flag.String("enmei", "", "path to the enmei binary")
+	work     = flag.String("work", "", "scratch directory (default: a temp dir)")
+	big      = flag.Int("big", 20000, "packages in the large repository")
+	full     = flag.Int("full", 5000, "packages for the full-repodata comparison")
+	debs     = flag.Int("debs", 5000, "debs for the aptly comparison")
+	runs     = flag.Int("runs", 5, "repetitions per measurement")
+	hostPkgs = flag.Int("hostpkgs", 1500, "installed packages for the host SBOM")
+	skip     = flag.String("skip", "", "comma-separated parts to skip: "+strings.Join(parts, ","))
 )
 
 // parts are the names -skip accepts, in the order they run.
-var parts = []string{"full", "republish", "update", "deb", "download"}
+var parts = []string{"full", "republish", "update", "deb", "download", "facts", "hostsbom"}
 
 // atExit holds clean-ups (servers, gpg-agent, the scratch directory) that
 // run on success and on failure alike, newest first.
@@ -84,7 +85,7 @@ func main() {
 	defer cleanup()
 	fmt.Printf("enmei bench on %d CPUs, %s\n", cpus(), time.Now().Format(time.RFC3339))
 	run := map[string]func(){"full": benchFull, "republish": benchRepublish, "update": benchUpdate,
-		"deb": benchDeb, "download": benchDownload}
+		"deb": benchDeb, "download": benchDownload, "facts": benchPublishFacts, "hostsbom": benchHostSBOM}
 	for _, p := range parts {
 		if !skipped[p] {
 			run[p]()
