@@ -14,7 +14,7 @@ import (
 
 const mailCols = `id, to_addr, subject, message, status, attempts, last_error, created_at, next_at, sent_at`
 
-func scanMail(sc interface{ Scan(...any) error }) (store.Mail, error) {
+func scanMail(sc scanner) (store.Mail, error) {
 	var m store.Mail
 	var created, next, sent int64
 	err := sc.Scan(&m.ID, &m.To, &m.Subject, &m.Message, &m.Status, &m.Attempts, &m.LastError, &created, &next, &sent)
@@ -111,20 +111,7 @@ func (s *DB) MailFailed(ctx context.Context, id int64, errText string, next time
 
 // Mails implements store.Outbox.
 func (s *DB) Mails(ctx context.Context, limit int) ([]store.Mail, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+mailCols+` FROM outbox ORDER BY id DESC LIMIT ?`), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Mail
-	for rows.Next() {
-		m, err := scanMail(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, `SELECT `+mailCols+` FROM outbox ORDER BY id DESC LIMIT ?`, []any{limit}, scanMail)
 }
 
 // AddUser implements store.Accounts.
@@ -150,7 +137,7 @@ func (s *DB) insertLink(ctx context.Context, tx *sql.Tx, l store.Link) error {
 
 const userCols = `email, role, password_hash, created_at`
 
-func scanUser(sc interface{ Scan(...any) error }) (store.User, error) {
+func scanUser(sc scanner) (store.User, error) {
 	var u store.User
 	var created int64
 	err := sc.Scan(&u.Email, &u.Role, &u.PasswordHash, &created)
@@ -166,20 +153,7 @@ func (s *DB) User(ctx context.Context, email string) (store.User, error) {
 
 // Users implements store.Accounts.
 func (s *DB) Users(ctx context.Context) ([]store.User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY email`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, `SELECT `+userCols+` FROM users ORDER BY email`, nil, scanUser)
 }
 
 // AddToken implements store.Accounts.

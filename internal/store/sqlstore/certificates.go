@@ -10,7 +10,7 @@ import (
 
 const certCols = `serial, support_id, not_before, not_after, issued_at, der, downloaded_at, revoked_at, revoke_reason`
 
-func scanCert(sc interface{ Scan(...any) error }) (store.Certificate, error) {
+func scanCert(sc scanner) (store.Certificate, error) {
 	var c store.Certificate
 	var nb, na, issued, downloaded, revoked int64
 	err := sc.Scan(&c.Serial, &c.SupportID, &nb, &na, &issued, &c.DER, &downloaded, &revoked, &c.RevokeReason)
@@ -94,20 +94,7 @@ func (s *DB) Certificate(ctx context.Context, serial string) (store.Certificate,
 
 // ContractCertificates implements store.Certificates.
 func (s *DB) ContractCertificates(ctx context.Context, supportID string) ([]store.Certificate, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+certCols+` FROM certificates WHERE support_id = ? ORDER BY issued_at DESC, serial`), supportID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Certificate
-	for rows.Next() {
-		c, err := scanCert(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, `SELECT `+certCols+` FROM certificates WHERE support_id = ? ORDER BY issued_at DESC, serial`, []any{supportID}, scanCert)
 }
 
 // RevokeCertificate implements store.Certificates.

@@ -221,6 +221,26 @@ func nonNil(b []byte) []byte {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, s *DB, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 func notFound(err error, format string, args ...any) error {
@@ -244,7 +264,7 @@ func (s *DB) AddProduct(ctx context.Context, p store.Product) error {
 
 const productCols = `id, name, format, eol, os_id, os_version`
 
-func scanProduct(sc interface{ Scan(...any) error }) (store.Product, error) {
+func scanProduct(sc scanner) (store.Product, error) {
 	var p store.Product
 	err := sc.Scan(&p.ID, &p.Name, &p.Format, &p.EOL, &p.OSID, &p.OSVersion)
 	return p, err
@@ -258,25 +278,12 @@ func (s *DB) Product(ctx context.Context, id string) (store.Product, error) {
 
 // Products implements store.Store.
 func (s *DB) Products(ctx context.Context) ([]store.Product, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+productCols+` FROM products ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Product
-	for rows.Next() {
-		p, err := scanProduct(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, `SELECT `+productCols+` FROM products ORDER BY id`, nil, scanProduct)
 }
 
 const repoCols = `id, product_id, format, arch, suite, component, current_pub`
 
-func scanRepo(sc interface{ Scan(...any) error }) (store.Repo, error) {
+func scanRepo(sc scanner) (store.Repo, error) {
 	var r store.Repo
 	err := sc.Scan(&r.ID, &r.ProductID, &r.Format, &r.Arch, &r.Suite, &r.Component, &r.Current)
 	return r, err
@@ -331,7 +338,7 @@ func (s *DB) Repos(ctx context.Context, productID string) ([]store.Repo, error) 
 
 const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at`
 
-func scanContract(sc interface{ Scan(...any) error }) (store.Contract, error) {
+func scanContract(sc scanner) (store.Contract, error) {
 	var c store.Contract
 	var products string
 	var created int64
@@ -378,20 +385,7 @@ func (s *DB) Contract(ctx context.Context, supportID string) (store.Contract, er
 
 // ListContracts implements store.Store.
 func (s *DB) ListContracts(ctx context.Context) ([]store.Contract, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+contractCols+` FROM contracts ORDER BY created_at DESC, support_id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Contract
-	for rows.Next() {
-		c, err := scanContract(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, `SELECT `+contractCols+` FROM contracts ORDER BY created_at DESC, support_id`, nil, scanContract)
 }
 
 // LicenseKeys implements store.Store.
@@ -437,7 +431,7 @@ func (s *DB) RenewContract(ctx context.Context, supportID, end string) error {
 
 const hostCols = `id, support_id, product_id, key_id, machine_id, hostname, secret_hash, registered_at, last_seen, os`
 
-func scanHost(sc interface{ Scan(...any) error }) (store.Host, error) {
+func scanHost(sc scanner) (store.Host, error) {
 	var h store.Host
 	var reg, seen int64
 	err := sc.Scan(&h.ID, &h.SupportID, &h.ProductID, &h.KeyID, &h.MachineID, &h.Hostname, &h.SecretHash, &reg, &seen, &h.OS)
@@ -743,7 +737,7 @@ func (s *DB) Packages(ctx context.Context, ids []string) ([]store.Package, error
 
 const pubCols = `id, repo_id, created_at, packages, manifest, rollback_of`
 
-func scanPub(sc interface{ Scan(...any) error }) (store.Publication, error) {
+func scanPub(sc scanner) (store.Publication, error) {
 	var p store.Publication
 	var created int64
 	err := sc.Scan(&p.ID, &p.RepoID, &created, &p.Packages, &p.Manifest, &p.RollbackOf)
