@@ -292,36 +292,50 @@ func (a *API) set(ctx context.Context, pubID int64) (*sbom.Set, store.Publicatio
 		return s, pub, nil
 	}
 	v, err, _ := a.loads.Do(strconv.FormatInt(pubID, 10), func() (any, error) {
-		m, err := manifest.Load(ctx, a.cfg.Blobs, pub.Manifest)
-		if err != nil {
-			return nil, err
+		s, err := LoadSet(ctx, a.cfg.Store, a.cfg.Blobs, pub)
+		if err == nil {
+			a.sets.Add(pubID, s)
 		}
-		raw, err := a.cfg.Store.PackageFacts(ctx, m.Packages)
-		if err != nil {
-			return nil, err
-		}
-		ids := make([]string, 0, len(m.Packages))
-		facts := make([]pkgfacts.Facts, 0, len(m.Packages))
-		for _, id := range m.Packages {
-			b, ok := raw[id]
-			if !ok {
-				continue // published before SBOMs: republish with --replace to add it
-			}
-			f, err := pkgfacts.Decode(b)
-			if err != nil {
-				return nil, fmt.Errorf("package %s: %w", id, err)
-			}
-			ids = append(ids, id)
-			facts = append(facts, f)
-		}
-		s := sbom.NewSet(ids, facts)
-		a.sets.Add(pubID, s)
-		return s, nil
+		return s, err
 	})
 	if err != nil {
 		return nil, pub, fmt.Errorf("loading the SBOMs of publication %d: %w", pubID, err)
 	}
 	return v.(*sbom.Set), pub, nil
+}
+
+// FactsStore reads the SBOM facts kept with packages.
+type FactsStore interface {
+	PackageFacts(ctx context.Context, ids []string) (map[string][]byte, error)
+}
+
+// LoadSet reads a publication's packages and their SBOM facts. Packages
+// published before SBOMs existed have no facts and are left out (publish
+// them again with --replace to add them).
+func LoadSet(ctx context.Context, st FactsStore, blobs manifest.Opener, pub store.Publication) (*sbom.Set, error) {
+	m, err := manifest.Load(ctx, blobs, pub.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := st.PackageFacts(ctx, m.Packages)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(m.Packages))
+	facts := make([]pkgfacts.Facts, 0, len(m.Packages))
+	for _, id := range m.Packages {
+		b, ok := raw[id]
+		if !ok {
+			continue
+		}
+		f, err := pkgfacts.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", id, err)
+		}
+		ids = append(ids, id)
+		facts = append(facts, f)
+	}
+	return sbom.NewSet(ids, facts), nil
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
