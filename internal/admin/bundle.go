@@ -17,14 +17,6 @@ import (
 	"github.com/enmei-project/enmei/internal/version"
 )
 
-// BundleIndex is sbom/index.json on a companion disk: for each package,
-// name|evr|arch → the path of its SBOM per format.
-type BundleIndex struct {
-	Repo        string                       `json:"repo"`
-	Publication int64                        `json:"publication"`
-	Packages    map[string]map[string]string `json:"packages"`
-}
-
 func (a *app) bundleCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bundle", Short: "offline companion disks"}
 	var out string
@@ -80,7 +72,7 @@ func (a *app) bundleCommand() *cobra.Command {
 			vendor := sign.VendorName(key.UserID())
 			meta := sbom.Meta{Distro: distro, Supplier: vendor, Author: vendor, Tool: "enmei-" + version.Get().Version,
 				BaseURL: a.publicURL(), Salt: strconv.FormatInt(pub.ID, 10), Created: pub.CreatedAt}
-			index := BundleIndex{Repo: repo.ID, Publication: pub.ID, Packages: map[string]map[string]string{}}
+			index := bundle.Index{Repo: repo.ID, Publication: pub.ID, Packages: map[string]bundle.IndexEntry{}}
 			var files []bundle.File
 			progress := isTerminal(a.stderr)
 			for i := 0; i < set.Len(); i++ {
@@ -97,7 +89,7 @@ func (a *app) bundleCommand() *cobra.Command {
 					files = append(files, bundle.File{Path: p, Data: buf.Bytes()})
 					paths[string(format)] = p
 				}
-				index.Packages[f.Name+"|"+f.EVR()+"|"+f.Arch] = paths
+				index.Packages[bundle.IndexKey(f.Name, f.EVR(), f.Arch)] = bundle.IndexEntry{SHA256: f.SHA256, Supplier: vendor, Files: paths}
 				if progress {
 					fmt.Fprintf(a.stderr, "\r\033[KSBOMs %d/%d", i+1, set.Len())
 				}
@@ -106,7 +98,7 @@ func (a *app) bundleCommand() *cobra.Command {
 				fmt.Fprintln(a.stderr)
 			}
 			idx, _ := json.MarshalIndent(index, "", " ")
-			files = append(files, bundle.File{Path: "sbom/index.json", Data: idx})
+			files = append(files, bundle.File{Path: bundle.IndexPath, Data: idx})
 			files = append(files, bundle.File{Path: "README.txt", Data: []byte(fmt.Sprintf(
 				"enmei companion disk: SBOMs of %s, publication %d (%d packages).\nUse it with: enmei sbom --offline PATH\nMANIFEST lists every file with its SHA-256; MANIFEST.asc is its signature by the key in KEYS/.\n",
 				repo.ID, pub.ID, set.Len()))})

@@ -20,11 +20,13 @@ import (
 	"github.com/spf13/cobra"
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/enmei-project/enmei/internal/bundle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/inventory"
 	"github.com/enmei-project/enmei/internal/pki"
 	"github.com/enmei-project/enmei/internal/sbom"
 	"github.com/enmei-project/enmei/internal/sbomapi"
+	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/version"
 )
 
@@ -90,6 +92,8 @@ func (a *app) certCommand() *cobra.Command {
 
 type sbomOptions struct {
 	server, format, output, proxy string
+	offline, fingerprint          string
+	allowMissing                  bool
 }
 
 func (a *app) sbomCommand() *cobra.Command {
@@ -113,6 +117,9 @@ named on stderr. Formats: ` + strings.Join(formatNames(), ", ") + `.`,
 	f.StringVar(&o.format, "format", string(sbom.SPDXJSON), "output format")
 	f.StringVar(&o.output, "output", "", "write to FILE instead of standard output")
 	f.StringVar(&o.proxy, "proxy", "", "HTTP proxy (default: HTTPS_PROXY / HTTP_PROXY)")
+	f.StringVar(&o.offline, "offline", "", "use a companion disk (ISO file or mounted directory) instead of the server")
+	f.StringVar(&o.fingerprint, "fingerprint", "", "with --offline: trust the disk's key if it has this fingerprint (from the support certificate)")
+	f.BoolVar(&o.allowMissing, "allow-missing", false, "with --offline: succeed although some installed packages are not on the disk")
 	return cmd
 }
 
@@ -129,10 +136,13 @@ func (a *app) hostSBOM(ctx context.Context, o sbomOptions) error {
 	if err != nil {
 		return usageErr("--format: %v", err)
 	}
+	if o.offline == "" && (o.fingerprint != "" || o.allowMissing) {
+		return usageErr("--fingerprint and --allow-missing go with --offline PATH")
+	}
+	st, stErr := LoadState(a.root)
 	server := o.server
-	if server == "" {
-		st, err := LoadState(a.root)
-		if err != nil {
+	if server == "" && o.offline == "" {
+		if stErr != nil {
 			return usageErr("pass --server URL: this host is not registered, so there is no server to default to")
 		}
 		server = st.Server
@@ -145,14 +155,27 @@ func (a *app) hostSBOM(ctx context.Context, o sbomOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.sbomClient(server, o.proxy)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	known, err := a.fetchSBOMs(ctx, c, pkgs)
-	if err != nil {
-		return err
+	var known map[sbomapi.PackageRef]cached
+	if o.offline != "" {
+		var trusted [][]byte
+		if stErr == nil && st.SigningKey != "" {
+			trusted = append(trusted, []byte(st.SigningKey))
+		}
+		if known, err = a.offlineSBOMs(o, trusted, pkgs); err != nil {
+			return err
+		}
+		if server == "" {
+			server = "https://offline.invalid"
+		}
+	} else {
+		c, err := a.sbomClient(server, o.proxy)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		if known, err = a.fetchSBOMs(ctx, c, pkgs); err != nil {
+			return err
+		}
 	}
 	doc := hostDocument(osr, pkgs, known, hostname(a.root), server)
 	var missing []string
@@ -160,6 +183,10 @@ func (a *app) hostSBOM(ctx context.Context, o sbomOptions) error {
 		if _, ok := known[refOf(p)]; !ok {
 			missing = append(missing, p.Name+"-"+p.EVR()+"."+p.Arch)
 		}
+	}
+	if o.offline != "" && len(missing) > 0 && !o.allowMissing {
+		return errs.E(errs.Other, "%d installed packages are not on the companion disk: %s: use a newer disk, or pass --allow-missing to list them as not vendor-verified",
+			len(missing), strings.Join(missing, ", "))
 	}
 	var buf bytes.Buffer
 	if err := sbom.Write(&buf, doc, format); err != nil {
@@ -323,6 +350,63 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// offlineSBOMs verifies a companion disk — signed by a key the host
+// already trusts, or by the disk's own key when its fingerprint is the one
+// given — and returns what it holds of the installed packages, copying
+// their SBOMs into the cache. It uses no network.
+func (a *app) offlineSBOMs(o sbomOptions, trusted [][]byte, pkgs []inventory.Package) (map[sbomapi.PackageRef]cached, error) {
+	d, err := bundle.Open(o.offline)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	if o.fingerprint != "" {
+		diskKey, err := d.PublicKey()
+		if err != nil {
+			return nil, err
+		}
+		pk, err := sign.ReadPublic(diskKey)
+		if err != nil {
+			return nil, errs.E(errs.Invalid, "the companion disk's key cannot be read: %v", err)
+		}
+		want := strings.ToUpper(strings.Join(strings.Fields(o.fingerprint), ""))
+		if pk.Fingerprint() != want {
+			return nil, errs.E(errs.Invalid, "the companion disk's key has fingerprint %s, not %s: do not trust this disk", sign.FormatFingerprint(pk.Fingerprint()), sign.FormatFingerprint(want))
+		}
+		trusted = append(trusted, diskKey)
+	}
+	if len(trusted) == 0 {
+		return nil, usageErr("this host trusts no signing key yet: pass --fingerprint with the fingerprint printed on your support certificate")
+	}
+	if _, err := d.Verify(trusted); err != nil {
+		return nil, err
+	}
+	raw, err := d.ReadFile(bundle.IndexPath)
+	if err != nil {
+		return nil, err
+	}
+	var index bundle.Index
+	if err := json.Unmarshal(raw, &index); err != nil {
+		return nil, errs.E(errs.Invalid, "the companion disk's index is damaged: %v", err)
+	}
+	dir := filepath.Join(a.root, sbomCacheDir)
+	out := map[sbomapi.PackageRef]cached{}
+	for _, p := range pkgs {
+		e, ok := index.Packages[bundle.IndexKey(p.Name, p.EVR(), p.Arch)]
+		if !ok {
+			continue
+		}
+		out[refOf(p)] = cached{Product: index.Repo, Supplier: e.Supplier, SHA256: e.SHA256}
+		if path, ok := e.Files[string(sbom.SPDXJSON)]; ok {
+			if doc, err := d.ReadFile(path); err == nil && os.MkdirAll(dir, 0o755) == nil {
+				name := strings.NewReplacer("/", "_", ":", "_").Replace(p.Name+"-"+p.EVR()+"."+p.Arch) + sbom.SPDXJSON.Ext()
+				os.WriteFile(filepath.Join(dir, name), doc, 0o644)
+			}
+		}
+	}
+	return out, nil
 }
 
 // isTerminal reports whether w is a terminal, where progress is shown.

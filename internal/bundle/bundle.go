@@ -188,3 +188,24 @@ func parseManifest(data []byte) ([]manifestEntry, error) {
 	}
 	return out, nil
 }
+
+// IndexPath is where a companion disk lists its SBOMs.
+const IndexPath = "sbom/index.json"
+
+// Index is sbom/index.json: what the disk holds for each package, keyed
+// "name|[epoch:]version|arch" as a host's package database names it.
+type Index struct {
+	Repo        string                `json:"repo"`
+	Publication int64                 `json:"publication"`
+	Packages    map[string]IndexEntry `json:"packages"`
+}
+
+// IndexEntry is one package on the disk.
+type IndexEntry struct {
+	SHA256   string            `json:"sha256"`   // of the package file
+	Supplier string            `json:"supplier"` // the vendor
+	Files    map[string]string `json:"files"`    // SBOM format → path on the disk
+}
+
+// IndexKey is a package's key in the Index.
+func IndexKey(name, evr, arch string) string { return name + "|" + evr + "|" + arch }
