@@ -113,6 +113,22 @@ func TestHostSBOM(t *testing.T) {
 	}
 	t.Logf("warm host SBOM: %v", time.Since(start))
 
+	// Through a real proxy: without auth, named by IP address, and with
+	// Basic auth, named by host name.
+	for _, pc := range []struct{ user, pass, host string }{{"", "", "127.0.0.1"}, {"puser", "ppass", "localhost"}} {
+		addr, logFile := startTinyproxy(t, pc.user, pc.pass)
+		proxy := "http://" + pc.host + addr[strings.LastIndex(addr, ":"):]
+		if pc.user != "" {
+			proxy = "http://" + pc.user + ":" + pc.pass + "@" + pc.host + addr[strings.LastIndex(addr, ":"):]
+		}
+		must(t, os.RemoveAll(filepath.Join(root, "var/cache/enmei")))
+		r := run(t, append(cleanEnv(), "HTTPS_PROXY="+proxy), bin.enmei, "--root", root, "sbom", "--server", v.url)
+		log, _ := os.ReadFile(logFile)
+		if r.code != 0 || !strings.Contains(string(log), "CONNECT") {
+			t.Errorf("sbom through %s: exit %d %s\nproxy log:\n%s", proxy, r.code, r.stderr, log)
+		}
+	}
+
 	// An empty package database is an error, never an empty SBOM.
 	empty := rpmRoot(t)
 	if r := run(t, cleanEnv(), bin.enmei, "--root", empty, "sbom", "--server", v.url); r.code == 0 || !strings.Contains(r.stderr, "no packages") {
