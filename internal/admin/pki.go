@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -55,6 +56,28 @@ func (a *app) ca(ctx context.Context) (*pki.CA, error) {
 		// Made here or by another process at the same moment: load it.
 	}
 	return nil, fmt.Errorf("the CA key file %s exists but the database holds no CA certificate: move the file away to make a new CA, or restore the database", a.caKeyFile())
+}
+
+// caLoader returns a.ca memoised once it succeeds: the CA never changes
+// while serving, and every mutual-TLS request and certificate download
+// needs it, so it is not re-read from the database and the key file each
+// time.
+func (a *app) caLoader() func(ctx context.Context) (*pki.CA, error) {
+	var mu sync.Mutex
+	var ca *pki.CA
+	return func(ctx context.Context) (*pki.CA, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ca != nil {
+			return ca, nil
+		}
+		c, err := a.ca(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ca = c
+		return ca, nil
+	}
 }
 
 func (a *app) makeCA(ctx context.Context) error {

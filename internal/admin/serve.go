@@ -132,11 +132,12 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err := a.custody().Migrate(ctx); err != nil {
 		return err
 	}
+	loadCA := a.caLoader()
 	if o.tls == "auto" {
 		if a.cfg.PublicURL != "" && !strings.HasPrefix(a.cfg.PublicURL, "https://") {
 			return usagef("--tls auto serves HTTPS, but --public-url %s is not https://", a.cfg.PublicURL)
 		}
-		ca, err := a.ca(ctx)
+		ca, err := loadCA(ctx)
 		if err != nil {
 			return err
 		}
@@ -218,7 +219,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	a.released = srv.ForgetHost
 	sender := &notify.Sender{Outbox: a.st, SMTP: smtpCfg, Now: a.now, Log: a.log}
 	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public,
-		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: a.ca,
+		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA,
 		Fingerprint: func(ctx context.Context) (string, error) {
 			k, err := pubKey(ctx)
 			if errs.Is(err, errs.NotFound) {
@@ -241,7 +242,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	sbomapi.New(sbomapi.Config{Store: a.st, Blobs: a.blobs, Now: a.now, Log: a.log, Vendor: vendor,
 		Tool: "enmei-" + version.Get().Version, BaseURL: public,
 		Verify: func(ctx context.Context, cert *x509.Certificate, now time.Time) (string, error) {
-			ca, err := a.ca(ctx)
+			ca, err := loadCA(ctx)
 			if err != nil {
 				return "", err
 			}
