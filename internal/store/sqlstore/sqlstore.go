@@ -316,24 +316,10 @@ func (s *DB) Repo(ctx context.Context, id string) (store.Repo, error) {
 
 // Repos implements store.Store.
 func (s *DB) Repos(ctx context.Context, productID string) ([]store.Repo, error) {
-	query, args := `SELECT `+repoCols+` FROM repos ORDER BY id`, []any{}
-	if productID != "" {
-		query, args = `SELECT `+repoCols+` FROM repos WHERE product_id = ? ORDER BY id`, []any{productID}
+	if productID == "" {
+		return queryAll(ctx, s, `SELECT `+repoCols+` FROM repos ORDER BY id`, nil, scanRepo)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Repo
-	for rows.Next() {
-		r, err := scanRepo(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, `SELECT `+repoCols+` FROM repos WHERE product_id = ? ORDER BY id`, []any{productID}, scanRepo)
 }
 
 const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at`
@@ -390,20 +376,12 @@ func (s *DB) ListContracts(ctx context.Context) ([]store.Contract, error) {
 
 // LicenseKeys implements store.Store.
 func (s *DB) LicenseKeys(ctx context.Context, supportID string) ([]store.LicenseKey, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, support_id, product_id, hash FROM license_keys WHERE support_id = ? ORDER BY id`), supportID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.LicenseKey
-	for rows.Next() {
-		var k store.LicenseKey
-		if err := rows.Scan(&k.ID, &k.SupportID, &k.ProductID, &k.Hash); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, `SELECT id, support_id, product_id, hash FROM license_keys WHERE support_id = ? ORDER BY id`, []any{supportID},
+		func(sc scanner) (store.LicenseKey, error) {
+			var k store.LicenseKey
+			err := sc.Scan(&k.ID, &k.SupportID, &k.ProductID, &k.Hash)
+			return k, err
+		})
 }
 
 // LicenseKeyByHash implements store.Store.
@@ -502,20 +480,7 @@ func (s *DB) Host(ctx context.Context, id string) (store.Host, error) {
 
 // Hosts implements store.Store.
 func (s *DB) Hosts(ctx context.Context, supportID string) ([]store.Host, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE support_id = ? ORDER BY registered_at, id`), supportID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Host
-	for rows.Next() {
-		h, err := scanHost(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, `SELECT `+hostCols+` FROM hosts WHERE support_id = ? ORDER BY registered_at, id`, []any{supportID}, scanHost)
 }
 
 // ReleaseSeat implements store.Store.
@@ -544,22 +509,14 @@ func (s *DB) TouchHost(ctx context.Context, hostID string, t time.Time) error {
 
 // SeatCounts implements store.Store.
 func (s *DB) SeatCounts(ctx context.Context) ([]store.SeatCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT k.support_id, k.product_id, c.quantity,
+	return queryAll(ctx, s, `SELECT k.support_id, k.product_id, c.quantity,
 		(SELECT COUNT(*) FROM hosts h WHERE h.key_id = k.id)
-		FROM license_keys k JOIN contracts c ON c.support_id = k.support_id ORDER BY k.support_id, k.product_id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.SeatCount
-	for rows.Next() {
-		var c store.SeatCount
-		if err := rows.Scan(&c.SupportID, &c.ProductID, &c.Quantity, &c.Used); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		FROM license_keys k JOIN contracts c ON c.support_id = k.support_id ORDER BY k.support_id, k.product_id`, nil,
+		func(sc scanner) (store.SeatCount, error) {
+			var c store.SeatCount
+			err := sc.Scan(&c.SupportID, &c.ProductID, &c.Quantity, &c.Used)
+			return c, err
+		})
 }
 
 // PutPackages implements store.Store.
@@ -779,24 +736,10 @@ func (s *DB) Publication(ctx context.Context, id int64) (store.Publication, erro
 
 // Publications implements store.Store.
 func (s *DB) Publications(ctx context.Context, repoID string) ([]store.Publication, error) {
-	query, args := `SELECT `+pubCols+` FROM publications ORDER BY id DESC`, []any{}
-	if repoID != "" {
-		query, args = `SELECT `+pubCols+` FROM publications WHERE repo_id = ? ORDER BY id DESC`, []any{repoID}
+	if repoID == "" {
+		return queryAll(ctx, s, `SELECT `+pubCols+` FROM publications ORDER BY id DESC`, nil, scanPub)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Publication
-	for rows.Next() {
-		p, err := scanPub(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, `SELECT `+pubCols+` FROM publications WHERE repo_id = ? ORDER BY id DESC`, []any{repoID}, scanPub)
 }
 
 // DeletePublications implements store.Store.
