@@ -100,10 +100,7 @@ issue (contract add --certificate-out) and cannot be recovered.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if err := a.open(ctx); err != nil {
-				return err
-			}
-			c, err := a.st.Contract(ctx, args[0])
+			c, err := a.contract(ctx, args[0])
 			if err != nil {
 				return err
 			}

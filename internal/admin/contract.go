@@ -66,6 +66,14 @@ func (a *app) newContract(ctx context.Context, c store.Contract, certOut string)
 	return c, keys, err
 }
 
+// contract opens the store and loads a contract named on the command line.
+func (a *app) contract(ctx context.Context, supportID string) (store.Contract, error) {
+	if err := a.open(ctx); err != nil {
+		return store.Contract{}, err
+	}
+	return a.st.Contract(ctx, supportID)
+}
+
 func (a *app) contractCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "contract", Short: "manage customer contracts"}
 	var c store.Contract
@@ -121,10 +129,7 @@ func (a *app) contractCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if err := a.open(ctx); err != nil {
-				return err
-			}
-			c, err := a.st.Contract(ctx, args[0])
+			c, err := a.contract(ctx, args[0])
 			if err != nil {
 				return err
 			}

@@ -161,10 +161,7 @@ A second certificate is refused unless --replace, which revokes the current one.
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if err := a.open(ctx); err != nil {
-				return err
-			}
-			c, err := a.st.Contract(ctx, args[0])
+			c, err := a.contract(ctx, args[0])
 			if err != nil {
 				return err
 			}
