@@ -2,8 +2,12 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -11,6 +15,8 @@ import (
 
 	"github.com/enmei-project/enmei/internal/bundle"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/pkgfmt/deb"
+	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
 	"github.com/enmei-project/enmei/internal/sbom"
 	"github.com/enmei-project/enmei/internal/sbomapi"
 	"github.com/enmei-project/enmei/internal/sign"
@@ -22,9 +28,10 @@ func (a *app) bundleCommand() *cobra.Command {
 	var out string
 	var pubID int64
 	var formats string
+	var agents []string
 	create := &cobra.Command{
-		Use:   "create REPO --out FILE.iso [--publication ID] [--formats F,…]",
-		Short: "write an ISO companion disk with the SBOM of every package of a publication, the signing key and a signed MANIFEST",
+		Use:   "create REPO [--out FILE.iso] [--publication ID] [--formats F,…] [--agent PKG]…",
+		Short: "write an ISO companion disk with the SBOM of every package of a publication, the agent's packages, the signing key and a signed MANIFEST, and offer it on the portal",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -58,6 +65,10 @@ func (a *app) bundleCommand() *cobra.Command {
 				return err
 			}
 			key, err := a.key(ctx)
+			if err != nil {
+				return err
+			}
+			agentFiles, err := readAgentPackages(agents, key)
 			if err != nil {
 				return err
 			}
@@ -97,37 +108,130 @@ func (a *app) bundleCommand() *cobra.Command {
 			if progress {
 				fmt.Fprintln(a.stderr)
 			}
+			var agentNames []string
+			for _, f := range agentFiles {
+				files = append(files, f)
+				agentNames = append(agentNames, path.Base(f.Path))
+			}
 			idx, _ := json.MarshalIndent(index, "", " ")
 			files = append(files, bundle.File{Path: bundle.IndexPath, Data: idx})
 			files = append(files, bundle.File{Path: "README.txt", Data: []byte(fmt.Sprintf(
-				"enmei companion disk: SBOMs of %s, publication %d (%d packages).\nUse it with: enmei sbom --offline PATH\nMANIFEST lists every file with its SHA-256; MANIFEST.asc is its signature by the key in KEYS/.\n",
-				repo.ID, pub.ID, set.Len()))})
+				"enmei companion disk: SBOMs of %s, publication %d (%d packages).\nUse it with: enmei sbom --offline PATH\nMANIFEST lists every file with its SHA-256; MANIFEST.asc is its signature by the key in KEYS/.\n%s",
+				repo.ID, pub.ID, set.Len(), agentReadme(agentNames)))})
 			pubKey, err := key.ArmoredPublic()
 			if err != nil {
 				return err
 			}
-			err = bundle.Create(out, bundle.Contents{Label: "ENMEI_" + repo.ID, Files: files, PublicKey: pubKey},
+			target := out
+			if target == "" {
+				// Only for the portal: made in the staging directory, which
+				// gc cleans if this run dies.
+				if err := os.MkdirAll(a.stagingDir(), 0o700); err != nil {
+					return err
+				}
+				target = filepath.Join(a.stagingDir(), fmt.Sprintf("enmei-publish-disk-%s-%d.iso", repo.ID, os.Getpid()))
+				defer os.Remove(target)
+			}
+			err = bundle.Create(target, bundle.Contents{Label: "ENMEI_" + repo.ID, Files: files, PublicKey: pubKey},
 				func(m []byte) ([]byte, error) { return key.DetachSignArmored(bytes.NewReader(m)) })
 			if err != nil {
 				return err
 			}
-			if a.cfg.JSON {
-				return a.printJSON(map[string]any{"repo": repo.ID, "publication": pub.ID, "packages": set.Len(), "files": len(files), "out": out})
+			offer, err := a.offerDisk(ctx, target, bundle.Offered{Repo: repo.ID, Publication: pub.ID, Packages: set.Len(), Agent: agentNames, CreatedAt: a.now().UTC()})
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(a.stderr, "companion disk %s: SBOMs of %d packages of %s (publication %d), signed by %s\n",
-				out, set.Len(), repo.ID, pub.ID, sign.FormatFingerprint(key.Fingerprint()))
+			if a.cfg.JSON {
+				return a.printJSON(map[string]any{"repo": repo.ID, "publication": pub.ID, "packages": set.Len(), "files": len(files), "out": out,
+					"sha256": offer.SHA256, "size": offer.Size, "agent": agentNames})
+			}
+			where := out
+			if where == "" {
+				where = "(not written to a file)"
+			}
+			fmt.Fprintf(a.stderr, "companion disk %s: SBOMs of %d packages of %s (publication %d) and %d agent packages, signed by %s; customers download it from the portal at %s/sbom\n",
+				where, set.Len(), repo.ID, pub.ID, len(agentNames), sign.FormatFingerprint(key.Fingerprint()), a.publicURL())
 			return nil
 		},
 	}
 	f := create.Flags()
-	f.StringVar(&out, "out", "", "ISO file to write")
+	f.StringVar(&out, "out", "", "also write the ISO to this file")
+	f.StringArrayVar(&agents, "agent", nil, "an enmei agent package (.rpm or .deb) to put on the disk under agent/ (repeatable)")
 	f.Int64Var(&pubID, "publication", 0, "publication ID (default: the current one)")
 	var all []string
 	for _, x := range sbom.Formats() {
 		all = append(all, string(x))
 	}
 	f.StringVar(&formats, "formats", strings.Join(all, ","), "SBOM formats to put on the disk")
-	create.MarkFlagRequired("out")
 	cmd.AddCommand(create)
 	return cmd
+}
+
+// readAgentPackages reads the agent's packages for the disk: an RPM is
+// signed with the repositories' key on the way (so it installs with
+// gpgcheck from the disk), a .deb is checked whole; anything else is
+// refused before any work is done.
+func readAgentPackages(paths []string, key *sign.Key) ([]bundle.File, error) {
+	var out []bundle.File
+	seen := map[string]bool{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, errs.E(errs.Invalid, "cannot read the agent package %s: %v", p, err)
+		}
+		var name string
+		switch {
+		case bytes.HasPrefix(data, []byte{0xed, 0xab, 0xee, 0xdb}):
+			var signed bytes.Buffer
+			h, err := rpm.Sign(bytes.NewReader(data), &signed, key)
+			if err != nil {
+				return nil, errs.E(errs.Invalid, "the agent package %s is not a usable RPM: %v", p, err)
+			}
+			name, data = h.Filename(), signed.Bytes()
+		case bytes.HasPrefix(data, []byte("!<arch>\n")):
+			info, err := deb.Inspect(bytes.NewReader(data))
+			if err != nil {
+				return nil, errs.E(errs.Invalid, "the agent package %s is not a usable Debian package: %v", p, err)
+			}
+			name = info.Filename()
+		default:
+			return nil, errs.E(errs.Invalid, "the agent package %s is neither an RPM nor a Debian package", p)
+		}
+		if seen[name] {
+			return nil, errs.E(errs.Invalid, "the agent package %s is given twice (--agent %s)", name, p)
+		}
+		seen[name] = true
+		out = append(out, bundle.File{Path: "agent/" + name, Data: data})
+	}
+	return out, nil
+}
+
+func agentReadme(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return "agent/ holds the enmei agent's packages: install the one for the host (rpm -i or dpkg -i) before using the disk.\n"
+}
+
+// offerDisk stores the ISO at path in the blob store and records it as the
+// disk the portal offers for o.Repo.
+func (a *app) offerDisk(ctx context.Context, path string, o bundle.Offered) (bundle.Offered, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return o, fmt.Errorf("storing the companion disk: %w", err)
+	}
+	defer f.Close()
+	info, err := a.blobs.Put(ctx, f)
+	if err != nil {
+		return o, fmt.Errorf("storing the companion disk: %w", err)
+	}
+	o.SHA256, o.Size = info.Sum, info.Size
+	rec, err := o.Encode()
+	if err != nil {
+		return o, err
+	}
+	if err := a.st.PutSetting(ctx, bundle.OfferSetting(o.Repo), rec); err != nil {
+		return o, fmt.Errorf("recording the companion disk: %w", err)
+	}
+	return o, nil
 }

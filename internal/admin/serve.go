@@ -218,8 +218,21 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}})
 	a.released = srv.ForgetHost
 	sender := &notify.Sender{Outbox: a.st, SMTP: smtpCfg, Now: a.now, Log: a.log}
+	vendor := "enmei"
+	if k, err := pubKey(ctx); err == nil && sign.VendorName(k.UserID()) != "" {
+		vendor = sign.VendorName(k.UserID())
+	}
+	sboms := sbomapi.New(sbomapi.Config{Store: a.st, Blobs: a.blobs, Now: a.now, Log: a.log, Vendor: vendor,
+		Tool: "enmei-" + version.Get().Version, BaseURL: public,
+		Verify: func(ctx context.Context, cert *x509.Certificate, now time.Time) (string, error) {
+			ca, err := loadCA(ctx)
+			if err != nil {
+				return "", err
+			}
+			return ca.VerifyClient(cert, now)
+		}})
 	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public,
-		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA,
+		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA, SBOM: sboms,
 		Fingerprint: func(ctx context.Context) (string, error) {
 			k, err := pubKey(ctx)
 			if errs.Is(err, errs.NotFound) {
@@ -235,19 +248,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 	portal.Register(srv.Handle)
 	adminapi.New(adminapi.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log}).Register(srv.Handle)
-	vendor := "enmei"
-	if k, err := pubKey(ctx); err == nil && sign.VendorName(k.UserID()) != "" {
-		vendor = sign.VendorName(k.UserID())
-	}
-	sbomapi.New(sbomapi.Config{Store: a.st, Blobs: a.blobs, Now: a.now, Log: a.log, Vendor: vendor,
-		Tool: "enmei-" + version.Get().Version, BaseURL: public,
-		Verify: func(ctx context.Context, cert *x509.Certificate, now time.Time) (string, error) {
-			ca, err := loadCA(ctx)
-			if err != nil {
-				return "", err
-			}
-			return ca.VerifyClient(cert, now)
-		}}).Register(srv.Handle)
+	sboms.Register(srv.Handle)
 	srv.Handle("GET /healthz", http.HandlerFunc(o11y.Healthz))
 	srv.Handle("GET /readyz", http.HandlerFunc(o11y.Readyz))
 	var metricsSrv *http.Server

@@ -72,6 +72,13 @@ func screenshotDir(t *testing.T) string {
 // it sends Accept-Language: ja-JP,ja). name prefixes the screenshot files.
 func newBrowser(t *testing.T, name string) *browser {
 	t.Helper()
+	return newBrowserWith(t, name)
+}
+
+// newBrowserWith is newBrowser with more allocator options (e.g. the HOME
+// that holds a certificate database).
+func newBrowserWith(t *testing.T, name string, extra ...chromedp.ExecAllocatorOption) *browser {
+	t.Helper()
 	path := chromiumPath(t)
 	profile := t.TempDir()
 	shots := screenshotDir(t)
@@ -92,6 +99,7 @@ func newBrowser(t *testing.T, name string) *browser {
 		chromedp.WindowSize(1280, 900),
 		chromedp.CombinedOutput(chromeLog),
 	)
+	opts = append(opts, extra...)
 	// The timeout is on the allocator: it ends the whole browser, which is
 	// what a per-test limit should do.
 	tctx, tcancel := context.WithTimeout(context.Background(), browserTimeout)

@@ -1,5 +1,6 @@
-// Package gc frees what no publication references any more: package records,
-// blobs, and the temporary files of publishes that crashed. It is a
+// Package gc frees what no publication or offered companion disk references
+// any more: package records, blobs, and the temporary files of publishes
+// that crashed. It is a
 // mark-and-sweep that is safe while enmeid serves and publishes: everything
 // a publish stores or reuses is marked as used at that moment (blob touch,
 // record upsert), every publish holds a lease from before its first lookup
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/enmei-project/enmei/internal/blob"
+	"github.com/enmei-project/enmei/internal/bundle"
+	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/manifest"
 	"github.com/enmei-project/enmei/internal/store"
 )
@@ -28,6 +31,7 @@ type Store interface {
 	PackageIDs(ctx context.Context, f func(id, blob string) error) error
 	DeletePackages(ctx context.Context, ids []string, before time.Time) (int, error)
 	OldestLease(ctx context.Context, now time.Time) (time.Time, error)
+	Setting(ctx context.Context, name string) ([]byte, error)
 }
 
 // clockMargin is how much earlier than the lease or grace boundary a file's
@@ -114,6 +118,26 @@ func (c *Collector) Run(ctx context.Context, grace time.Duration) (Report, error
 		for _, id := range m.Packages {
 			keepPkg[id] = true
 		}
+	}
+	// The companion disk each repository offers on the portal.
+	repos := map[string]bool{}
+	for _, p := range pubs {
+		if repos[p.RepoID] {
+			continue
+		}
+		repos[p.RepoID] = true
+		raw, err := c.Store.Setting(ctx, bundle.OfferSetting(p.RepoID))
+		if errs.Is(err, errs.NotFound) {
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("gc: the companion disk of %s: %w; nothing was deleted", p.RepoID, err)
+		}
+		o, err := bundle.DecodeOffered(raw)
+		if err != nil {
+			return rep, fmt.Errorf("gc: the companion disk of %s: %w; nothing was deleted", p.RepoID, err)
+		}
+		keepBlob[o.SHA256] = true
 	}
 
 	// Sweep records, then the blobs no remaining record or publication names.

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	blobfs "github.com/enmei-project/enmei/internal/blob/fs"
+	"github.com/enmei-project/enmei/internal/bundle"
 	"github.com/enmei-project/enmei/internal/demo"
 	"github.com/enmei-project/enmei/internal/gc"
 	"github.com/enmei-project/enmei/internal/manifest"
@@ -201,4 +203,46 @@ func TestConcurrentPublishLosesNothing(t *testing.T) {
 	if pub.Packages != 31 {
 		t.Errorf("the current publication holds %d packages, want 31", pub.Packages)
 	}
+}
+
+// TestKeepsOfferedCompanionDisk: the ISO a repository offers on the portal
+// is referenced by its record only; gc keeps it, and frees it once another
+// disk replaces it.
+func TestKeepsOfferedCompanionDisk(t *testing.T) {
+	e := setup(t)
+	if _, err := e.pub.Publish(ctx, "r", []string{rpm(t, "hello", "one")}, publish.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	offer := func(content string) string {
+		info, err := e.blob.Put(ctx, strings.NewReader(content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, _ := bundle.Offered{Repo: "r", Publication: 1, SHA256: info.Sum, Size: info.Size}.Encode()
+		if err := e.st.PutSetting(ctx, bundle.OfferSetting("r"), rec); err != nil {
+			t.Fatal(err)
+		}
+		return info.Sum
+	}
+	first := offer("first ISO")
+	e.gc.Margin = time.Millisecond
+	time.Sleep(20 * time.Millisecond)
+	if _, err := e.gc.Run(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.blob.Stat(ctx, first); err != nil {
+		t.Fatalf("gc deleted the offered companion disk: %v", err)
+	}
+	second := offer("second ISO")
+	time.Sleep(20 * time.Millisecond)
+	if _, err := e.gc.Run(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.blob.Stat(ctx, first); err == nil {
+		t.Error("gc kept a companion disk no record offers any more")
+	}
+	if _, err := e.blob.Stat(ctx, second); err != nil {
+		t.Errorf("gc deleted the offered companion disk: %v", err)
+	}
+	intact(t, e)
 }

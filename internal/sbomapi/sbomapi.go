@@ -11,6 +11,7 @@
 package sbomapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -18,7 +19,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +30,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/enmei-project/enmei/internal/api"
+	"github.com/enmei-project/enmei/internal/bundle"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/manifest"
@@ -43,6 +47,7 @@ type Store interface {
 	Repos(ctx context.Context, productID string) ([]store.Repo, error)
 	Publication(ctx context.Context, id int64) (store.Publication, error)
 	PackageFacts(ctx context.Context, ids []string) (map[string][]byte, error)
+	Setting(ctx context.Context, name string) ([]byte, error)
 }
 
 // Verifier checks a client certificate against the CA and returns the
@@ -85,6 +90,11 @@ func (a *API) Register(handle func(pattern string, h http.Handler)) {
 	handle("GET /api/v1/sbom/packages/{name}/{evr}/{arch}", http.HandlerFunc(a.one))
 	handle("POST /api/v1/sbom/batch", http.HandlerFunc(a.batch))
 }
+
+// Authenticate is the check every SBOM request makes, for the portal's
+// pages too: the request's client certificate must be the contract's
+// current, unrevoked one, and the contract in force now.
+func (a *API) Authenticate(r *http.Request) (store.Contract, error) { return a.client(r) }
 
 // client authenticates the request's certificate and returns its contract.
 func (a *API) client(r *http.Request) (store.Contract, error) {
@@ -163,18 +173,20 @@ func (a *API) one(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ref := PackageRef{Name: r.PathValue("name"), EVR: r.PathValue("evr"), Arch: r.PathValue("arch")}
-	found, err := a.find(r.Context(), c, []PackageRef{ref}, f)
+	found, err := a.Document(r.Context(), c, ref, f)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if len(found) == 0 {
-		a.fail(w, r, errs.E(errs.NotFound, "the vendor publishes no package %s-%s.%s for this contract", ref.Name, ref.EVR, ref.Arch))
-		return
-	}
 	w.Header().Set("Content-Type", f.ContentType())
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.%s%s"`, ref.Name, strings.ReplaceAll(ref.EVR, ":", "_"), ref.Arch, f.Ext()))
-	io.WriteString(w, found[0].Document)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": FileName(ref, f)}))
+	io.WriteString(w, found.Document)
+}
+
+// FileName is the name a downloaded SBOM gets: name-evr.arch plus the
+// format's extension, the epoch's colon written as "_".
+func FileName(ref PackageRef, f sbom.Format) string {
+	return fmt.Sprintf("%s-%s.%s%s", ref.Name, strings.ReplaceAll(ref.EVR, ":", "_"), ref.Arch, f.Ext())
 }
 
 func (a *API) batch(w http.ResponseWriter, r *http.Request) {
@@ -350,4 +362,98 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		msg = api.InternalMessage
 	}
 	api.WriteError(w, r, status, kind, msg)
+}
+
+// RepoPackages is one repository of a contract's products as the portal
+// lists it: the packages of its current publication, and the companion disk
+// it offers, if any.
+type RepoPackages struct {
+	Repo        string
+	Product     string
+	Publication int64
+	Packages    []PackageRef // sorted by name, then EVR and arch
+	Disk        *bundle.Offered
+}
+
+// Catalog lists the repositories of c's products with their current
+// packages.
+func (a *API) Catalog(ctx context.Context, c store.Contract) ([]RepoPackages, error) {
+	var out []RepoPackages
+	for _, pid := range c.Products {
+		repos, err := a.cfg.Store.Repos(ctx, pid)
+		if err != nil {
+			return nil, err
+		}
+		for _, repo := range repos {
+			rp := RepoPackages{Repo: repo.ID, Product: pid, Publication: repo.Current}
+			if repo.Current != 0 {
+				set, _, err := a.set(ctx, repo.Current)
+				if err != nil {
+					return nil, err
+				}
+				for i := 0; i < set.Len(); i++ {
+					f := set.Facts(i)
+					rp.Packages = append(rp.Packages, PackageRef{Name: f.Name, EVR: f.EVR(), Arch: f.Arch})
+				}
+				slices.SortFunc(rp.Packages, func(x, y PackageRef) int {
+					return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.EVR, y.EVR), cmp.Compare(x.Arch, y.Arch))
+				})
+			}
+			if d, err := a.disk(ctx, repo.ID); err == nil {
+				rp.Disk = &d
+			} else if !errs.Is(err, errs.NotFound) {
+				return nil, err
+			}
+			out = append(out, rp)
+		}
+	}
+	return out, nil
+}
+
+// Document returns one package's SBOM in format f, if c's products
+// publish the package (errs.NotFound otherwise).
+func (a *API) Document(ctx context.Context, c store.Contract, ref PackageRef, f sbom.Format) (Found, error) {
+	found, err := a.find(ctx, c, []PackageRef{ref}, f)
+	if err != nil {
+		return Found{}, err
+	}
+	if len(found) == 0 {
+		return Found{}, errs.E(errs.NotFound, "the vendor publishes no package %s-%s.%s for this contract", ref.Name, ref.EVR, ref.Arch)
+	}
+	return found[0], nil
+}
+
+// Disk opens the companion disk repository repoID offers, if the
+// repository belongs to one of c's products (errs.NotFound otherwise, so
+// other contracts' repositories are not revealed).
+func (a *API) Disk(ctx context.Context, c store.Contract, repoID string) (bundle.Offered, io.ReadSeekCloser, error) {
+	for _, pid := range c.Products {
+		repos, err := a.cfg.Store.Repos(ctx, pid)
+		if err != nil {
+			return bundle.Offered{}, nil, err
+		}
+		for _, repo := range repos {
+			if repo.ID != repoID {
+				continue
+			}
+			d, err := a.disk(ctx, repoID)
+			if err != nil {
+				return d, nil, err
+			}
+			rc, _, err := a.cfg.Blobs.Open(ctx, d.SHA256)
+			if err != nil {
+				return d, nil, fmt.Errorf("opening the companion disk of %s: %w", repoID, err)
+			}
+			return d, rc, nil
+		}
+	}
+	return bundle.Offered{}, nil, errs.E(errs.NotFound, "no companion disk %s for this contract", repoID)
+}
+
+func (a *API) disk(ctx context.Context, repoID string) (bundle.Offered, error) {
+	raw, err := a.cfg.Store.Setting(ctx, bundle.OfferSetting(repoID))
+	if err != nil {
+		return bundle.Offered{}, err
+	}
+	return bundle.DecodeOffered(raw)
 }

@@ -240,6 +240,8 @@ type Settings interface {
 	// PutSettingIfAbsent stores value under name unless one is there, and
 	// returns the value now stored — so concurrent starters agree on one.
 	PutSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error)
+	// PutSetting stores value under name, replacing what was there.
+	PutSetting(ctx context.Context, name string, value []byte) error
 	// DeleteSetting removes a value and scrubs it from the database files
 	// as far as the backend can (secure delete, checkpoint, vacuum).
 	DeleteSetting(ctx context.Context, name string) error

@@ -14,6 +14,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -78,6 +79,9 @@ type Config struct {
 	Demo bool
 	// CA makes client certificates at download (nil: this server does not).
 	CA func(ctx context.Context) (*pki.CA, error)
+	// SBOM serves the pages that need the contract's client certificate
+	// (nil: those pages answer 404).
+	SBOM SBOMService
 	// LoginLinksPerHour bounds the login mails per support ID (default 5).
 	LoginLinksPerHour int
 }
@@ -135,6 +139,8 @@ func parsePages() (map[string]*template.Template, error) {
 		"plans":       func() []string { return entitle.Plans },
 		"minPassword": func() int { return account.MinPasswordLen },
 		"hostRows":    hostRows,
+		"sbomHref":    sbomHref,
+		"mib":         func(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) },
 	}
 	pages := map[string]*template.Template{}
 	for _, n := range names {
@@ -160,6 +166,7 @@ func (p *Portal) Register(handle func(pattern string, h http.Handler)) {
 	page("GET /lang/{lang}", p.switchLang)
 	p.customerRoutes(page)
 	p.certificateRoutes(page)
+	p.sbomRoutes(page)
 	p.consoleRoutes(page)
 }
 

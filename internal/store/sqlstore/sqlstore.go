@@ -822,6 +822,15 @@ func (s *DB) PutSettingIfAbsent(ctx context.Context, name string, value []byte) 
 	return stored, err
 }
 
+// PutSetting implements store.Store.
+func (s *DB) PutSetting(ctx context.Context, name string, value []byte) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`), name, nonNil(value))
+	if err != nil {
+		return fmt.Errorf("storing setting %s: %w", name, err)
+	}
+	return nil
+}
+
 // DeleteSetting implements store.Store.
 func (s *DB) DeleteSetting(ctx context.Context, name string) error {
 	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM settings WHERE name = ?`), name); err != nil {

@@ -650,6 +650,12 @@ func testSettings(t *testing.T, s store.Store) {
 	if v, err := s.Setting(ctx, "signing-key"); err != nil || !bytes.Equal(v, bin) {
 		t.Errorf("Setting(signing-key) = %q, %v", v, err)
 	}
+	// PutSetting replaces.
+	must(t, s.PutSetting(ctx, "disk", []byte("one")))
+	must(t, s.PutSetting(ctx, "disk", []byte("two")))
+	if v, err := s.Setting(ctx, "disk"); err != nil || string(v) != "two" {
+		t.Errorf("Setting(disk) after two PutSetting = %q, %v; want two", v, err)
+	}
 	must(t, s.DeleteSetting(ctx, "signing-key"))
 	_, err = s.Setting(ctx, "signing-key")
 	wantKind(t, "Setting(deleted)", err, errs.NotFound)
