@@ -88,13 +88,59 @@ func (r OSRelease) Family() (string, error) {
 }
 
 // readOSRelease reads <root>/etc/os-release, falling back to
-// /usr/lib/os-release as os-release(5) says.
+// /usr/lib/os-release as os-release(5) says, and on hosts older than
+// os-release (RHEL and CentOS 5 and 6) to /etc/redhat-release. Links are
+// followed only inside root: an absolute link in a scratch root must not
+// read the os-release of the machine running enmei.
 func readOSRelease(root string) (OSRelease, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return OSRelease{}, errs.E(errs.Invalid, "cannot open the root %s: %v: check --root", root, err)
+	}
+	defer r.Close()
 	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
-		data, err := os.ReadFile(filepath.Join(root, p))
+		data, err := r.ReadFile(p)
 		if err == nil {
 			return ParseOSRelease(data), nil
 		}
 	}
+	for _, p := range []string{"etc/redhat-release", "etc/centos-release"} {
+		data, err := r.ReadFile(p)
+		if err == nil {
+			if rel, ok := ParseRedHatRelease(data); ok {
+				return rel, nil
+			}
+		}
+	}
 	return OSRelease{}, errs.E(errs.Invalid, "cannot read %s: enmei needs it to tell an RPM host from a Debian one; check --root or install the OS's release package", filepath.Join(root, "etc/os-release"))
+}
+
+// ParseRedHatRelease reads the one line of /etc/redhat-release ("CentOS
+// release 6.10 (Final)", "Red Hat Enterprise Linux Server release 5.11
+// (Tikanga)") into what os-release would say; ok is false when the line
+// names no release.
+func ParseRedHatRelease(data []byte) (OSRelease, bool) {
+	line, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+	before, after, ok := strings.Cut(line, " release ")
+	if !ok {
+		return OSRelease{}, false
+	}
+	version, _, _ := strings.Cut(strings.TrimSpace(after), " ")
+	if version == "" || version[0] < '0' || version[0] > '9' {
+		return OSRelease{}, false
+	}
+	rel := OSRelease{IDLike: "rhel fedora", VersionID: version, PrettyName: line}
+	switch name := strings.ToLower(before); {
+	case strings.Contains(name, "centos"):
+		rel.ID = "centos"
+	case strings.Contains(name, "red hat"):
+		rel.ID, rel.IDLike = "rhel", "fedora"
+	case strings.Contains(name, "oracle") || strings.Contains(name, "enterprise linux enterprise linux"):
+		rel.ID = "ol"
+	case strings.Contains(name, "scientific"):
+		rel.ID = "scientific"
+	default:
+		rel.ID = strings.ToLower(strings.Fields(before + " rhel")[0])
+	}
+	return rel, true
 }

@@ -83,3 +83,53 @@ func writeFile(t *testing.T, p, data string) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseRedHatRelease(t *testing.T) {
+	for _, c := range []struct {
+		line, id, version string
+		ok                bool
+	}{
+		{"CentOS release 6.10 (Final)\n", "centos", "6.10", true},
+		{"CentOS release 5.11 (Final)", "centos", "5.11", true},
+		{"Red Hat Enterprise Linux Server release 5.11 (Tikanga)", "rhel", "5.11", true},
+		{"Enterprise Linux Enterprise Linux Server release 5.11 (Carthage)", "ol", "5.11", true},
+		{"Scientific Linux release 6.10 (Carbon)", "scientific", "6.10", true},
+		{"no release here", "", "", false},
+		{"CentOS release (Final)", "", "", false},
+	} {
+		r, ok := ParseRedHatRelease([]byte(c.line))
+		if ok != c.ok || r.ID != c.id || r.VersionID != c.version {
+			t.Errorf("ParseRedHatRelease(%q) = %+v, %v; want %s %s %v", c.line, r, ok, c.id, c.version, c.ok)
+		}
+		if ok {
+			if fam, err := r.Family(); err != nil || fam != FamilyRPM {
+				t.Errorf("%q: family %q, %v", c.line, fam, err)
+			}
+		}
+	}
+}
+
+// TestReadOSReleaseStaysInRoot: an absolute link in a scratch root is not
+// followed to the machine's own os-release; /usr/lib/os-release is read
+// instead, and a root with only /etc/redhat-release (EL5, EL6) works.
+func TestReadOSReleaseStaysInRoot(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr/lib/os-release"), []byte("ID=sles\nVERSION_ID=\"15.3\"\n"), 0o644)
+	if err := os.Symlink("/usr/lib/os-release", filepath.Join(root, "etc/os-release")); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := readOSRelease(root); err != nil || r.ID != "sles" || r.VersionID != "15.3" {
+		t.Errorf("absolute link: %+v, %v; want the root's sles 15.3", r, err)
+	}
+	old := t.TempDir()
+	os.MkdirAll(filepath.Join(old, "etc"), 0o755)
+	os.WriteFile(filepath.Join(old, "etc/redhat-release"), []byte("CentOS release 6.10 (Final)\n"), 0o644)
+	if r, err := readOSRelease(old); err != nil || r.ID != "centos" || r.VersionID != "6.10" {
+		t.Errorf("redhat-release only: %+v, %v", r, err)
+	}
+	if _, err := readOSRelease(t.TempDir()); err == nil {
+		t.Error("a root with no release file was accepted")
+	}
+}
