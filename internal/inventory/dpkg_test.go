@@ -63,7 +63,7 @@ func newDpkgRoot(t testing.TB) string {
 	return root
 }
 
-const dep5 = `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+const dep5Copyright = `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: foo
 Source: https://example.org/foo
 
@@ -109,7 +109,7 @@ Description: foo library
 			files: map[string]string{
 				"etc/foo/foo.conf":                         "setting = 1\n",
 				"usr/lib/x86_64-linux-gnu/libfoo.so.1.0.0": "ELF foo\n",
-				"usr/share/doc/libfoo1/copyright":          dep5,
+				"usr/share/doc/libfoo1/copyright":          dep5Copyright,
 			},
 			links:     map[string]string{"usr/lib/x86_64-linux-gnu/libfoo.so.1": "libfoo.so.1.0.0"},
 			dirs:      []string{"var/lib/foo"},
@@ -177,7 +177,7 @@ Description: bar
 	want[1].Files[0].SHA256 = sha("This is foo, written by Foo Authors.\nIt is under the GPL.\n")
 	want[1].Files[1].SHA256 = sha("Read me.\n")
 	want[2].Files[2].SHA256 = sha("ELF foo\n")
-	want[2].Files[3].SHA256 = sha(dep5)
+	want[2].Files[3].SHA256 = sha(dep5Copyright)
 	samePackages(t, got, want)
 	// The configuration file's packaged digest came from Conffiles or
 	// md5sums: restoring the content restores its SHA-256.
@@ -315,23 +315,6 @@ func TestReadDpkgNoPackages(t *testing.T) {
 	}
 }
 
-func TestDep5License(t *testing.T) {
-	for _, c := range []struct{ text, want string }{
-		{dep5, "(GPL-2+ OR Artistic) AND GPL-2+ AND MIT"},
-		// The header paragraph's License counts; a stand-alone License
-		// paragraph does not; "and"/"with" are upper-cased, commas dropped.
-		{"Format: http://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nLicense: BSD-3-clause\n\nFiles: *\nLicense: GPL-3+ with Bison exception\n\nLicense: Apache-2.0\n text\n", "(GPL-3+ WITH Bison exception) AND BSD-3-clause"},
-		{"Format: http://dep.debian.net/deps/dep5\r\n\r\nFiles: *\r\nLicense: LGPL-2.1+, and GPL-2+\r\n", "LGPL-2.1+ AND GPL-2+"},
-		{"Files: *\nLicense: MIT\n", ""}, // no Format: not machine-readable
-		{"This package was debianized by someone.\nLicense: GPL\n", ""},
-		{"", ""},
-	} {
-		if got := dep5License(c.text); got != c.want {
-			t.Errorf("dep5License(%q) = %q, want %q", clip(c.text, 50), got, c.want)
-		}
-	}
-}
-
 // writeSyntheticDpkg writes a dpkg database of n installed packages with
 // files lists of 25 files and a DEP-5 copyright file each, as a host of
 // that size has.
@@ -352,7 +335,7 @@ func writeSyntheticDpkg(t testing.TB, root string, n int) {
 			fmt.Fprintf(&list, "/usr/lib/x86_64-linux-gnu/%s/file%02d.so\n", name, j)
 		}
 		writeFile(t, filepath.Join(root, "var/lib/dpkg/info", name+":amd64.list"), list.String())
-		writeFile(t, filepath.Join(root, "usr/share/doc", name, "copyright"), dep5)
+		writeFile(t, filepath.Join(root, "usr/share/doc", name, "copyright"), dep5Copyright)
 	}
 	writeFile(t, filepath.Join(root, "var/lib/dpkg/status"), status.String())
 }

@@ -1,9 +1,11 @@
 package pkgfacts
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/enmei-project/enmei/internal/dep5"
 	"github.com/enmei-project/enmei/internal/pkgfmt/deb"
 	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
 )
@@ -40,9 +42,15 @@ func names(deps []rpm.Dep, skip string) []string {
 	return out
 }
 
-// FromDeb takes the facts of a .deb from its control paragraph. Requires
-// are Pre-Depends and Depends; alternatives ("a | b") are kept together,
-// as "a|b", so Resolve takes the first one the publication has.
+// FromDeb takes the facts of a .deb from its control paragraph and, when
+// info comes from deb.InspectContents, its data member. Requires are
+// Pre-Depends and Depends; alternatives ("a | b") are kept together, as
+// "a|b", so Resolve takes the first one the publication has. The licence
+// is what the machine-readable copyright file states (dep5.License, as
+// the host inventory reads it; "" when there is none or it is not
+// machine-readable). Files are the data member's, with the SHA-256 of
+// regular files; none when the member was not listed whole, since a
+// partial list would read as the package's complete contents.
 func FromDeb(info *deb.Info) Facts {
 	ctl := controlFields(info.Control)
 	version, epoch := info.Version, ""
@@ -60,7 +68,29 @@ func FromDeb(info *deb.Info) Facts {
 	for _, rel := range relations(ctl["Provides"]) {
 		f.Provides = append(f.Provides, strings.Split(rel, "|")...)
 	}
+	if c := info.Contents; c != nil {
+		f.License = dep5.License(string(c.Copyright))
+		if c.Incomplete == "" {
+			f.Files = debFiles(c.Files)
+		}
+	}
 	return f
+}
+
+// debFiles are the facts' files of a data member, sorted by path as an
+// RPM header lists them (dpkg-deb puts symbolic links last). Paths holding
+// control characters are left out: tar allows them, but no SBOM format can
+// carry them, and one would make every document of the package unwritable.
+func debFiles(files []deb.DataFile) []File {
+	out := make([]File, 0, len(files))
+	for _, file := range files {
+		if strings.ContainsFunc(file.Path, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			continue
+		}
+		out = append(out, File{Path: file.Path, SHA256: file.SHA256})
+	}
+	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return out
 }
 
 // controlFields reads a control paragraph, folding continuation lines.

@@ -1,9 +1,10 @@
 // Package pkgfacts is what enmei keeps of every published package for its
 // SBOM: identity, licence, checksum, the file list with digests, and the
 // capabilities it provides and requires. The facts are taken from the
-// package header once, when the package is first published, and kept with
-// the package record, so publishing it again never re-reads it; the
-// dependency relationships are then resolved against the other packages of
+// package once, when it is first published (an RPM's header; a deb's
+// control file, copyright file and data member), and kept with the package
+// record, so publishing it again never re-reads it; the dependency
+// relationships are then resolved against the other packages of
 // each publication (Resolve), since what a requirement points to depends on
 // what else is published beside it.
 package pkgfacts

@@ -578,7 +578,7 @@ func (p *Publisher) prepare(ctx context.Context, repo store.Repo, name, tmpDir s
 		if isRPM {
 			return prepared{}, refuse(fmt.Sprintf("it is an RPM package, but repository %s holds deb packages", repo.ID))
 		}
-		return prepareDeb(repo, name, in, refuse)
+		return p.prepareDeb(repo, name, in, refuse)
 	}
 	return prepared{}, errs.E(errs.Invalid, "repository %s has format %q, which publish does not handle", repo.ID, repo.Format)
 }
@@ -633,8 +633,15 @@ func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string
 	}}, nil
 }
 
-func prepareDeb(repo store.Repo, name string, in io.Reader, refuse func(string) error) (prepared, error) {
-	info, err := deb.Inspect(bufio.NewReaderSize(in, 64<<10))
+// prepareDeb validates a .deb and, unless SkipFacts, takes its SBOM facts:
+// the data member is then unpacked as the file streams by (for the file
+// list and the copyright file), which plain deb.Inspect does not do.
+func (p *Publisher) prepareDeb(repo store.Repo, name string, in io.Reader, refuse func(string) error) (prepared, error) {
+	inspect := deb.InspectContents
+	if p.SkipFacts {
+		inspect = deb.Inspect
+	}
+	info, err := inspect(bufio.NewReaderSize(in, 64<<10))
 	if err != nil {
 		if errors.Is(err, deb.ErrInvalid) {
 			return prepared{}, refuse(err.Error())
@@ -645,10 +652,15 @@ func prepareDeb(repo store.Repo, name string, in io.Reader, refuse func(string) 
 		return prepared{}, refuse(fmt.Sprintf("its architecture is %s, but repository %s is for %s", info.Architecture, repo.ID, repo.Arch))
 	}
 	pool := deb.PoolPath(repo.Component, info)
-	facts := pkgfacts.FromDeb(info)
-	factsJSON, err := facts.Encode()
-	if err != nil {
-		return prepared{}, fmt.Errorf("recording %s: %w", name, err)
+	var factsJSON []byte
+	if !p.SkipFacts {
+		if c := info.Contents; c != nil && c.Incomplete != "" {
+			p.log().Warn("the SBOM of this package lists no files", "file", name, "reason", c.Incomplete)
+		}
+		facts := pkgfacts.FromDeb(info)
+		if factsJSON, err = facts.Encode(); err != nil {
+			return prepared{}, fmt.Errorf("recording %s: %w", name, err)
+		}
 	}
 	return prepared{name: name, path: name, wantSum: info.SHA256, pkg: store.Package{
 		ID: packageID(info.SHA256, pool), Blob: info.SHA256, Format: "deb", Input: info.SHA256,

@@ -1,14 +1,14 @@
 // Package deb reads Debian binary packages and writes signed APT repository
 // indexes (Packages, Release, Release.gpg, InRelease). A .deb is read as a
 // stream: its ar members are checked for completeness, its control file is
-// parsed, and the data member is skipped without being held in memory.
+// parsed, and the data member is skipped (Inspect) or read for the SBOM's
+// file list and copyright file (InspectContents), never held in memory.
 package deb
 
 import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -19,9 +19,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 )
 
 // ErrInvalid marks input that is not a valid .deb.
@@ -37,6 +34,35 @@ type Info struct {
 	Control                                []byte // the control paragraph, without a trailing blank line
 	Size                                   int64
 	MD5, SHA1, SHA256                      string // of the whole file
+	// Contents is what InspectContents read from the data member; nil
+	// from Inspect.
+	Contents *Contents
+}
+
+// Contents is what the data member holds, as far as an SBOM needs it.
+type Contents struct {
+	// Files are the regular files, hard links, symbolic links and special
+	// files, in archive order; directories are left out. A path given twice
+	// is listed once, as the later entry (what dpkg would leave installed).
+	Files []DataFile
+	// Incomplete says why Files is not the whole list ("" when it is): the
+	// member unpacks to more than its bound, holds more files or longer
+	// paths than are listed, or is compressed in a way InspectContents does
+	// not unpack. The listing stopped there; the package is not refused.
+	Incomplete string
+	// Copyright is /usr/share/doc/<Package>/copyright when the package
+	// holds it as a regular file of at most MaxCopyright bytes; nil
+	// otherwise (missing, a link, too large, or the data member came before
+	// the control member, so the name was not known yet).
+	Copyright []byte
+}
+
+// DataFile is one entry of the data member.
+type DataFile struct {
+	Path string // absolute and clean: "./usr/bin/x" is "/usr/bin/x"
+	// SHA256 is the hex digest of the content of a regular file or of the
+	// file a hard link names; "" for symbolic links and special files.
+	SHA256 string
 }
 
 // Filename is "name_version_arch.deb", the epoch dropped as Debian does.
@@ -59,10 +85,40 @@ const (
 	// 8 MiB is what the zstd format asks every decoder to support; level 19
 	// needs no more.
 	maxZstdWindow = 8 << 20
+
+	// MaxCopyright bounds the copyright file kept, as the host inventory
+	// bounds the one it reads; real ones are kilobytes.
+	MaxCopyright = 4 << 20
+	// The data member is listed until it has unpacked to dataRatio times
+	// its compressed size plus dataSlack bytes: a compression bomb (xz and
+	// zstd pack zeros thousands of times over) then costs time in
+	// proportion to the upload, while real packages, whose payloads rarely
+	// shrink more than tenfold, are read whole. Past the bound the member is
+	// only hashed, and the list is marked incomplete.
+	dataRatio = 100
+	dataSlack = 64 << 20
+	// maxFiles and maxPathBytes bound the list held in memory: the largest
+	// Debian packages ship about 100,000 files, and a path is at most
+	// maxPath bytes (Linux's PATH_MAX; dpkg could not install a longer one).
+	maxFiles     = 1 << 19
+	maxPathBytes = 64 << 20
+	maxPath      = 4096
 )
 
-// Inspect reads a whole .deb from r and returns what the index needs.
-func Inspect(r io.Reader) (*Info, error) {
+// Inspect reads a whole .deb from r and returns what the index needs. The
+// data member is only hashed, not unpacked.
+func Inspect(r io.Reader) (*Info, error) { return inspect(r, false) }
+
+// InspectContents is Inspect that also unpacks the data member as it
+// streams by, filling Info.Contents: the file list with the SHA-256 of
+// every regular file, and the package's copyright file. Size and the
+// whole-file digests are those Inspect gives. A data member that cannot be
+// unpacked (damaged compression, a truncated tar) is refused as ErrInvalid;
+// one that unpacks beyond the bound is accepted with Contents.Incomplete
+// set.
+func InspectContents(r io.Reader) (*Info, error) { return inspect(r, true) }
+
+func inspect(r io.Reader, withContents bool) (*Info, error) {
 	hm, h1, h256 := md5.New(), sha1.New(), sha256.New()
 	counter := &countWriter{}
 	br := bufio.NewReaderSize(io.TeeReader(r, io.MultiWriter(hm, h1, h256, counter)), 64<<10)
@@ -74,6 +130,7 @@ func Inspect(r io.Reader) (*Info, error) {
 		return nil, invalid("it is not a Debian package (no ar archive magic)")
 	}
 	var info *Info
+	var contents *Contents
 	sawBinary, sawData := false, false
 	for i := 0; ; i++ {
 		name, size, err := readMember(br)
@@ -114,6 +171,15 @@ func Inspect(r io.Reader) (*Info, error) {
 			if err != nil {
 				return nil, err
 			}
+		case strings.HasPrefix(name, "data.tar") && withContents:
+			pkg := ""
+			if info != nil { // dpkg puts control first; see Contents.Copyright
+				pkg = info.Package
+			}
+			if contents, err = readData(name, body, size, pkg); err != nil {
+				return nil, err
+			}
+			sawData = true
 		case strings.HasPrefix(name, "data.tar"):
 			n, err := io.Copy(io.Discard, body)
 			if err != nil || n != size {
@@ -139,6 +205,7 @@ func Inspect(r io.Reader) (*Info, error) {
 	case !sawData:
 		return nil, invalid("it has no data.tar member (the file is truncated)")
 	}
+	info.Contents = contents
 	info.Size = counter.n
 	info.MD5 = hex.EncodeToString(hm.Sum(nil))
 	info.SHA1 = hex.EncodeToString(h1.Sum(nil))
@@ -183,33 +250,13 @@ func readAllFull(r io.Reader, size, max int64) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// decompress opens the control member; the caller must Close it.
+// decompress opens the control member; the caller must Close it. dpkg
+// writes it uncompressed or with gzip, xz or zstd, never bzip2.
 func decompress(name string, b []byte) (io.ReadCloser, error) {
-	switch {
-	case strings.HasSuffix(name, ".gz"):
-		return gzip.NewReader(bytes.NewReader(b))
-	case strings.HasSuffix(name, ".xz"):
-		if err := checkXZ(b); err != nil {
-			return nil, err
-		}
-		// dpkg writes one stream; a second would escape checkXZ.
-		r, err := xz.ReaderConfig{SingleStream: true}.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return nil, err
-		}
-		return io.NopCloser(r), nil
-	case strings.HasSuffix(name, ".zst"):
-		// One goroutine-free decoder with a bounded window; Close ends it.
-		d, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, err
-		}
-		return d.IOReadCloser(), nil
-	case name == "control.tar":
-		return io.NopCloser(bytes.NewReader(b)), nil
+	if strings.HasSuffix(name, ".bz2") {
+		return nil, fmt.Errorf("unknown compression of %s", name)
 	}
-	return nil, fmt.Errorf("unknown compression of %s", name)
+	return openStream(name, bytes.NewReader(b))
 }
 
 func parseControlTar(name string, b []byte) (*Info, error) {

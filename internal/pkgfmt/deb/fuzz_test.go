@@ -184,9 +184,20 @@ func hostileControls() []member {
 	}
 }
 
-// FuzzInspect feeds arbitrary bytes to Inspect: ar framing, debian-binary,
-// control.tar.{,gz,xz,zst}, the control file and the data member. What it
-// accepts must index as itself, under the pool.
+// checkContentsAllocs is checkAllocs for InspectContents, which may also
+// hold a file list of what the data member unpacks to (up to dataRatio
+// times the input plus dataSlack; at least a 512-byte tar header per entry)
+// and the copyright file.
+func checkContentsAllocs(t *testing.T, before uint64, n int) {
+	t.Helper()
+	fuzzutil.CheckAllocs(t, before, n, maxXZDict+16<<20+MaxCopyright+dataSlack+2*dataRatio*uint64(n))
+}
+
+// FuzzInspect feeds arbitrary bytes to Inspect and InspectContents: ar
+// framing, debian-binary, control.tar.{,gz,xz,zst}, the control file and
+// the data member. What they accept must index as itself, under the pool;
+// InspectContents refuses all Inspect refuses, and agrees with it on what
+// both accept.
 func FuzzInspect(f *testing.F) {
 	for _, d := range demoDebs(f) {
 		f.Add(d)
@@ -205,9 +216,18 @@ func FuzzInspect(f *testing.F) {
 		before := fuzzutil.HeapAllocs()
 		info, err := Inspect(bytes.NewReader(data))
 		checkAllocs(t, before, len(data))
+		before = fuzzutil.HeapAllocs()
+		full, fullErr := InspectContents(bytes.NewReader(data))
+		checkContentsAllocs(t, before, len(data))
+		if fullErr != nil && !errors.Is(fullErr, ErrInvalid) {
+			t.Fatalf("InspectContents error does not wrap ErrInvalid: %v", fullErr)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("Inspect error does not wrap ErrInvalid: %v", err)
+			}
+			if fullErr == nil {
+				t.Fatalf("InspectContents accepted what Inspect refuses (%v)", err)
 			}
 			return
 		}
@@ -215,6 +235,78 @@ func FuzzInspect(f *testing.F) {
 			t.Fatalf("Size = %d, want %d", info.Size, len(data))
 		}
 		checkInfo(t, info)
+		if fullErr == nil {
+			if full.Size != info.Size || full.SHA256 != info.SHA256 || full.MD5 != info.MD5 || !bytes.Equal(full.Control, info.Control) {
+				t.Fatalf("InspectContents = %+v, Inspect = %+v", full, info)
+			}
+			checkContents(t, full.Contents)
+		}
+	})
+}
+
+// checkContents: listed paths are absolute, clean and listed once, digests
+// are SHA-256 or empty, and a kept copyright file is within its bound.
+func checkContents(t *testing.T, c *Contents) {
+	t.Helper()
+	if c == nil {
+		t.Fatal("InspectContents left Contents nil")
+	}
+	seen := map[string]bool{}
+	for _, f := range c.Files {
+		if f.Path == "" || f.Path[0] != '/' || path.Clean(f.Path) != f.Path || f.Path == "/" || seen[f.Path] {
+			t.Fatalf("listed path %q: not absolute and clean, or listed twice", f.Path)
+		}
+		seen[f.Path] = true
+		if f.SHA256 != "" && len(f.SHA256) != 64 {
+			t.Fatalf("%s: digest %q", f.Path, f.SHA256)
+		}
+	}
+	if len(c.Copyright) > MaxCopyright {
+		t.Fatalf("kept a copyright file of %d bytes", len(c.Copyright))
+	}
+}
+
+// dataCompressions are the data member names FuzzDataTar's kind selects.
+var dataCompressions = []string{"data.tar", "data.tar.gz", "data.tar.xz", "data.tar.zst", "data.tar.bz2"}
+
+// FuzzDataTar fuzzes the data member alone, each compression in turn, so
+// mutations reach the decompressors and the tar reader of InspectContents
+// rather than failing the ar framing first.
+func FuzzDataTar(f *testing.F) {
+	for _, d := range demoDebs(f) {
+		for _, m := range members(f, d) {
+			if strings.HasPrefix(m.name, "data.tar") {
+				for i, c := range dataCompressions {
+					if c == m.name {
+						f.Add(uint8(i), m.data)
+					}
+				}
+			}
+		}
+	}
+	seed := tarOf("./usr/share/doc/pkg/copyright", "Format: dep5\n\nFiles: *\nLicense: MIT\n", "./usr/bin/x", "#!/bin/sh\n")
+	for i, c := range dataCompressions[:4] {
+		f.Add(uint8(i), compress(f, strings.Replace(c, "data", "control", 1), seed))
+	}
+	for _, h := range hostileControls() {
+		for i, c := range dataCompressions {
+			if strings.Replace(c, "data", "control", 1) == h.name {
+				f.Add(uint8(i), h.data)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
+		name := dataCompressions[int(kind)%len(dataCompressions)]
+		before := fuzzutil.HeapAllocs()
+		c, err := readData(name, bytes.NewReader(data), int64(len(data)), "pkg")
+		checkContentsAllocs(t, before, len(data))
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("readData error does not wrap ErrInvalid: %v", err)
+			}
+			return
+		}
+		checkContents(t, c)
 	})
 }
 
