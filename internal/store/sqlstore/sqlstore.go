@@ -523,9 +523,12 @@ func (s *DB) SeatCounts(ctx context.Context) ([]store.SeatCount, error) {
 func (s *DB) PutPackages(ctx context.Context, pkgs []store.Package) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		// A stored ID keeps its record (the first one wins) but is marked
-		// as used now, so a gc running beside this publish keeps it.
+		// as used now, so a gc running beside this publish keeps it. SBOM
+		// facts are the exception: a record stored without them (by an
+		// older enmei) gets them from a republish.
 		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO packages (`+packageCols+`, touched_at, facts)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET touched_at = excluded.touched_at`))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET touched_at = excluded.touched_at,
+			facts = CASE WHEN length(packages.facts) = 0 THEN excluded.facts ELSE packages.facts END`))
 		if err != nil {
 			return err
 		}

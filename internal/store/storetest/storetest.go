@@ -469,6 +469,19 @@ func testPackages(t *testing.T, s store.Store) {
 	if err != nil || len(facts) != 1 || string(facts["id3"]) != string(withFacts.Facts) {
 		t.Errorf("PackageFacts = %q, %v; want only id3's", facts, err)
 	}
+	// A record stored without facts gets them when stored again; stored
+	// facts are kept.
+	got1, err := s.Packages(ctx, []string{"id1"})
+	must(t, err)
+	again := got1[0]
+	again.Facts = []byte(`{"name":"a"}`)
+	other := withFacts
+	other.Facts = []byte(`{"name":"other"}`)
+	must(t, s.PutPackages(ctx, []store.Package{again, other}))
+	facts, err = s.PackageFacts(ctx, []string{"id1", "id3"})
+	if err != nil || string(facts["id1"]) != `{"name":"a"}` || string(facts["id3"]) != string(withFacts.Facts) {
+		t.Errorf("after storing again: PackageFacts = %q, %v; want id1's new facts and id3's first ones", facts, err)
+	}
 }
 
 // testManyPackages: a repository holds tens of thousands of packages, more
