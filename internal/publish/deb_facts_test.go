@@ -167,3 +167,51 @@ func TestDebSkipFacts(t *testing.T) {
 		t.Errorf("facts stored with SkipFacts: %q", raw[ids[0]])
 	}
 }
+
+// TestRepublishAddsMissingFacts: packages published without SBOM facts
+// (as by an enmei before SBOMs) get them when published again with
+// Replace — RPMs, whose signed records are otherwise reused, and debs.
+func TestRepublishAddsMissingFacts(t *testing.T) {
+	ctx := context.Background()
+	factsOf := func(p *Publisher, repo string) []byte {
+		pub, _ := served(t, p, repo)
+		m, err := manifest.Load(ctx, p.Blobs, pub.Manifest)
+		must(t, err)
+		raw, err := p.Store.PackageFacts(ctx, m.Packages)
+		must(t, err)
+		if len(m.Packages) != 1 {
+			t.Fatalf("%s serves %d packages, want 1", repo, len(m.Packages))
+		}
+		return raw[m.Packages[0]]
+	}
+	t.Run("rpm", func(t *testing.T) {
+		p, _ := setup(t)
+		path := rpmFile(t, "old")
+		p.SkipFacts = true
+		_, err := p.Publish(ctx, "r", []string{path}, Options{})
+		must(t, err)
+		if f := factsOf(p, "r"); len(f) != 0 {
+			t.Fatalf("facts stored with SkipFacts: %q", f)
+		}
+		p.SkipFacts = false
+		_, err = p.Publish(ctx, "r", []string{path}, Options{Replace: true})
+		must(t, err)
+		if f := factsOf(p, "r"); len(f) == 0 {
+			t.Error("published again with Replace: still no facts")
+		}
+	})
+	t.Run("deb", func(t *testing.T) {
+		p, _ := setup(t)
+		path, _ := dpkgDeb(t)
+		p.SkipFacts = true
+		if _, ids, raw := publishedFacts(t, p, path); len(raw[ids[0]]) != 0 {
+			t.Fatalf("facts stored with SkipFacts: %q", raw)
+		}
+		p.SkipFacts = false
+		_, err := p.Publish(ctx, "deb", []string{path}, Options{Replace: true})
+		must(t, err)
+		if f := factsOf(p, "deb"); len(f) == 0 {
+			t.Error("published again with Replace: still no facts")
+		}
+	})
+}

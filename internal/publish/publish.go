@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -486,6 +487,19 @@ func (p *Publisher) reusable(ctx context.Context, repo store.Repo, files []strin
 	known, err := p.Store.PackagesByInput(ctx, digests)
 	if err != nil {
 		return nil, err
+	}
+	// A record an older enmei stored without SBOM facts is not reused:
+	// the package is prepared (signed) again, so it gets them.
+	if !p.SkipFacts && len(known) > 0 {
+		ids := make([]string, len(known))
+		for i, pk := range known {
+			ids[i] = pk.ID
+		}
+		facts, err := p.Store.PackageFacts(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		known = slices.DeleteFunc(known, func(pk store.Package) bool { return len(facts[pk.ID]) == 0 })
 	}
 	byInput := map[string][]store.Package{}
 	for _, pk := range known {
