@@ -167,7 +167,7 @@ func (a *API) one(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	f, err := sbom.ParseFormat(orDefault(r.URL.Query().Get("format"), string(sbom.SPDXJSON)))
+	f, err := sbom.ParseFormat(cmp.Or(r.URL.Query().Get("format"), string(sbom.SPDXJSON)))
 	if err != nil {
 		a.fail(w, r, errs.E(errs.Invalid, "%v", err))
 		return
@@ -178,8 +178,13 @@ func (a *API) one(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	WriteDocument(w, found, f)
+}
+
+// WriteDocument answers with one package's SBOM as a file download.
+func WriteDocument(w http.ResponseWriter, found Found, f sbom.Format) {
 	w.Header().Set("Content-Type", f.ContentType())
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": FileName(ref, f)}))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": FileName(found.PackageRef, f)}))
 	io.WriteString(w, found.Document)
 }
 
@@ -206,7 +211,7 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, errs.E(errs.Invalid, "at most %d packages per batch, not %d", MaxBatch, len(req.Packages)))
 		return
 	}
-	f, err := sbom.ParseFormat(orDefault(req.Format, string(sbom.SPDXJSON)))
+	f, err := sbom.ParseFormat(cmp.Or(req.Format, string(sbom.SPDXJSON)))
 	if err != nil {
 		a.fail(w, r, errs.E(errs.Invalid, "%v", err))
 		return
@@ -228,13 +233,6 @@ func (a *API) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(resp)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // find returns the SBOMs of the refs the contract's products publish, in

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"mime"
@@ -84,7 +85,6 @@ type sbomRepoView struct {
 	sbomapi.RepoPackages
 	Shown   []sbomapi.PackageRef
 	Matched int
-	DiskURL string
 }
 
 func (p *Portal) sbomPage(w http.ResponseWriter, r *http.Request) {
@@ -110,9 +110,6 @@ func (p *Portal) sbomPage(w http.ResponseWriter, r *http.Request) {
 				rv.Shown = append(rv.Shown, ref)
 			}
 		}
-		if rp.Disk != nil {
-			rv.DiskURL = "/sbom/disk/" + rp.Repo
-		}
 		d.Repos = append(d.Repos, rv)
 	}
 	p.render(w, r, http.StatusOK, "sbom", &view{Title: "sbom.title", Data: d})
@@ -123,7 +120,7 @@ func (p *Portal) sbomDownload(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := sbom.ParseFormat(cmpOr(r.URL.Query().Get("format"), string(sbom.SPDXJSON)))
+	f, err := sbom.ParseFormat(cmp.Or(r.URL.Query().Get("format"), string(sbom.SPDXJSON)))
 	if err != nil {
 		p.fail(w, r, nil, errs.E(errs.Invalid, "%v", err))
 		return
@@ -134,9 +131,7 @@ func (p *Portal) sbomDownload(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, nil, err)
 		return
 	}
-	w.Header().Set("Content-Type", f.ContentType())
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": sbomapi.FileName(ref, f)}))
-	io.WriteString(w, found.Document)
+	sbomapi.WriteDocument(w, found, f)
 }
 
 func (p *Portal) sbomDisk(w http.ResponseWriter, r *http.Request) {
@@ -156,13 +151,6 @@ func (p *Portal) sbomDisk(w http.ResponseWriter, r *http.Request) {
 	// broken download resume with Range and If-Range.
 	w.Header().Set("ETag", strconv.Quote(d.SHA256))
 	http.ServeContent(w, r, "", d.CreatedAt, rc)
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // sbomHref is the download link of one package's SBOM in format f.
