@@ -37,6 +37,15 @@ func TestPortalSBOMWithClientCertificate(t *testing.T) {
 	agentFile := filepath.Join(t.TempDir(), "enmei.rpm")
 	must(t, os.WriteFile(agentFile, agent, 0o644))
 	iso := filepath.Join(t.TempDir(), "disk.iso")
+	// Not a package: refused before anything is written or offered.
+	junk := filepath.Join(t.TempDir(), "enmei.rpm")
+	must(t, os.WriteFile(junk, []byte("not a package"), 0o644))
+	if r := v.admin("bundle", "create", "el9-x86_64", "--out", iso, "--agent", junk); r.code != 1 || !strings.Contains(r.stderr, "neither an RPM nor a Debian package") {
+		t.Errorf("bundle create --agent junk: exit %d %s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(iso); err == nil {
+		t.Error("a refused bundle create wrote the ISO")
+	}
 	var made struct {
 		SHA256 string   `json:"sha256"`
 		Agent  []string `json:"agent"`
