@@ -235,7 +235,8 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.serveCommand(), a.productCommand(), a.repoCommand(), a.publishCommand(),
 		a.publicationCommand(), a.contractCommand(), a.seatCommand(), a.signingKeyCommand(),
 		a.gcCommand(), a.migrateCommand(), a.versionCommand(),
-		a.userCommand(), a.tokenCommand(), a.outboxCommand(), a.caCommand(), a.certCommand(), a.bundleCommand())
+		a.userCommand(), a.tokenCommand(), a.outboxCommand(), a.caCommand(), a.certCommand(), a.bundleCommand(),
+		a.advisoryCommand(), a.cveCommand())
 	return root
 }
 

@@ -37,6 +37,7 @@ func (a *app) publisherCtx(ctx context.Context) (*publish.Publisher, error) {
 	}
 	p := &publish.Publisher{Store: a.st, Blobs: a.blobs, Key: key, Now: a.now, Log: a.log, TempDir: a.stagingDir()}
 	p.SkipFacts = a.env("ENMEI_DEBUG_NO_SBOM_FACTS") == "1"
+	p.Updateinfo = a.updateinfo
 	// A debug knob for crash tests: die by SIGKILL after every blob of the new
 	// publication is written and before it becomes current.
 	if a.env("ENMEI_DEBUG_CRASH_BEFORE_COMMIT") == "1" {

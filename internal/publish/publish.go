@@ -74,6 +74,11 @@ type Publisher struct {
 	SkipFacts bool
 	// Progress, when set, is told about each input as it is ingested.
 	Progress func(done, total int, name string)
+	// Updateinfo, when set, returns the updateinfo.xml of an rpm
+	// repository (nil: none): the released advisories dnf shows. Every
+	// publication of the repository carries it, so a later package
+	// publish or a rollback keeps the advisories.
+	Updateinfo func(ctx context.Context, repo store.Repo) ([]byte, error)
 }
 
 // knownCurrent is a publication's records as a publish already read them,
@@ -720,7 +725,17 @@ func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Pa
 		m.Packages[i] = pk.ID
 		m.Files[pk.Location] = manifest.FileRef{Sum: pk.Blob, Size: pk.Size}
 	}
-	generated, err := Metadata(repo, metas, p.Key.WithTime(func() time.Time { return now }), now)
+	var extra []rpm.Extra
+	if p.Updateinfo != nil && repo.Format == "rpm" {
+		doc, err := p.Updateinfo(ctx, repo)
+		if err != nil {
+			return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
+		}
+		if doc != nil {
+			extra = append(extra, rpm.Extra{Type: "updateinfo", XML: doc})
+		}
+	}
+	generated, err := Metadata(repo, metas, extra, p.Key.WithTime(func() time.Time { return now }), now)
 	if err != nil {
 		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
 	}
@@ -763,12 +778,13 @@ type File struct {
 }
 
 // Metadata writes a repository's signed index files for the given index
-// entries, dated now: repodata for rpm, dists/ for deb.
-func Metadata(repo store.Repo, metas [][]byte, key *sign.Key, now time.Time) ([]File, error) {
+// entries, dated now: repodata for rpm (with the extra documents), dists/
+// for deb.
+func Metadata(repo store.Repo, metas [][]byte, extra []rpm.Extra, key *sign.Key, now time.Time) ([]File, error) {
 	var out []File
 	switch repo.Format {
 	case "rpm":
-		files, err := rpm.Repodata(metas, key, now)
+		files, err := rpm.Repodata(metas, extra, key, now)
 		if err != nil {
 			return nil, fmt.Errorf("writing repodata: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/enmei-project/enmei/internal/advisory"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/notify"
@@ -371,6 +372,52 @@ type Certificates interface {
 	RevokeCertificate(ctx context.Context, serial, reason string, at time.Time) error
 }
 
+// Tracker is the security tracker: advisories and per-product CVE records
+// with their history. Every write bumps one tracker sequence, and each row
+// it touched carries the new value, so readers fetch only what changed
+// since the sequence they last saw (the agent's since=, caches across
+// replicas).
+type Tracker interface {
+	// PutAdvisories stores advisories, replacing those with the same ID
+	// (a released advisory stays released), and for each seed record
+	// either creates it (with a history entry from source "advisory ID")
+	// or fills in the vectors, score, disclosure date and packages it
+	// lacks. One transaction. It returns the IDs of the advisories that
+	// were released already (their repositories need new metadata).
+	PutAdvisories(ctx context.Context, advs []advisory.Advisory, seeds []advisory.Record, at time.Time) (released []string, err error)
+	// ReserveAdvisoryNumbers reserves n consecutive numbers for IDs
+	// PREFIX-YEAR:NNNN and returns the first; it never returns a number
+	// an existing advisory of that prefix and year uses.
+	ReserveAdvisoryNumbers(ctx context.Context, prefix string, year, n int) (int, error)
+	// Advisory returns one advisory (NotFound if none).
+	Advisory(ctx context.Context, id string) (advisory.Advisory, error)
+	// Advisories lists advisories changed after seq (0: all) in sequence
+	// order; only released ones when releasedOnly.
+	Advisories(ctx context.Context, since int64, releasedOnly bool) ([]advisory.Advisory, error)
+	// RepoAdvisories lists the released advisories with packages in repo,
+	// oldest ID first (updateinfo).
+	RepoAdvisories(ctx context.Context, repo string) ([]advisory.Advisory, error)
+	// ReleaseAdvisories releases advisories at at (those released already
+	// keep their time), and sets each of their CVEs to released for the
+	// products of their repositories, recording the advisory as the fix,
+	// with history. NotFound (and nothing changed) if one is unknown.
+	ReleaseAdvisories(ctx context.Context, ids []string, at time.Time) error
+	// SetCVE creates or replaces a record; a change of status or statement
+	// is added to its history with source.
+	SetCVE(ctx context.Context, r advisory.Record, source string) error
+	// CVERecord returns one record (NotFound if none).
+	CVERecord(ctx context.Context, cve, product string) (advisory.Record, error)
+	// CVERecords lists records changed after seq (0: all) in sequence order.
+	CVERecords(ctx context.Context, since int64) ([]advisory.Record, error)
+	// CVEHistory lists a CVE's changes for every product, oldest first.
+	CVEHistory(ctx context.Context, cve string) ([]advisory.Change, error)
+	// CVEChanges lists changes of every CVE after the change with Seq
+	// after, oldest first, at most limit (a cursor for notifiers).
+	CVEChanges(ctx context.Context, after int64, limit int) ([]advisory.Change, error)
+	// TrackerSeq is the tracker's current sequence.
+	TrackerSeq(ctx context.Context) (int64, error)
+}
+
 // Store is everything a backend implements. Consumers declare the smaller
 // interfaces they use; Store is what the backend opener returns.
 type Store interface {
@@ -384,6 +431,7 @@ type Store interface {
 	Outbox
 	Accounts
 	Certificates
+	Tracker
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -175,10 +175,18 @@ type built struct {
 	size, openSize int
 }
 
+// Extra is an additional repodata document listed in repomd.xml, such as
+// updateinfo (the advisories dnf shows).
+type Extra struct {
+	Type string // repomd data type, e.g. "updateinfo"
+	XML  []byte // the document, uncompressed
+}
+
 // Repodata builds repodata/ for the given entries (from Entry): primary,
-// filelists and other (gzip, named by their sha256), repomd.xml, and its
-// detached armored signature repomd.xml.asc.
-func Repodata(entries [][]byte, key *sign.Key, now time.Time) ([]File, error) {
+// filelists and other (gzip, named by their sha256), any extra documents
+// (gzip, likewise), repomd.xml, and its detached armored signature
+// repomd.xml.asc.
+func Repodata(entries [][]byte, extra []Extra, key *sign.Key, now time.Time) ([]File, error) {
 	decoded := make([][3][]byte, len(entries))
 	for i, e := range entries {
 		d, err := decodeEntry(e)
@@ -213,6 +221,16 @@ func Repodata(entries [][]byte, key *sign.Key, now time.Time) ([]File, error) {
 			kinds[k].name, r.sum, r.openSum, href, ts, r.size, r.openSize)
 		files = append(files, File{Path: href, Data: r.gz})
 	}
+	for _, x := range extra {
+		r, err := gzipDoc(x.XML)
+		if err != nil {
+			return nil, fmt.Errorf("writing %s: %w", x.Type, err)
+		}
+		href := fmt.Sprintf("repodata/%s-%s.xml.gz", r.sum, x.Type)
+		fmt.Fprintf(&repomd, "  <data type=\"%s\">\n    <checksum type=\"sha256\">%s</checksum>\n    <open-checksum type=\"sha256\">%s</open-checksum>\n    <location href=\"%s\"/>\n    <timestamp>%d</timestamp>\n    <size>%d</size>\n    <open-size>%d</open-size>\n  </data>\n",
+			esc(x.Type), r.sum, r.openSum, href, ts, r.size, r.openSize)
+		files = append(files, File{Path: href, Data: r.gz})
+	}
 	repomd.WriteString("</repomd>\n")
 	asc, err := key.DetachSignArmored(bytes.NewReader(repomd.Bytes()))
 	if err != nil {
@@ -220,6 +238,20 @@ func Repodata(entries [][]byte, key *sign.Key, now time.Time) ([]File, error) {
 	}
 	files = append(files, File{Path: "repodata/repomd.xml", Data: repomd.Bytes()}, File{Path: "repodata/repomd.xml.asc", Data: asc})
 	return files, nil
+}
+
+func gzipDoc(doc []byte) (built, error) {
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+	if err != nil {
+		return built{}, err
+	}
+	zw.Write(doc)
+	if err := zw.Close(); err != nil {
+		return built{}, err
+	}
+	sum, open := sha256.Sum256(gz.Bytes()), sha256.Sum256(doc)
+	return built{gz: gz.Bytes(), sum: hex.EncodeToString(sum[:]), openSum: hex.EncodeToString(open[:]), size: gz.Len(), openSize: len(doc)}, nil
 }
 
 func buildXML(k int, entries [][3][]byte) (built, error) {

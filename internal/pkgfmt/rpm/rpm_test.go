@@ -195,7 +195,7 @@ func TestRepodataWithDNF(t *testing.T) {
 		}
 		entries = append(entries, e)
 	}
-	files, err := Repodata(entries, a, time.Now())
+	files, err := Repodata(entries, nil, a, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

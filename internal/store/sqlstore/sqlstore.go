@@ -209,6 +209,21 @@ CREATE TABLE certificates (serial TEXT PRIMARY KEY, support_id TEXT NOT NULL REF
   not_before {{int64}} NOT NULL, not_after {{int64}} NOT NULL, issued_at {{int64}} NOT NULL,
   der {{bytes}}, downloaded_at {{int64}} NOT NULL DEFAULT 0, revoked_at {{int64}} NOT NULL DEFAULT 0, revoke_reason TEXT NOT NULL DEFAULT '');
 CREATE INDEX certificates_contract ON certificates(support_id)
+`, `
+CREATE TABLE counters (name TEXT PRIMARY KEY, value {{int64}} NOT NULL);
+INSERT INTO counters (name, value) VALUES ('tracker', 0);
+CREATE TABLE advisories (id TEXT PRIMARY KEY, body {{bytes}} NOT NULL, released_at {{int64}} NOT NULL DEFAULT 0, seq {{int64}} NOT NULL);
+CREATE INDEX advisories_seq ON advisories(seq);
+CREATE TABLE advisory_repos (repo_id TEXT NOT NULL, advisory_id TEXT NOT NULL, PRIMARY KEY (repo_id, advisory_id));
+CREATE TABLE cve_records (cve TEXT NOT NULL, product TEXT NOT NULL, status TEXT NOT NULL, statement TEXT NOT NULL DEFAULT '',
+  justification TEXT NOT NULL DEFAULT '', cvss3 TEXT NOT NULL DEFAULT '', cvss4 TEXT NOT NULL DEFAULT '', score10 INTEGER NOT NULL DEFAULT 0,
+  published TEXT NOT NULL DEFAULT '', override_targeted INTEGER NOT NULL DEFAULT -1, override_reason TEXT NOT NULL DEFAULT '',
+  fixed TEXT NOT NULL DEFAULT '', packages TEXT NOT NULL DEFAULT '', updated_at {{int64}} NOT NULL, seq {{int64}} NOT NULL, PRIMARY KEY (cve, product));
+CREATE INDEX cve_records_seq ON cve_records(seq);
+CREATE TABLE cve_history (id {{serial}}, cve TEXT NOT NULL, product TEXT NOT NULL, at {{int64}} NOT NULL,
+  from_status TEXT NOT NULL, to_status TEXT NOT NULL, statement TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '', seq {{int64}} NOT NULL);
+CREATE INDEX cve_history_cve ON cve_history(cve);
+CREATE INDEX cve_history_seq ON cve_history(seq)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.

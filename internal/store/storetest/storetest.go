@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LinkLimits", testLinkLimits},
 		{"Certificates", testCertificates},
 		{"ConcurrentCertificateIssues", testConcurrentCertificateIssues},
+		{"Tracker", testTracker},
+		{"AdvisoryNumbers", testAdvisoryNumbers},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
