@@ -26,6 +26,7 @@ import (
 	"github.com/enmei-project/enmei/internal/sbomapi"
 	"github.com/enmei-project/enmei/internal/server"
 	"github.com/enmei-project/enmei/internal/sign"
+	"github.com/enmei-project/enmei/internal/tracker"
 	"github.com/enmei-project/enmei/internal/version"
 	"github.com/enmei-project/enmei/internal/web"
 )
@@ -210,8 +211,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 		return err
 	})
+	// The tracker in serve only reads: releases, which sign, happen in
+	// enmeid advisory publish.
+	trk := &tracker.Service{Store: a.st, Now: a.now, Log: a.log, PublicURL: public}
 	srv := server.New(server.Config{Store: a.st, Blobs: a.blobs, PublicKey: pubKey, Now: a.now, Log: a.log,
-		APIRate: o.apiRate, APIBurst: o.apiBurst, TrustedProxies: trusted,
+		APIRate: o.apiRate, APIBurst: o.apiBurst, TrustedProxies: trusted, Tracker: trk,
 		Hooks: server.Hooks{
 			Registration: o11y.Registration,
 			Host:         func(r *http.Request, id string) { obs.SetHostID(r.Context(), id) },

@@ -28,20 +28,33 @@ type Assessment struct {
 	Overdue  bool
 }
 
-// Assess applies the policy to r on today.
-func (p Policy) Assess(r Record, today bizcal.Date) Assessment {
-	a := Assessment{Targeted: r.Score >= p.Threshold}
+// Decide is the part of the assessment that does not depend on the day:
+// whether r is targeted and, if so, its due date (zero when the disclosure
+// date is unknown).
+func (p Policy) Decide(r Record) (targeted, overridden bool, due bizcal.Date, hasDue bool) {
+	targeted = r.Score >= p.Threshold
 	if r.Override != nil {
-		a.Targeted, a.Overridden = r.Override.Targeted, true
+		targeted, overridden = r.Override.Targeted, true
 	}
-	if !a.Targeted || r.Published == "" {
-		return a
+	if !targeted || r.Published == "" {
+		return targeted, overridden, due, false
 	}
 	pub, err := bizcal.ParseDate(r.Published)
 	if err != nil {
+		return targeted, overridden, due, false
+	}
+	return targeted, overridden, p.Calendar.AddBusinessDays(pub, p.Days), true
+}
+
+// Assess applies the policy to r on today.
+func (p Policy) Assess(r Record, today bizcal.Date) Assessment {
+	var a Assessment
+	var due bizcal.Date
+	var ok bool
+	a.Targeted, a.Overridden, due, ok = p.Decide(r)
+	if !ok {
 		return a
 	}
-	due := p.Calendar.AddBusinessDays(pub, p.Days)
 	a.Due = due.String()
 	a.DaysLeft = p.Calendar.BusinessDaysBetween(today, due)
 	a.Overdue = !r.Status.Closed() && today.After(due)

@@ -7,6 +7,7 @@
 //	POST /api/v1/unregister   (HTTP Basic: host ID + secret) → 204
 //	GET  /api/v1/status       (HTTP Basic) → Status
 //	GET  /api/v1/signing-key  → the armored OpenPGP public key (text/plain)
+//	GET  /api/v1/advisories   (HTTP Basic) ?since=SEQ → Advisories, with an ETag
 //	GET  /repos/<repo-id>/…   (HTTP Basic) → repository files
 package api
 
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/enmei-project/enmei/internal/advisory"
 	"github.com/enmei-project/enmei/internal/errs"
 )
 
@@ -132,4 +134,27 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, kind, msg st
 	if r.Method != http.MethodHead {
 		json.NewEncoder(w).Encode(Error{Error: msg, Kind: kind})
 	}
+}
+
+// Advisories is GET /api/v1/advisories: the released advisories and CVE
+// statuses of the host's product that changed after Since (0: all), as of
+// tracker sequence Seq. Advisories list only the product's packages.
+type Advisories struct {
+	Product    string              `json:"product"`
+	Seq        int64               `json:"seq"`
+	Since      int64               `json:"since"`
+	Advisories []advisory.Advisory `json:"advisories"`
+	Records    []CVERecord         `json:"records"`
+}
+
+// CVERecord is a CVE's public state for a product: the tracker's record
+// without what the vendor keeps internal.
+type CVERecord struct {
+	CVE       string   `json:"cve"`
+	Status    string   `json:"status"`
+	Statement string   `json:"statement,omitempty"`
+	Score     float64  `json:"score"`
+	Published string   `json:"published,omitempty"`
+	Packages  []string `json:"packages,omitempty"`
+	Fixed     []string `json:"fixed,omitempty"`
 }

@@ -93,6 +93,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	Log            *slog.Logger
 	Hooks          Hooks
+	// Tracker serves /api/v1/advisories (nil: not offered).
+	Tracker Tracker
 }
 
 // Cache sizes: enough for every host of a large vendor, and a fixed bound on
@@ -183,6 +185,7 @@ func New(cfg Config) *Server {
 	mux.Handle("POST /api/v1/unregister", s.limited(s.unregister))
 	mux.Handle("GET /api/v1/status", s.limited(s.status))
 	mux.Handle("GET /api/v1/signing-key", s.limited(s.signingKey))
+	mux.Handle("GET /api/v1/advisories", s.limited(s.advisories))
 	mux.HandleFunc("GET /repos/{repo}/{path...}", s.repoFile)
 	mux.HandleFunc("HEAD /repos/{repo}/{path...}", s.repoFile)
 	s.mux = mux

@@ -140,13 +140,13 @@ func NewSnapshot(seq int64, cfg Config, products []store.Product, repos []store.
 		return a.ID > b.ID
 	})
 	policy := cfg.Policy()
-	far := bizcal.D(9999, 12, 31)
 	snap.entries = make([]entry, len(snap.Records))
 	for i, r := range snap.Records {
-		a := policy.Assess(r, far)
-		e := entry{targeted: a.Targeted, overridden: a.Overridden, due: a.Due}
-		if a.Due != "" {
-			e.dueDate, _ = bizcal.ParseDate(a.Due)
+		var e entry
+		var hasDue bool
+		e.targeted, e.overridden, e.dueDate, hasDue = policy.Decide(r)
+		if hasDue {
+			e.due = e.dueDate.String()
 		}
 		e.search = strings.ToLower(r.CVE + " " + strings.Join(r.Packages, " "))
 		snap.entries[i] = e
