@@ -236,7 +236,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 			return ca.VerifyClient(cert, now)
 		}})
 	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public,
-		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA, SBOM: sboms,
+		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA, SBOM: sboms, Tracker: trk,
 		Fingerprint: func(ctx context.Context) (string, error) {
 			k, err := pubKey(ctx)
 			if errs.Is(err, errs.NotFound) {

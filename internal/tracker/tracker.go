@@ -441,3 +441,8 @@ func (s *Service) Updateinfo(ctx context.Context, repo store.Repo) ([]byte, erro
 	}
 	return advisory.Updateinfo(advs, o)
 }
+
+// History is a CVE's changes for every product, oldest first.
+func (s *Service) History(ctx context.Context, cve string) ([]advisory.Change, error) {
+	return s.Store.CVEHistory(ctx, cve)
+}

@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,6 +83,8 @@ type Config struct {
 	// SBOM serves the pages that need the contract's client certificate
 	// (nil: those pages answer 404).
 	SBOM SBOMService
+	// Tracker serves the public security tracker pages (nil: none).
+	Tracker Tracker
 	// LoginLinksPerHour bounds the login mails per support ID (default 5).
 	LoginLinksPerHour int
 }
@@ -141,6 +144,10 @@ func parsePages() (map[string]*template.Template, error) {
 		"hostRows":    hostRows,
 		"sbomHref":    sbomHref,
 		"mib":         func(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) },
+		"score":       func(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) },
+		"deref":       func(p *string) string { return *p },
+		"list":        func(s ...string) []string { return s },
+		"derefInt":    func(p *int) int { return *p },
 	}
 	pages := map[string]*template.Template{}
 	for _, n := range names {
@@ -168,6 +175,7 @@ func (p *Portal) Register(handle func(pattern string, h http.Handler)) {
 	p.certificateRoutes(page)
 	p.sbomRoutes(page)
 	p.consoleRoutes(page)
+	p.securityRoutes(handle)
 }
 
 // secured adds the headers every page carries and refuses cross-site
@@ -205,6 +213,7 @@ func (p *Portal) staticHandler() http.Handler {
 type view struct {
 	L        *Locale
 	Title    string // catalog key of the page title
+	TitleArg string // an argument of the title's message, if it has one
 	Path     string // the page's path, for the language switch
 	Customer *store.Contract
 	User     *store.User
