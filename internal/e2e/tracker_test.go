@@ -1,21 +1,50 @@
 package e2e
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
+
+// validateOSV checks a record against the official OSV schema.
+func validateOSV(t *testing.T, data []byte) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "advisory", "osv", "testdata", "schema.json"))
+	must(t, err)
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	must(t, err)
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	must(t, c.AddResource("osv.json", doc))
+	schema, err := c.Compile("osv.json")
+	must(t, err)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	must(t, err)
+	if err := schema.Validate(inst); err != nil {
+		t.Errorf("not a valid OSV record: %v\n%s", err, data)
+	}
+}
 
 // trackerVendor is a vendor with four CVEs on the tracker (one released by
 // an advisory) and a running server.
 func trackerVendor(t *testing.T) (*vendor, string) {
 	t.Helper()
 	v := newVendor(t, "")
-	v.catalog()
+	// Products bound to their OS: OSV and OVAL name the ecosystem by it.
+	v.must("product", "add", "el9", "--name", "EL9 ELS", "--format", "rpm", "--os", "almalinux", "--os-version", "9")
+	v.must("repo", "add", "el9-x86_64", "--product", "el9", "--arch", "x86_64")
+	v.must("product", "add", "deb12", "--name", "Debian 12 ELS", "--format", "deb", "--os", "debian", "--os-version", "12")
+	v.must("repo", "add", "deb12-main", "--product", "deb12", "--suite", "bookworm", "--component", "main")
 	v.must("cve", "set", "CVE-2026-50001", "--product", "el9", "--status", "in-testing", "--published", "2026-11-02",
 		"--cvss", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "--package", "openssl")
 	v.must("cve", "set", "CVE-2026-50002", "--product", "deb12", "--status", "not-vulnerable",
@@ -164,6 +193,35 @@ func TestTrackerFeeds(t *testing.T) {
 	resp, body = get(t, "GET", v.url+"/security/atom.xml", "", "", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "/security/advisory/"+advID) {
 		t.Errorf("atom.xml: %d\n%s", resp.StatusCode, body)
+	}
+
+	// OSV: the record of the released advisory, valid against the schema,
+	// and the zip of all; drafts and unknown IDs are not there.
+	resp, body = get(t, "GET", v.url+"/security/osv/"+advID+".json", "", "", nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") == "" {
+		t.Fatalf("OSV record: %d\n%s", resp.StatusCode, body)
+	}
+	validateOSV(t, body)
+	var rec struct {
+		ID       string   `json:"id"`
+		Aliases  []string `json:"aliases"`
+		Affected []struct {
+			Package struct{ Ecosystem, Name string }
+			Ranges  []struct{ Events []map[string]string }
+		} `json:"affected"`
+	}
+	must(t, json.Unmarshal(body, &rec))
+	if rec.ID != "x_"+advID || len(rec.Aliases) != 1 || rec.Aliases[0] != "CVE-2026-50004" || len(rec.Affected) != 1 || rec.Affected[0].Package.Name != "enmei-demo-hello" ||
+		rec.Affected[0].Package.Ecosystem != "AlmaLinux:9" || rec.Affected[0].Ranges[0].Events[1]["fixed"] != "1.0-2" {
+		t.Errorf("OSV record = %+v", rec)
+	}
+	resp, body = get(t, "GET", v.url+"/security/osv/all.zip", "", "", nil)
+	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+	if resp.StatusCode != http.StatusOK || err != nil || len(zr.File) != 1 {
+		t.Fatalf("all.zip: %d %v", resp.StatusCode, err)
+	}
+	if resp, _ := get(t, "GET", v.url+"/security/osv/ENMEI-SA-2026:0404.json", "", "", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown OSV record: %d, want 404", resp.StatusCode)
 	}
 
 	// Due dates can be hidden from the public.

@@ -11,12 +11,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/enmei-project/enmei/internal/advisory"
+	"github.com/enmei-project/enmei/internal/advisory/osv"
 	"github.com/enmei-project/enmei/internal/bizcal"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/tracker"
@@ -39,6 +42,68 @@ func (p *Portal) securityRoutes(handle func(pattern string, h http.Handler)) {
 	pub("GET /security/cve/{id}", p.securityCVE)
 	pub("GET /security/advisory/{id}", p.securityAdvisory)
 	pub("GET /security/atom.xml", p.securityAtom)
+	pub("GET /security/osv/{file}", p.securityOSV)
+}
+
+// osvZip keeps the last all.zip made, for the snapshot it was made of:
+// making it reads every released advisory.
+type osvZip struct {
+	mu   sync.Mutex
+	seq  int64
+	cfg  tracker.Config
+	data []byte
+}
+
+// securityOSV serves one advisory's OSV record (ID.json) or all of them
+// (all.zip).
+func (p *Portal) securityOSV(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	sn, _, err := p.snapshot(r.Context())
+	if err != nil {
+		http.Error(w, "the tracker is unavailable: try again later", http.StatusServiceUnavailable)
+		return
+	}
+	o := osv.Options{PublicURL: strings.TrimRight(p.cfg.PublicURL, "/")}
+	if file == "all.zip" {
+		if notModified(w, r, "osv-zip", sn.Seq, sn.Config, o.PublicURL) {
+			return
+		}
+		z := &p.osvZip
+		z.mu.Lock()
+		if z.data == nil || z.seq != sn.Seq || !reflect.DeepEqual(z.cfg, sn.Config) {
+			var buf bytes.Buffer
+			if err := osv.Zip(sn, o, &buf); err != nil {
+				z.mu.Unlock()
+				p.cfg.Log.Error("making the OSV zip", "err", err)
+				http.Error(w, "internal error", http.StatusInternalServerError)
+				return
+			}
+			z.seq, z.cfg, z.data = sn.Seq, sn.Config, buf.Bytes()
+		}
+		data := z.data
+		z.mu.Unlock()
+		w.Header().Set("Content-Type", "application/zip")
+		w.Header().Set("Content-Disposition", `attachment; filename="osv-all.zip"`)
+		w.Write(data)
+		return
+	}
+	id, ok := strings.CutSuffix(file, ".json")
+	a, found := sn.Advisory(id, false)
+	if !ok || !advisory.ValidID(id) || !found {
+		http.Error(w, "no released advisory has this ID", http.StatusNotFound)
+		return
+	}
+	if notModified(w, r, "osv", id, a.Seq, sn.Config, o.PublicURL) {
+		return
+	}
+	data, err := osv.Record(sn, a, o)
+	if err != nil {
+		p.cfg.Log.Error("making an OSV record", "advisory", id, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(data)
 }
 
 // public wraps a page anyone may read and cache: the headers of every page,
