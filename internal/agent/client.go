@@ -210,29 +210,35 @@ func (c *client) send(ctx context.Context, method, path, user, pass string, in a
 	if err != nil {
 		return nil, c.unreachable(err)
 	}
-	if resp.StatusCode == http.StatusProxyAuthRequired {
-		return nil, errs.E(errs.Unavailable, "the proxy %s refused the request (407 Proxy Authentication Required): check the proxy user and password in --proxy or the proxy environment variable", c.proxyName())
-	}
-	if resp.StatusCode >= 300 {
-		var e api.Error
-		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			return nil, errs.E(errs.Other, "%s answered %s to %s, not an enmei answer: check that --server is the enmei server's URL", c.server, resp.Status, path)
-		}
-		se := &serverError{Status: resp.StatusCode, Body: e}
-		switch e.Kind {
-		case "entitlement", "unauthorized", "forbidden":
-			return nil, errs.Wrap(errs.Entitlement, se, e.Error)
-		case "invalid":
-			return nil, errs.Wrap(errs.Invalid, se, e.Error)
-		case "not_found":
-			return nil, errs.Wrap(errs.NotFound, se, e.Error)
-		}
-		return nil, errs.Wrap(errs.Other, se, e.Error)
+	if resp.StatusCode >= 300 || resp.StatusCode == http.StatusProxyAuthRequired {
+		return nil, c.answerError(resp, data, path)
 	}
 	if resp.StatusCode < 200 {
 		return nil, errs.E(errs.Other, "%s answered %s to %s, not an enmei answer: check that --server is the enmei server's URL", c.server, resp.Status, path)
 	}
 	return data, nil
+}
+
+// answerError turns a non-2xx answer into an error of the kind the server
+// named.
+func (c *client) answerError(resp *http.Response, data []byte, path string) error {
+	if resp.StatusCode == http.StatusProxyAuthRequired {
+		return errs.E(errs.Unavailable, "the proxy %s refused the request (407 Proxy Authentication Required): check the proxy user and password in --proxy or the proxy environment variable", c.proxyName())
+	}
+	var e api.Error
+	if json.Unmarshal(data, &e) != nil || e.Error == "" {
+		return errs.E(errs.Other, "%s answered %s to %s, not an enmei answer: check that --server is the enmei server's URL", c.server, resp.Status, path)
+	}
+	se := &serverError{Status: resp.StatusCode, Body: e}
+	switch e.Kind {
+	case "entitlement", "unauthorized", "forbidden":
+		return errs.Wrap(errs.Entitlement, se, e.Error)
+	case "invalid":
+		return errs.Wrap(errs.Invalid, se, e.Error)
+	case "not_found":
+		return errs.Wrap(errs.NotFound, se, e.Error)
+	}
+	return errs.Wrap(errs.Other, se, e.Error)
 }
 
 // isUnauthorized reports whether err is the server's 401: the credential is

@@ -21,7 +21,14 @@ const (
 	Usage       = 2
 	Entitlement = 3
 	Unreachable = 4
+	// Vulnerable is enmei scan's answer when something installed is
+	// known to be vulnerable.
+	Vulnerable = 5
 )
+
+// ErrVulnerable is what a scan that found vulnerable packages returns,
+// after printing its report: exit code 5.
+var ErrVulnerable = errors.New("vulnerable packages are installed: apply the updates listed (dnf upgrade --security, or apt-get dist-upgrade)")
 
 // UsageError marks a mistake on the command line.
 type UsageError struct{ error }
@@ -48,6 +55,8 @@ func For(err error) int {
 		return OK
 	case IsUsage(err):
 		return Usage
+	case errors.Is(err, ErrVulnerable):
+		return Vulnerable
 	}
 	switch errs.KindOf(err) {
 	case errs.Entitlement:
