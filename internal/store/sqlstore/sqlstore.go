@@ -214,7 +214,8 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value {{int64}} NOT NULL);
 INSERT INTO counters (name, value) VALUES ('tracker', 0);
 CREATE TABLE advisories (id TEXT PRIMARY KEY, body {{bytes}} NOT NULL, released_at {{int64}} NOT NULL DEFAULT 0, seq {{int64}} NOT NULL);
 CREATE INDEX advisories_seq ON advisories(seq);
-CREATE TABLE advisory_repos (repo_id TEXT NOT NULL, advisory_id TEXT NOT NULL, PRIMARY KEY (repo_id, advisory_id));
+CREATE TABLE advisory_repos (advisory_id TEXT NOT NULL, repo_id TEXT NOT NULL, PRIMARY KEY (advisory_id, repo_id));
+CREATE INDEX advisory_repos_repo ON advisory_repos(repo_id);
 CREATE TABLE cve_records (cve TEXT NOT NULL, product TEXT NOT NULL, status TEXT NOT NULL, statement TEXT NOT NULL DEFAULT '',
   justification TEXT NOT NULL DEFAULT '', cvss3 TEXT NOT NULL DEFAULT '', cvss4 TEXT NOT NULL DEFAULT '', score10 INTEGER NOT NULL DEFAULT 0,
   published TEXT NOT NULL DEFAULT '', override_targeted INTEGER NOT NULL DEFAULT -1, override_reason TEXT NOT NULL DEFAULT '',
