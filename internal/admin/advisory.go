@@ -32,6 +32,10 @@ func (a *app) tracker(ctx context.Context) (*tracker.Service, error) {
 		_, err = p.Republish(ctx, repoID)
 		return err
 	}
+	svc.Changed = func(ctx context.Context) error {
+		_, err := a.buildCSAF(ctx, svc)
+		return err
+	}
 	return svc, nil
 }
 
@@ -193,7 +197,7 @@ tracker record (in-testing) for each product unless they have one.`,
 			return a.printJSON(adv)
 		},
 	})
-	cmd.AddCommand(a.trackerConfigCommand())
+	cmd.AddCommand(a.trackerConfigCommand(), a.csafCommand())
 	return cmd
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/adminapi"
+	"github.com/enmei-project/enmei/internal/advisory/csaf"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/notify"
@@ -253,6 +254,12 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	portal.Register(srv.Handle)
 	adminapi.New(adminapi.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log}).Register(srv.Handle)
 	sboms.Register(srv.Handle)
+	// CSAF documents, signed by enmeid advisory commands and served here
+	// from the manifest they stored.
+	csafTree := &csaf.Current{Settings: a.st, Blobs: a.blobs}
+	csafHandler := csaf.Handler(csafTree.Manifest, csafTree.Open)
+	srv.Handle(csaf.CSAFPath, csafHandler)
+	srv.Handle(csaf.SecurityTxtPath, csafHandler)
 	srv.Handle("GET /healthz", http.HandlerFunc(o11y.Healthz))
 	srv.Handle("GET /readyz", http.HandlerFunc(o11y.Readyz))
 	var metricsSrv *http.Server

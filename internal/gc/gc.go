@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/enmei-project/enmei/internal/advisory/csaf"
 	"github.com/enmei-project/enmei/internal/blob"
 	"github.com/enmei-project/enmei/internal/bundle"
 	"github.com/enmei-project/enmei/internal/errs"
@@ -138,6 +139,16 @@ func (c *Collector) Run(ctx context.Context, grace time.Duration) (Report, error
 			return rep, fmt.Errorf("gc: the companion disk of %s: %w; nothing was deleted", p.RepoID, err)
 		}
 		keepBlob[o.SHA256] = true
+	}
+
+	// The signed CSAF tree the tracker serves.
+	if m, sum, err := csaf.LoadStored(ctx, c.Store, c.Blobs); err != nil {
+		return rep, fmt.Errorf("gc: the CSAF documents: %w; nothing was deleted", err)
+	} else if m != nil {
+		keepBlob[sum] = true
+		for _, s := range m.Sums() {
+			keepBlob[s] = true
+		}
 	}
 
 	// Sweep records, then the blobs no remaining record or publication names.

@@ -69,6 +69,10 @@ type Service struct {
 	// Republish makes a new publication of a repository, carrying the
 	// current updateinfo (nil: releases do not touch repositories).
 	Republish func(ctx context.Context, repoID string) error
+	// Changed runs after a change the public feeds show (a release, a
+	// released advisory updated, a CVE record set): the command line
+	// signs the CSAF documents there (nil: nothing).
+	Changed func(ctx context.Context) error
 
 	mu   sync.Mutex
 	snap *Snapshot
@@ -256,8 +260,21 @@ func (s *Service) Add(ctx context.Context, advs []advisory.Advisory) ([]advisory
 		if err := s.republish(ctx, ix, advs, released); err != nil {
 			return advs, err
 		}
+		if err := s.changed(ctx); err != nil {
+			return advs, err
+		}
 	}
 	return advs, nil
+}
+
+func (s *Service) changed(ctx context.Context) error {
+	if s.Changed == nil {
+		return nil
+	}
+	if err := s.Changed(ctx); err != nil {
+		return fmt.Errorf("the tracker changed, but its CSAF documents could not be updated (%w): run enmeid advisory csaf to try again", err)
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {
@@ -295,7 +312,10 @@ func (s *Service) Release(ctx context.Context, ids []string) ([]string, error) {
 		advs = append(advs, a)
 	}
 	repos := rpmRepos(ix, advs)
-	return repos, s.republish(ctx, ix, advs, ids)
+	if err := s.republish(ctx, ix, advs, ids); err != nil {
+		return repos, err
+	}
+	return repos, s.changed(ctx)
 }
 
 // rpmRepos lists the rpm repositories of the advisories, sorted.
@@ -419,6 +439,9 @@ func (s *Service) Set(ctx context.Context, in SetCVE) (advisory.Record, error) {
 	}
 	r.Updated = s.Now()
 	if err := s.Store.SetCVE(ctx, r, "cve set"); err != nil {
+		return r, err
+	}
+	if err := s.changed(ctx); err != nil {
 		return r, err
 	}
 	return s.Store.CVERecord(ctx, in.CVE, in.Product)

@@ -257,6 +257,8 @@ func Build(ctx context.Context, old *Manifest, sn *tracker.Snapshot,
 	if err != nil {
 		return nil, err
 	}
+	// The group's context ends with Wait; the indexes are written after.
+	b.ctx = ctx
 	if err := b.indexes(put); err != nil {
 		return nil, err
 	}
