@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -222,6 +223,20 @@ func TestTrackerFeeds(t *testing.T) {
 	}
 	if resp, _ := get(t, "GET", v.url+"/security/osv/ENMEI-SA-2026:0404.json", "", "", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown OSV record: %d, want 404", resp.StatusCode)
+	}
+
+	// OVAL: the product's definitions, valid for OpenSCAP.
+	resp, body = get(t, "GET", v.url+"/security/oval/el9.xml", "", "", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "enmei-demo-hello") {
+		t.Fatalf("OVAL: %d\n%.300s", resp.StatusCode, body)
+	}
+	ovalFile := filepath.Join(t.TempDir(), "el9.xml")
+	must(t, os.WriteFile(ovalFile, body, 0o644))
+	if out, err := exec.Command("oscap", "oval", "validate", ovalFile).CombinedOutput(); err != nil {
+		t.Errorf("oscap oval validate: %v\n%s", err, out)
+	}
+	if resp, _ := get(t, "GET", v.url+"/security/oval/nope.xml", "", "", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("OVAL of an unknown product: %d", resp.StatusCode)
 	}
 
 	// Due dates can be hidden from the public.

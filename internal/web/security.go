@@ -20,6 +20,7 @@ import (
 
 	"github.com/enmei-project/enmei/internal/advisory"
 	"github.com/enmei-project/enmei/internal/advisory/osv"
+	"github.com/enmei-project/enmei/internal/advisory/oval"
 	"github.com/enmei-project/enmei/internal/bizcal"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/tracker"
@@ -43,6 +44,63 @@ func (p *Portal) securityRoutes(handle func(pattern string, h http.Handler)) {
 	pub("GET /security/advisory/{id}", p.securityAdvisory)
 	pub("GET /security/atom.xml", p.securityAtom)
 	pub("GET /security/osv/{file}", p.securityOSV)
+	pub("GET /security/oval/{file}", p.securityOVAL)
+}
+
+// ovalCache keeps each product's last OVAL file with the snapshot it was
+// made of (a large product's file is tens of megabytes to make). Keys are
+// product IDs of the catalogue, so it is bounded by the catalogue.
+type ovalCache struct {
+	mu    sync.Mutex
+	files map[string]ovalFile
+}
+
+type ovalFile struct {
+	seq  int64
+	data []byte
+}
+
+// securityOVAL serves PRODUCT.xml: OVAL definitions of the product's
+// released advisories.
+func (p *Portal) securityOVAL(w http.ResponseWriter, r *http.Request) {
+	product, ok := strings.CutSuffix(r.PathValue("file"), ".xml")
+	sn, _, err := p.snapshot(r.Context())
+	if err != nil {
+		http.Error(w, "the tracker is unavailable: try again later", http.StatusServiceUnavailable)
+		return
+	}
+	if _, known := sn.Products[product]; !ok || !known {
+		http.Error(w, "no such product", http.StatusNotFound)
+		return
+	}
+	if notModified(w, r, "oval", product, sn.Seq, p.cfg.PublicURL) {
+		return
+	}
+	c := &p.oval
+	c.mu.Lock()
+	f, cached := c.files[product]
+	c.mu.Unlock()
+	if !cached || f.seq != sn.Seq {
+		data, err := oval.Definitions(sn, product, oval.Options{PublicURL: strings.TrimRight(p.cfg.PublicURL, "/"), Vendor: p.cats["en"]["site.name"]})
+		if err != nil {
+			if errs.Is(err, errs.NotFound) || errs.Is(err, errs.Invalid) {
+				http.Error(w, "this product has no released advisories in OVAL", http.StatusNotFound)
+				return
+			}
+			p.cfg.Log.Error("making OVAL definitions", "product", product, "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		f = ovalFile{seq: sn.Seq, data: data}
+		c.mu.Lock()
+		if c.files == nil {
+			c.files = map[string]ovalFile{}
+		}
+		c.files[product] = f
+		c.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.Write(f.data)
 }
 
 // osvZip keeps the last all.zip made, for the snapshot it was made of:

@@ -100,6 +100,7 @@ type Portal struct {
 	static  fs.FS
 	notFind http.Handler
 	osvZip  osvZip
+	oval    ovalCache
 }
 
 // New makes a portal; it fails if a template or catalog does not parse.
