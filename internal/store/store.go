@@ -418,6 +418,72 @@ type Tracker interface {
 	TrackerSeq(ctx context.Context) (int64, error)
 }
 
+// Subscription is a person subscribed to the tracker's notices by e-mail.
+type Subscription struct {
+	ID             string // public, random
+	Email          string // normalised, lower case
+	Name           string
+	Company        string
+	Lang           string   // "ja" or "en": the language of the mails
+	Products       []string // product IDs; empty: every product
+	Statuses       []string // tracker statuses to be told about; empty: every change
+	CreatedAt      time.Time
+	ConfirmedAt    time.Time // zero until the address is confirmed (double opt-in)
+	UnsubscribedAt time.Time // zero while subscribed
+}
+
+// Webhook is an endpoint told about tracker changes with a signed POST.
+type Webhook struct {
+	ID        string
+	URL       string
+	Secret    string // the HMAC key both sides hold
+	Products  []string
+	Statuses  []string
+	CreatedAt time.Time
+}
+
+// Delivery is one webhook POST in the webhook outbox.
+type Delivery struct {
+	ID        int64
+	WebhookID string
+	Body      []byte
+	Status    string // notify.StatusQueued, StatusSent or StatusFailed
+	Attempts  int
+	LastError string
+	CreatedAt time.Time
+	NextAt    time.Time
+	SentAt    time.Time
+}
+
+// Subscriptions is the tracker's mail subscribers and webhooks.
+type Subscriptions interface {
+	// AddSubscription stores a subscription and its confirmation mail in
+	// one transaction.
+	AddSubscription(ctx context.Context, s Subscription, mail Mail) error
+	// Subscription finds one (NotFound if none).
+	Subscription(ctx context.Context, id string) (Subscription, error)
+	// ConfirmSubscription confirms it at at (the first time counts).
+	ConfirmSubscription(ctx context.Context, id string, at time.Time) error
+	// Unsubscribe ends it at at (the first time counts).
+	Unsubscribe(ctx context.Context, id string, at time.Time) error
+	// ActiveSubscriptions lists the confirmed, subscribed ones.
+	ActiveSubscriptions(ctx context.Context) ([]Subscription, error)
+
+	AddWebhook(ctx context.Context, w Webhook) error
+	Webhooks(ctx context.Context) ([]Webhook, error)
+	// DeleteWebhook removes one and its pending deliveries (NotFound if none).
+	DeleteWebhook(ctx context.Context, id string) error
+	// EnqueueDeliveries stores webhook POSTs to make.
+	EnqueueDeliveries(ctx context.Context, ds ...Delivery) error
+	// ClaimDeliveries takes up to limit due deliveries at now, pushing
+	// their next attempt to lease so no other replica takes them meanwhile.
+	ClaimDeliveries(ctx context.Context, now, lease time.Time, limit int) ([]Delivery, error)
+	// FinishDelivery records a delivery's outcome.
+	FinishDelivery(ctx context.Context, d Delivery) error
+	// Deliveries lists the newest deliveries, at most limit.
+	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
+}
+
 // Store is everything a backend implements. Consumers declare the smaller
 // interfaces they use; Store is what the backend opener returns.
 type Store interface {
@@ -432,6 +498,7 @@ type Store interface {
 	Accounts
 	Certificates
 	Tracker
+	Subscriptions
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -225,6 +225,17 @@ CREATE TABLE cve_history (id {{serial}}, cve TEXT NOT NULL, product TEXT NOT NUL
   from_status TEXT NOT NULL, to_status TEXT NOT NULL, statement TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '', seq {{int64}} NOT NULL);
 CREATE INDEX cve_history_cve ON cve_history(cve);
 CREATE INDEX cve_history_seq ON cve_history(seq)
+`, `
+CREATE TABLE subscriptions (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL, company TEXT NOT NULL DEFAULT '',
+  lang TEXT NOT NULL, products TEXT NOT NULL DEFAULT '', statuses TEXT NOT NULL DEFAULT '',
+  created_at {{int64}} NOT NULL, confirmed_at {{int64}} NOT NULL DEFAULT 0, unsubscribed_at {{int64}} NOT NULL DEFAULT 0);
+CREATE INDEX subscriptions_email ON subscriptions(email);
+CREATE TABLE webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, products TEXT NOT NULL DEFAULT '',
+  statuses TEXT NOT NULL DEFAULT '', created_at {{int64}} NOT NULL);
+CREATE TABLE webhook_deliveries (id {{serial}}, webhook_id TEXT NOT NULL, body {{bytes}} NOT NULL, status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', created_at {{int64}} NOT NULL, next_at {{int64}} NOT NULL,
+  sent_at {{int64}} NOT NULL DEFAULT 0);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_at)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.

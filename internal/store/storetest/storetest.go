@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentCertificateIssues", testConcurrentCertificateIssues},
 		{"Tracker", testTracker},
 		{"AdvisoryNumbers", testAdvisoryNumbers},
+		{"Subscriptions", testSubscriptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
