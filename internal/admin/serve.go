@@ -52,6 +52,7 @@ type serveOptions struct {
 	apiRate     float64
 	apiBurst    int
 	trusted     []string
+	noticeEvery time.Duration
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -83,6 +84,7 @@ to --shutdown-timeout to finish. A normal stop exits 0.`,
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	f.StringVar(&o.smtp, "smtp", "", "send mail through this server: smtp://HOST:PORT, smtp+starttls://USER:PASS@HOST:587 or smtps://… (ENMEI_SMTP; without it mail waits in the outbox)")
 	f.StringVar(&o.mailFrom, "mail-from", "", "From address of outgoing mail (ENMEI_MAIL_FROM; default enmei@<public URL host>)")
+	f.DurationVar(&o.noticeEvery, "notice-interval", 5*time.Second, "how often tracker changes become subscriber mail and webhook deliveries")
 	f.StringVar(&o.tls, "tls", "off", "off; auto (a certificate from enmei's CA for --addr and --public-url); or CERT,KEY: PEM files of the server certificate and key")
 	f.BoolVar(&o.demo, "demo", false, "seed the demo catalogue (once) and print how to try it")
 	f.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this separate address instead of --addr (e.g. 127.0.0.1:9090)")
@@ -237,7 +239,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 			return ca.VerifyClient(cert, now)
 		}})
 	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public,
-		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA, SBOM: sboms, Tracker: trk,
+		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA, SBOM: sboms, Tracker: trk, Subscriptions: a.st,
 		Fingerprint: func(ctx context.Context) (string, error) {
 			k, err := pubKey(ctx)
 			if errs.Is(err, errs.NotFound) {
@@ -303,6 +305,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	defer stop()
 	go srv.Run(bg)
 	go portal.Cleanup(bg)
+	// Tracker changes become mail to subscribers and webhook POSTs.
+	notices := &tracker.Notifier{Store: a.st, Now: a.now, Log: a.log, Compose: portal.NoticeMail, PublicURL: public, Queued: sender.Wake,
+		Every: o.noticeEvery}
+	go notices.Run(bg)
+	go (&tracker.WebhookSender{Store: a.st, Now: a.now, Log: a.log, Every: o.noticeEvery}).Run(bg)
 	if o.smtp != "" {
 		go sender.Run(bg)
 		a.log.Info("sending mail", "smtp", smtpCfg.String(), "from", mailFrom)

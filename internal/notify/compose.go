@@ -39,6 +39,10 @@ type Letter struct {
 	References []string
 	// Lang is the Content-Language ("ja", "en"); "" omits the header.
 	Lang string
+	// Unsubscribe is an https URL that ends the subscription with one
+	// POST (RFC 8058): List-Unsubscribe and List-Unsubscribe-Post are
+	// set, so mail clients show an unsubscribe button. "" omits them.
+	Unsubscribe string
 }
 
 var (
@@ -83,7 +87,7 @@ func (l Letter) compose() ([]byte, string, error) {
 	for _, f := range []struct{ name, value string }{
 		{"From", l.From}, {"To", l.To}, {"Subject", l.Subject},
 		{"MessageID", l.MessageID}, {"InReplyTo", l.InReplyTo},
-		{"References", strings.Join(l.References, " ")}, {"Lang", l.Lang},
+		{"References", strings.Join(l.References, " ")}, {"Lang", l.Lang}, {"Unsubscribe", l.Unsubscribe},
 	} {
 		if err := checkHeaderValue(f.name, f.value); err != nil {
 			return nil, "", err
@@ -141,6 +145,13 @@ func (l Letter) compose() ([]byte, string, error) {
 	}
 	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
 	h.Set("MIME-Version", "1.0")
+	if l.Unsubscribe != "" {
+		if strings.ContainsAny(l.Unsubscribe, "<> ") || !(strings.HasPrefix(l.Unsubscribe, "https://") || strings.HasPrefix(l.Unsubscribe, "http://")) {
+			return nil, "", fmt.Errorf("notify: unsubscribe link %q is not an http(s) URL", l.Unsubscribe)
+		}
+		h.Set("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+		h.Set("List-Unsubscribe", "<"+l.Unsubscribe+">")
+	}
 	if l.Lang != "" {
 		h.Set("Content-Language", l.Lang)
 	}

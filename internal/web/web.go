@@ -85,6 +85,9 @@ type Config struct {
 	SBOM SBOMService
 	// Tracker serves the public security tracker pages (nil: none).
 	Tracker Tracker
+	// Subscriptions keeps the tracker's mail subscribers (nil: no
+	// subscription pages).
+	Subscriptions SubscriptionStore
 	// LoginLinksPerHour bounds the login mails per support ID (default 5).
 	LoginLinksPerHour int
 }
@@ -178,6 +181,7 @@ func (p *Portal) Register(handle func(pattern string, h http.Handler)) {
 	p.sbomRoutes(page)
 	p.consoleRoutes(page)
 	p.securityRoutes(handle)
+	p.subscribeRoutes(page)
 }
 
 // secured adds the headers every page carries and refuses cross-site

@@ -44,11 +44,12 @@ var (
 	debs     = flag.Int("debs", 5000, "debs for the aptly comparison")
 	runs     = flag.Int("runs", 5, "repetitions per measurement")
 	hostPkgs = flag.Int("hostpkgs", 1500, "installed packages for the host SBOM")
+	advCount = flag.Int("advisories", 50000, "advisories for the tracker measurements")
 	skip     = flag.String("skip", "", "comma-separated parts to skip: "+strings.Join(parts, ","))
 )
 
 // parts are the names -skip accepts, in the order they run.
-var parts = []string{"full", "republish", "update", "deb", "download", "facts", "hostsbom"}
+var parts = []string{"full", "republish", "update", "deb", "download", "facts", "hostsbom", "advisories", "scan"}
 
 // atExit holds clean-ups (servers, gpg-agent, the scratch directory) that
 // run on success and on failure alike, newest first.
@@ -85,7 +86,7 @@ func main() {
 	defer cleanup()
 	fmt.Printf("enmei bench on %d CPUs, %s\n", cpus(), time.Now().Format(time.RFC3339))
 	run := map[string]func(){"full": benchFull, "republish": benchRepublish, "update": benchUpdate,
-		"deb": benchDeb, "download": benchDownload, "facts": benchPublishFacts, "hostsbom": benchHostSBOM}
+		"deb": benchDeb, "download": benchDownload, "facts": benchPublishFacts, "hostsbom": benchHostSBOM, "advisories": benchAdvisories, "scan": benchScan}
 	for _, p := range parts {
 		if !skipped[p] {
 			run[p]()
