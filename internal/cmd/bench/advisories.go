@@ -116,8 +116,8 @@ func benchScan() {
 		// Names cycle over twice the installed range: half the advisories
 		// name an installed package, a fifth of those with a newer build.
 		list[i] = map[string]any{"type": "security", "severity": "important", "issued": "2026-01-01",
-			"title": map[string]string{"en": "update"},
-			"cves":  []map[string]string{{"id": fmt.Sprintf("CVE-2026-%d", 100000+i)}},
+			"title":    map[string]string{"en": "update"},
+			"cves":     []map[string]string{{"id": fmt.Sprintf("CVE-2026-%d", 100000+i)}},
 			"packages": []pkg{{Repo: "el9", NEVRA: fmt.Sprintf("bench-pkg-%05d-1.0-%d.x86_64", 100000+i%(2*n), i%5)}}}
 	}
 	b, err := json.Marshal(list)
