@@ -143,6 +143,7 @@ func benchScan() {
 	root := filepath.Join(*work, "scan-root")
 	check(os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	check(os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("ID=almalinux\nVERSION_ID=\"9.4\"\nPRETTY_NAME=\"AlmaLinux 9.4\"\n"), 0o644))
+	check(os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("0123456789abcdef0123456789abcdef\n"), 0o644))
 	base := []string{"--root", root, "--dbpath", "/var/lib/rpm", "--define", "_db_backend sqlite"}
 	sh("rpm", append(base, "--initdb")...)
 	sh("rpm", append(append(base, "-i", "--justdb", "--nodeps", "--nosignature", "--noscripts"), paths...)...)
