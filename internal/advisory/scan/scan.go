@@ -66,31 +66,31 @@ type Data struct {
 // Finding is one installed package that a released advisory fixes, or
 // that an open CVE record names.
 type Finding struct {
-	Package   string // installed name
-	Arch      string
-	Installed string // installed EVR
-	Fixed     string // fixed EVR ("" when no fix is released yet)
-	Advisory  string // advisory ID that fixes it ("" none)
+	Package   string `json:"package"` // installed name
+	Arch      string `json:"arch"`
+	Installed string `json:"installed"` // installed EVR
+	Fixed     string `json:"fixed"`     // fixed EVR ("" when no fix is released yet)
+	Advisory  string `json:"advisory"`  // advisory ID that fixes it ("" none)
 	// Severity is the advisory's (Critical, Important, Moderate, Low); ""
 	// for a finding without an advisory, whose CVEs carry their scores.
-	Severity string
+	Severity string `json:"severity"`
 	// CVEs are the CVEs of the finding with the tracker's status, score
 	// and statement for the host's product.
-	CVEs []CVEStatus
+	CVEs []CVEStatus `json:"cves"`
 	// Vulnerable is true when a released fix is newer than what is
 	// installed or the tracker says the package is affected (in-progress,
 	// in-testing, in-rollout, ignored); false when the CVEs are only under
 	// investigation (needs-triage, in-research): listed, not counted.
-	Vulnerable bool
+	Vulnerable bool `json:"vulnerable"`
 }
 
 // CVEStatus is one CVE of a finding as the tracker sees it for the host's
 // product.
 type CVEStatus struct {
-	ID        string
-	Status    string
-	Score     float64
-	Statement string
+	ID        string  `json:"id"`
+	Status    string  `json:"status"`
+	Score     float64 `json:"score"`
+	Statement string  `json:"statement,omitempty"`
 }
 
 // group is the packages installed under one name, format and architecture.
