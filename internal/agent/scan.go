@@ -92,7 +92,7 @@ func (a *app) scan(ctx context.Context, server, proxy, format string, offline bo
 	if server == "" {
 		server = st.Server
 	}
-	pkgs, db, err := inventory.Read(ctx, a.root)
+	pkgs, db, err := inventory.ReadWith(ctx, a.root, inventory.Options{Brief: true})
 	if err != nil {
 		return err
 	}

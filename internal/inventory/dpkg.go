@@ -216,6 +216,10 @@ func readDpkg(ctx context.Context, r *rootDir, db DB, opts Options) ([]Package, 
 		if err != nil {
 			return statusError(db, s.line, "%v", err)
 		}
+		if opts.Brief {
+			pkgs = append(pkgs, p)
+			return nil
+		}
 		list, err := readList(r, listBuf, info, s)
 		if err != nil {
 			return invalid(nil, err, "cannot read the file list of %s: %v", s.pkg, err)

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"bufio"
 	"context"
 	"encoding/binary"
@@ -99,6 +100,9 @@ func readRPM(ctx context.Context, r *rootDir, db DB, opts Options) ([]Package, e
 	if err != nil {
 		return nil, fail(err)
 	}
+	if opts.Brief {
+		return readBrief(ctx, f, kind, db, fail)
+	}
 	st, err := newStage(opts.TempDir)
 	if err != nil {
 		return nil, invalid(nil, err, "cannot stage the rpm database %s for reading: %v (set a writable temporary directory)", db.Path, err)
@@ -168,6 +172,104 @@ func readRPM(ctx context.Context, r *rootDir, db DB, opts Options) ([]Package, e
 		}
 	}
 	return pkgs, nil
+}
+
+// readBrief decodes the identifying tags of every header itself.
+func readBrief(ctx context.Context, f *os.File, kind string, db DB, fail func(error) error) ([]Package, error) {
+	var pkgs []Package
+	n := 0
+	add := func(blob []byte) error {
+		n++
+		if err := checkHeader(blob); err != nil {
+			return damagef("package header %d: %v", n, err)
+		}
+		p, err := briefHeader(blob)
+		if err != nil {
+			return damagef("package header %d: %v", n, err)
+		}
+		if p.Name != "gpg-pubkey" {
+			pkgs = append(pkgs, p)
+		}
+		return nil
+	}
+	var err error
+	switch kind {
+	case KindRPMSQLite:
+		err = sqliteBlobs(ctx, db.Path, add)
+	case KindRPMBDB:
+		err = bdbBlobs(ctx, f, add)
+	case KindRPMNDB:
+		err = ndbBlobs(ctx, f, add)
+	}
+	if err != nil {
+		return nil, fail(err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if len(pkgs) == 0 {
+		return nil, invalid(ErrNoPackages, nil, "the rpm database %s holds only signing keys, no packages: is --root right?", db.Path)
+	}
+	return pkgs, nil
+}
+
+// The header tags readBrief needs (rpmtag.h).
+const (
+	tagName      = 1000
+	tagVersion   = 1001
+	tagRelease   = 1002
+	tagEpoch     = 1003
+	tagArch      = 1022
+	tagSourceRPM = 1044
+)
+
+// briefHeader reads a checked header blob's identifying tags.
+func briefHeader(b []byte) (Package, error) {
+	il := int(binary.BigEndian.Uint32(b[0:]))
+	data := b[8+16*il:]
+	p := Package{Format: "rpm"}
+	var release string
+	str := func(off int32) string {
+		if off < 0 || int(off) >= len(data) {
+			return ""
+		}
+		s := data[off:]
+		if i := bytes.IndexByte(s, 0); i >= 0 {
+			return string(s[:i])
+		}
+		return ""
+	}
+	for i := range il {
+		e := b[8+16*i:]
+		tag := binary.BigEndian.Uint32(e[0:])
+		typ := binary.BigEndian.Uint32(e[4:])
+		off := int32(binary.BigEndian.Uint32(e[8:]))
+		switch {
+		case tag == tagEpoch && typ == 4:
+			if off >= 0 && int(off)+4 <= len(data) {
+				p.Epoch = strconv.FormatUint(uint64(binary.BigEndian.Uint32(data[off:])), 10)
+			}
+		case typ != rpmStringType && typ != rpmI18NStringType:
+		case tag == tagName:
+			p.Name = str(off)
+		case tag == tagVersion:
+			p.Version = str(off)
+		case tag == tagRelease:
+			release = str(off)
+		case tag == tagArch:
+			p.Arch = str(off)
+		case tag == tagSourceRPM:
+			p.SourceRPM = str(off)
+		}
+	}
+	if p.Name == "" || p.Version == "" {
+		return p, errors.New("it has no name or version")
+	}
+	if release != "" {
+		p.Version += "-" + release
+	}
+	p.Source = srpmName(p.SourceRPM)
+	return p, nil
 }
 
 // listPackages runs go-rpmdb on a staged database, turning a panic into an

@@ -389,3 +389,49 @@ func BenchmarkReadRPMSQLite(b *testing.B) {
 		}
 	}
 }
+
+// TestBriefMatchesFull: a brief read of every kind of rpm database gives
+// exactly the identifying fields of a full read.
+func TestBriefMatchesFull(t *testing.T) {
+	roots := map[string]string{}
+	for _, fx := range []struct{ file, path string }{
+		{"rpmdb/ubi8-s390x-Packages.xz", "var/lib/rpm/Packages"},
+		{"rpmdb/centos5-plain-Packages.xz", "var/lib/rpm/Packages"},
+		{"rpmdb/sle15-bci-Packages.db.xz", "usr/lib/sysimage/rpm/Packages.db"},
+	} {
+		root := t.TempDir()
+		unxz(t, fx.file, filepath.Join(root, fx.path))
+		roots[fx.file] = root
+	}
+	sq, pkgDir := t.TempDir(), t.TempDir()
+	var files []string
+	for _, s := range []testRPM{
+		{name: "alpha", version: "1.2", release: "3.el9", arch: "x86_64", license: "MIT", summary: "a", epoch: rpmpack.NoEpoch},
+		{name: "beta", version: "2.0", release: "1", arch: "noarch", license: "MIT", summary: "b", epoch: 0},
+		{name: "gamma", version: "1.10", release: "1", arch: "x86_64", license: "MIT", summary: "c", epoch: 3},
+	} {
+		files = append(files, s.build(t, pkgDir))
+	}
+	rpmDB(t, sq, "sqlite", "--initdb")
+	rpmDB(t, sq, "sqlite", append([]string{"-i", "--justdb", "--nodeps", "--nosignature", "--noscripts", "--ignorearch", "--ignoreos"}, files...)...)
+	roots["sqlite"] = sq
+	for name, root := range roots {
+		full, _, err := Read(context.Background(), root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		brief, _, err := ReadWith(context.Background(), root, Options{Brief: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(brief) != len(full) || len(full) == 0 {
+			t.Fatalf("%s: brief read %d packages, full %d", name, len(brief), len(full))
+		}
+		for i := range full {
+			f, b := full[i], brief[i]
+			if f.Name != b.Name || f.Epoch != b.Epoch || f.Version != b.Version || f.Arch != b.Arch || f.SourceRPM != b.SourceRPM || f.Source != b.Source {
+				t.Errorf("%s: brief %+v\nfull %+v", name, b, Package{Name: f.Name, Epoch: f.Epoch, Version: f.Version, Arch: f.Arch, SourceRPM: f.SourceRPM, Source: f.Source})
+			}
+		}
+	}
+}
