@@ -1,8 +1,8 @@
 package inventory
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
