@@ -39,6 +39,16 @@ func (a *app) tracker(ctx context.Context) (*tracker.Service, error) {
 	return svc, nil
 }
 
+// snapshot returns the tracker and its current snapshot.
+func (a *app) snapshot(ctx context.Context) (*tracker.Service, *tracker.Snapshot, error) {
+	svc, err := a.tracker(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	sn, err := svc.Snapshot(ctx)
+	return svc, sn, err
+}
+
 // updateinfo renders a repository's updateinfo for publish.
 func (a *app) updateinfo(ctx context.Context, repo store.Repo) ([]byte, error) {
 	svc := &tracker.Service{Store: a.st, Now: a.now, Log: a.log, PublicURL: a.publicURL()}
@@ -142,11 +152,7 @@ tracker record (in-testing) for each product unless they have one.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			svc, err := a.tracker(ctx)
-			if err != nil {
-				return err
-			}
-			sn, err := svc.Snapshot(ctx)
+			_, sn, err := a.snapshot(ctx)
 			if err != nil {
 				return err
 			}
@@ -369,11 +375,7 @@ calendar. --override target|skip with --reason decides against that guideline
 			if err := filter.Check(); err != nil {
 				return exitcode.AsUsage(err)
 			}
-			svc, err := a.tracker(ctx)
-			if err != nil {
-				return err
-			}
-			sn, err := svc.Snapshot(ctx)
+			svc, sn, err := a.snapshot(ctx)
 			if err != nil {
 				return err
 			}
@@ -419,11 +421,7 @@ calendar. --override target|skip with --reason decides against that guideline
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			id := strings.ToUpper(args[0])
-			svc, err := a.tracker(ctx)
-			if err != nil {
-				return err
-			}
-			sn, err := svc.Snapshot(ctx)
+			_, sn, err := a.snapshot(ctx)
 			if err != nil {
 				return err
 			}

@@ -119,14 +119,7 @@ func readRPM(ctx context.Context, r *rootDir, db DB, opts Options) ([]Package, e
 		}
 		return nil
 	}
-	switch kind {
-	case KindRPMSQLite:
-		err = sqliteBlobs(ctx, db.Path, add)
-	case KindRPMBDB:
-		err = bdbBlobs(ctx, f, add)
-	case KindRPMNDB:
-		err = ndbBlobs(ctx, f, add)
-	}
+	err = eachBlob(ctx, f, kind, db.Path, add)
 	if stageErr != nil {
 		return nil, invalid(nil, stageErr, "cannot stage the rpm database %s for reading: %v", db.Path, stageErr)
 	}
@@ -174,6 +167,19 @@ func readRPM(ctx context.Context, r *rootDir, db DB, opts Options) ([]Package, e
 	return pkgs, nil
 }
 
+// eachBlob calls add with every package header of an rpm database of kind.
+func eachBlob(ctx context.Context, f *os.File, kind, path string, add func([]byte) error) error {
+	switch kind {
+	case KindRPMSQLite:
+		return sqliteBlobs(ctx, path, add)
+	case KindRPMBDB:
+		return bdbBlobs(ctx, f, add)
+	case KindRPMNDB:
+		return ndbBlobs(ctx, f, add)
+	}
+	return fmt.Errorf("rpm database kind %q", kind)
+}
+
 // readBrief decodes the identifying tags of every header itself.
 func readBrief(ctx context.Context, f *os.File, kind string, db DB, fail func(error) error) ([]Package, error) {
 	var pkgs []Package
@@ -192,15 +198,7 @@ func readBrief(ctx context.Context, f *os.File, kind string, db DB, fail func(er
 		}
 		return nil
 	}
-	var err error
-	switch kind {
-	case KindRPMSQLite:
-		err = sqliteBlobs(ctx, db.Path, add)
-	case KindRPMBDB:
-		err = bdbBlobs(ctx, f, add)
-	case KindRPMNDB:
-		err = ndbBlobs(ctx, f, add)
-	}
+	err := eachBlob(ctx, f, kind, db.Path, add)
 	if err != nil {
 		return nil, fail(err)
 	}
