@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 
 	"github.com/enmei-project/enmei/internal/account"
+	"github.com/enmei-project/enmei/internal/advisory"
 	"github.com/enmei-project/enmei/internal/demo"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/publish"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
+	"github.com/enmei-project/enmei/internal/tracker"
 )
 
 // demoState is remembered so a restarted demo prints the same key: a demo
@@ -48,7 +50,7 @@ func (a *app) seedDemo(ctx context.Context, key *sign.Key, public string) error 
 		return err
 	}
 	w := a.stderr
-	fmt.Fprintf(w, "\nenmei demo is ready.\n  portal:      %s/\n  support ID:  %s\n", public, st.SupportID)
+	fmt.Fprintf(w, "\nenmei demo is ready.\n  portal:      %s/\n  security:    %s/security/\n  support ID:  %s\n", public, public, st.SupportID)
 	fmt.Fprintf(w, "\nOn an AlmaLinux/Rocky/RHEL host (as root):\n  enmei register --server %s --key %s\n  dnf install -y enmei-demo-hello\n", public, st.Keys[demoRPMProduct])
 	fmt.Fprintf(w, "\nOn a Debian/Ubuntu host (as root):\n  enmei register --server %s --key %s\n  apt-get update && apt-get install -y enmei-demo-hello\n", public, st.Keys[demoDebProduct])
 	customer, admin, err := a.demoLinks(ctx, st.SupportID, public)
@@ -61,6 +63,49 @@ func (a *app) seedDemo(ctx context.Context, key *sign.Key, public string) error 
 }
 
 const demoAdmin = "admin@demo.example.jp"
+
+// demoTracker puts a released advisory and a few CVE records on the
+// security tracker, so its pages and feeds have something to show. The CVE
+// IDs are in a range no real CVE uses (9999xxx).
+func (a *app) demoTracker(ctx context.Context, pub *publish.Publisher) error {
+	svc := &tracker.Service{Store: a.st, Now: a.now, Log: a.log, PublicURL: a.publicURL()}
+	svc.Republish = func(ctx context.Context, repo string) error {
+		_, err := pub.Republish(ctx, repo)
+		return err
+	}
+	svc.Changed = func(ctx context.Context) error {
+		_, err := a.buildCSAF(ctx, svc)
+		return err
+	}
+	pub.Updateinfo = svc.Updateinfo
+	now := a.now().In(entitle.Tokyo)
+	year := now.Year()
+	cve := func(n int) string { return fmt.Sprintf("CVE-%d-999%04d", year, n) }
+	advs, err := svc.Add(ctx, []advisory.Advisory{{Type: "security", Severity: "important", Issued: now.Format(entitle.DateLayout),
+		Title:       advisory.Text{Ja: "重要: enmei-demo-hello のセキュリティ更新 (デモ)", En: "Important: enmei-demo-hello security update (demo)"},
+		Description: advisory.Text{Ja: "デモ用のアドバイザリです。", En: "An advisory of the demo."},
+		CVEs:        []advisory.CVERef{{ID: cve(1), CVSS: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}},
+		Packages: []advisory.Package{{Repo: demoRPMRepo, NEVRA: "enmei-demo-hello-1.0-1.x86_64"},
+			{Repo: demoDebRepo, NEVRA: "enmei-demo-hello_1.0-1_amd64"}}}})
+	if err != nil {
+		return err
+	}
+	if _, err := svc.Release(ctx, []string{advs[0].ID}); err != nil {
+		return err
+	}
+	text := func(s string) *string { return &s }
+	for _, in := range []tracker.SetCVE{
+		{CVE: cve(2), Product: demoRPMProduct, Status: "in-testing", CVSS: text("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+			Published: text(now.AddDate(0, 0, -10).Format(entitle.DateLayout)), Packages: []string{"enmei-demo-lib"}},
+		{CVE: cve(3), Product: demoDebProduct, Status: "not-vulnerable", Statement: text("The Debian build does not include the affected code. (demo)"),
+			Justification: text("vulnerable_code_not_present"), Packages: []string{"enmei-demo-lib"}},
+	} {
+		if _, err := svc.Set(ctx, in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // demoLinks makes a fresh customer login link for the demo contract and a
 // set-password link for the demo admin, so the portal can be tried without
@@ -127,6 +172,9 @@ func (a *app) createDemo(ctx context.Context, key *sign.Key) (demoState, error) 
 		if _, err := pub.Publish(ctx, r.ID, paths, publish.Options{}); err != nil {
 			return demoState{}, err
 		}
+	}
+	if err := a.demoTracker(ctx, pub); err != nil {
+		return demoState{}, fmt.Errorf("seeding the demo tracker: %w", err)
 	}
 	today := a.now().In(entitle.Tokyo)
 	c, keys, err := a.newContract(ctx, store.Contract{
