@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -108,23 +109,15 @@ func (a *app) scan(ctx context.Context, server, proxy, format string, offline bo
 			continue
 		}
 		seen[reg.Product] = true
-		cache, cached, err := a.advisoryData(ctx, st, reg, server, proxy, offline)
+		data, seq, cached, err := a.advisoryData(ctx, st, reg, server, proxy, offline, installed)
 		if err != nil {
 			return err
-		}
-		data := scan.Data{Advisories: make([]advisory.Advisory, 0, len(cache.Advisories)), Records: make([]advisory.Record, 0, len(cache.Records))}
-		for _, adv := range cache.Advisories {
-			data.Advisories = append(data.Advisories, adv)
-		}
-		for _, r := range cache.Records {
-			data.Records = append(data.Records, advisory.Record{CVE: r.CVE, Product: reg.Product, Status: advisory.Status(r.Status),
-				Statement: r.Statement, Score: r.Score, Published: r.Published, Packages: r.Packages, Fixed: r.Fixed})
 		}
 		findings := scan.Match(installed, data, reg.Product)
 		if findings == nil {
 			findings = []scan.Finding{}
 		}
-		rep := ScanReport{Server: server, Product: reg.Product, Seq: cache.Seq, Cached: cached, Installed: len(installed), Findings: findings}
+		rep := ScanReport{Server: server, Product: reg.Product, Seq: seq, Cached: cached, Installed: len(installed), Findings: findings}
 		for _, f := range findings {
 			if f.Vulnerable {
 				rep.Vulnerable++
@@ -201,18 +194,18 @@ func (a *app) loadCache(server, product string) (*advisoryCache, bool) {
 	return &c, true
 }
 
-// advisoryData returns the product's advisory data, brought up to date
-// with the server unless offline; cached reports the server was not used.
-func (a *app) advisoryData(ctx context.Context, st *HostState, reg Registration, server, proxy string, offline bool) (*advisoryCache, bool, error) {
-	cache, ok := a.loadCache(server, reg.Product)
+// advisoryData returns the product's advisory data for the installed
+// packages, brought up to date with the server unless offline; cached
+// reports the server was not used. An up-to-date host reads only the scan
+// index (the server answers 304); the full data is read only to merge an
+// update.
+func (a *app) advisoryData(ctx context.Context, st *HostState, reg Registration, server, proxy string, offline bool, installed []scan.Installed) (scan.Data, int64, bool, error) {
+	idx, ok := a.loadIndex(server, reg.Product, installed)
 	if offline {
 		if !ok {
-			return nil, false, errs.E(errs.NotFound, "no advisory data for %s is kept on this host yet: run enmei scan once with the server reachable", reg.Product)
+			return scan.Data{}, 0, false, errs.E(errs.NotFound, "no advisory data for %s is kept on this host yet: run enmei scan once with the server reachable", reg.Product)
 		}
-		return cache, true, nil
-	}
-	if !ok {
-		cache = &advisoryCache{Server: server, Product: reg.Product, Advisories: map[string]advisory.Advisory{}, Records: map[string]api.CVERecord{}}
+		return idx.data, idx.seq, true, nil
 	}
 	if proxy == "" {
 		proxy = st.Proxy
@@ -226,21 +219,29 @@ func (a *app) advisoryData(ctx context.Context, st *HostState, reg Registration,
 	}
 	c, err := newClient(server, ca, proxy)
 	if err != nil {
-		return nil, false, err
+		return scan.Data{}, 0, false, err
 	}
 	defer c.close()
-	upd, etag, err := c.advisories(ctx, reg, cache.Seq, cache.ETag)
+	upd, etag, err := c.advisories(ctx, reg, idx.seq, idx.etag)
 	if errs.Is(err, errs.Unavailable) && ok {
 		fmt.Fprintf(a.stderr, "enmei: warning: %s; using the advisory data kept on this host\n", oneSentence(err))
-		return cache, true, nil
+		return idx.data, idx.seq, true, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return scan.Data{}, 0, false, err
 	}
-	if upd == nil { // 304: nothing changed
-		return cache, false, nil
+	if upd == nil && ok { // 304: nothing changed
+		return idx.data, idx.seq, false, nil
 	}
-	if upd.Since == 0 {
+	cache, found := a.loadCache(server, reg.Product)
+	if !found || upd == nil || upd.Since != cache.Seq {
+		// Nothing to merge into: ask for everything.
+		if upd, etag, err = c.advisories(ctx, reg, 0, ""); err != nil {
+			return scan.Data{}, 0, false, err
+		}
+		cache = &advisoryCache{Server: server, Product: reg.Product}
+	}
+	if upd.Since == 0 || cache.Advisories == nil {
 		cache.Advisories, cache.Records = map[string]advisory.Advisory{}, map[string]api.CVERecord{}
 	}
 	for _, adv := range upd.Advisories {
@@ -254,9 +255,25 @@ func (a *app) advisoryData(ctx context.Context, st *HostState, reg Registration,
 	if err := a.saveCache(cache); err != nil {
 		fmt.Fprintf(a.stderr, "enmei: warning: cannot keep the advisory data (%v); the next scan fetches it again\n", err)
 	}
-	return cache, false, nil
+	data := scan.Data{Advisories: make([]advisory.Advisory, 0, len(cache.Advisories)), Records: make([]advisory.Record, 0, len(cache.Records))}
+	for _, adv := range cache.Advisories {
+		data.Advisories = append(data.Advisories, adv)
+	}
+	for _, r := range cache.Records {
+		data.Records = append(data.Records, recordOf(r, reg.Product))
+	}
+	return data, cache.Seq, false, nil
 }
 
+func recordOf(r api.CVERecord, product string) advisory.Record {
+	return advisory.Record{CVE: r.CVE, Product: product, Status: advisory.Status(r.Status),
+		Statement: r.Statement, Score: r.Score, Published: r.Published, Packages: r.Packages, Fixed: r.Fixed}
+}
+
+// saveCache writes the full data (for merging updates) and the scan index
+// (what a scan reads when nothing changed). The index goes last: it names
+// the sequence both hold, so a crash between the two only costs a full
+// download.
 func (a *app) saveCache(c *advisoryCache) error {
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(c); err != nil {
@@ -266,12 +283,147 @@ func (a *app) saveCache(c *advisoryCache) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	// Written aside and renamed: a scan killed halfway leaves the old data.
+	if err := writeAside(p, buf.Bytes()); err != nil {
+		return err
+	}
+	return writeAside(strings.TrimSuffix(p, ".gob")+".idx", encodeIndex(c))
+}
+
+// writeAside writes a file beside its place and renames it there: a scan
+// killed halfway leaves the old one.
+func writeAside(p string, data []byte) error {
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, p)
+}
+
+// The scan index is text, one item per line, tab-separated:
+//
+//	enmei-scan-index 1 SERVER PRODUCT SEQ ETAG
+//	A ID SEVERITY TYPE CVE,CVE…           an advisory, followed by
+//	P NAME ARCH EPOCH VERSION RELEASE FORMAT   its packages
+//	R CVE STATUS SCORE PACKAGE,… FIXED,… STATEMENT
+//
+// A scan splits only the lines of installed package names, so reading it
+// costs far less than decoding the full data.
+const indexMagic = "enmei-scan-index 1"
+
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func encodeIndex(c *advisoryCache) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\t%s\t%s\t%d\t%s\n", indexMagic, clean(c.Server), clean(c.Product), c.Seq, clean(c.ETag))
+	ids := make([]string, 0, len(c.Advisories))
+	for id := range c.Advisories {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		adv := c.Advisories[id]
+		cves := make([]string, len(adv.CVEs))
+		for i, cv := range adv.CVEs {
+			cves[i] = cv.ID
+		}
+		fmt.Fprintf(&b, "A\t%s\t%s\t%s\t%s\n", clean(adv.ID), clean(adv.Severity), clean(adv.Type), strings.Join(cves, ","))
+		for _, p := range adv.Packages {
+			fmt.Fprintf(&b, "P\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(p.Name), clean(p.Arch), clean(p.Epoch), clean(p.Version), clean(p.Release), clean(p.Format))
+		}
+	}
+	for _, r := range c.Records {
+		fmt.Fprintf(&b, "R\t%s\t%s\t%g\t%s\t%s\t%s\n", clean(r.CVE), clean(r.Status), r.Score, clean(strings.Join(r.Packages, ",")), clean(strings.Join(r.Fixed, ",")), clean(r.Statement))
+	}
+	return b.Bytes()
+}
+
+type scanIndex struct {
+	seq  int64
+	etag string
+	data scan.Data
+}
+
+// loadIndex reads the scan index, keeping only the advisories that list an
+// installed package name; ok is false when there is none (or it is another
+// server's, or damaged).
+func (a *app) loadIndex(server, product string, installed []scan.Installed) (scanIndex, bool) {
+	raw, err := os.ReadFile(strings.TrimSuffix(a.cachePath(product), ".gob") + ".idx")
+	if err != nil {
+		return scanIndex{}, false
+	}
+	names := make(map[string]bool, len(installed))
+	for _, p := range installed {
+		names[p.Name] = true
+	}
+	var ix scanIndex
+	line, rest, _ := bytes.Cut(raw, []byte("\n"))
+	head := strings.Split(string(line), "\t")
+	if len(head) != 5 || head[0] != indexMagic || head[2] != product || !sameServer(head[1], server) {
+		return scanIndex{}, false
+	}
+	if ix.seq, err = strconv.ParseInt(head[3], 10, 64); err != nil {
+		return scanIndex{}, false
+	}
+	ix.etag = head[4]
+	var cur *advisory.Advisory // the advisory whose packages follow
+	var curLine []byte
+	taken := false
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		if len(line) < 2 {
+			continue
+		}
+		switch line[0] {
+		case 'A':
+			cur, curLine, taken = nil, line, false
+		case 'P':
+			name, tail, _ := bytes.Cut(line[2:], []byte("\t"))
+			if !names[string(name)] || curLine == nil {
+				continue
+			}
+			if !taken {
+				f := strings.Split(string(curLine), "\t")
+				if len(f) != 5 {
+					return scanIndex{}, false
+				}
+				adv := advisory.Advisory{ID: f[1], Severity: f[2], Type: f[3]}
+				for _, c := range strings.Split(f[4], ",") {
+					if c != "" {
+						adv.CVEs = append(adv.CVEs, advisory.CVERef{ID: c})
+					}
+				}
+				ix.data.Advisories = append(ix.data.Advisories, adv)
+				cur, taken = &ix.data.Advisories[len(ix.data.Advisories)-1], true
+			}
+			f := strings.Split(string(tail), "\t")
+			if len(f) != 5 {
+				return scanIndex{}, false
+			}
+			cur.Packages = append(cur.Packages, advisory.Package{Name: string(name), Arch: f[0], Epoch: f[1], Version: f[2], Release: f[3], Format: f[4]})
+		case 'R':
+			f := strings.SplitN(string(line), "\t", 7)
+			if len(f) != 7 {
+				return scanIndex{}, false
+			}
+			score, _ := strconv.ParseFloat(f[3], 64)
+			r := api.CVERecord{CVE: f[1], Status: f[2], Score: score, Statement: f[6]}
+			if f[4] != "" {
+				r.Packages = strings.Split(f[4], ",")
+			}
+			if f[5] != "" {
+				r.Fixed = strings.Split(f[5], ",")
+			}
+			ix.data.Records = append(ix.data.Records, recordOf(r, product))
+		}
+	}
+	return ix, true
 }
 
 // advisories asks for what changed after since; nil (and no error) when

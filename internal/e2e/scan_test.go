@@ -112,6 +112,14 @@ func TestScanRPM(t *testing.T) {
 			t.Errorf("the released fix shows as %+v", f)
 		}
 	}
+	// Again, with the data kept (the server answers 304), and offline: the
+	// same findings from the kept scan index.
+	for _, args := range [][]string{nil, {"--offline"}} {
+		again, r := h.scan(args...)
+		if r.code != 5 || strings.Join(findingKeys(again), " ") != strings.Join(want, " ") {
+			t.Errorf("enmei scan %v with kept data: exit %d, findings %v; want 5 and %v\n%s", args, r.code, findingKeys(again), want, r.stderr)
+		}
+	}
 	// The table names the same, in words.
 	tr := h.enmei("scan")
 	if tr.code != 5 || !strings.Contains(tr.stdout, "CVE-2026-60005 (in-testing") || !strings.Contains(tr.stdout, "3 vulnerable") {
