@@ -96,6 +96,19 @@ func benchAdvisories() {
 	}
 }
 
+// fixedRelease is the release of advisory i's fixed build: the installed
+// builds are release 1, so one in five advisories (release 2) is newer and
+// the others (release 1, or 0: older) are not.
+func fixedRelease(i int) int {
+	switch i % 5 {
+	case 4:
+		return 2
+	case 0, 1:
+		return 0
+	}
+	return 1
+}
+
 // benchScan measures enmei scan of -hostpkgs installed packages against
 // -advisories released advisories once the data is on the host: asking the
 // server (an ETag hit) and --offline. It also times releasing them all at
@@ -118,7 +131,7 @@ func benchScan() {
 		list[i] = map[string]any{"type": "security", "severity": "important", "issued": "2026-01-01",
 			"title":    map[string]string{"en": "update"},
 			"cves":     []map[string]string{{"id": fmt.Sprintf("CVE-2026-%d", 100000+i)}},
-			"packages": []pkg{{Repo: "el9", NEVRA: fmt.Sprintf("bench-pkg-%05d-1.0-%d.x86_64", 100000+i%(2*n), i%5)}}}
+			"packages": []pkg{{Repo: "el9", NEVRA: fmt.Sprintf("bench-pkg-%05d-1.0-%d.x86_64", 100000+i%(2*n), fixedRelease(i))}}}
 	}
 	b, err := json.Marshal(list)
 	check(err)
