@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -243,7 +244,7 @@ func (a *app) trackerConfigCommand() *cobra.Command {
 				changed = true
 			}
 			for _, d := range addHolidays {
-				if !contains(c.VendorHolidays, d) {
+				if !slices.Contains(c.VendorHolidays, d) {
 					c.VendorHolidays = append(c.VendorHolidays, d)
 				}
 				changed = true
@@ -496,13 +497,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

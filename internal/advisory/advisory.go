@@ -9,6 +9,7 @@ package advisory
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -29,16 +30,9 @@ type Text struct {
 // In returns the text in lang ("ja" or "en"), falling back to the other.
 func (t Text) In(lang string) string {
 	if lang == "ja" {
-		return firstNonEmpty(t.Ja, t.En)
+		return cmp.Or(t.Ja, t.En)
 	}
-	return firstNonEmpty(t.En, t.Ja)
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return cmp.Or(t.En, t.Ja)
 }
 
 // CVERef is a CVE an advisory fixes, with its CVSS vectors as the vendor

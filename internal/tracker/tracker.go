@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -238,7 +239,7 @@ func (s *Service) Add(ctx context.Context, advs []advisory.Advisory) ([]advisory
 		for _, product := range a.Products(ix.product) {
 			var names []string
 			for _, p := range a.Packages {
-				if ix.product(p.Repo) == product && !contains(names, p.Name) {
+				if ix.product(p.Repo) == product && !slices.Contains(names, p.Name) {
 					names = append(names, p.Name)
 				}
 			}
@@ -275,15 +276,6 @@ func (s *Service) changed(ctx context.Context) error {
 		return fmt.Errorf("the tracker changed, but its CSAF documents could not be updated (%w): run enmeid advisory csaf to try again", err)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Release releases advisories: they appear in the updateinfo of their rpm

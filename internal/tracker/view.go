@@ -1,8 +1,11 @@
 package tracker
 
 import (
+	"cmp"
 	"context"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -227,12 +230,7 @@ type Row struct {
 	// Override is the vendor's own decision and its reason: internal,
 	// never in public views.
 	Override string `json:"override,omitempty"`
-
-	rec *advisory.Record
 }
-
-// Record is the row's full record.
-func (r Row) Record() *advisory.Record { return r.rec }
 
 // Rows returns the records f selects on today, in tracker order; public
 // rows leave out what the vendor keeps internal (overrides, and due dates
@@ -268,9 +266,9 @@ func (sn *Snapshot) Rows(f Filter, today bizcal.Date, public bool, offset, limit
 		if total <= offset || (limit > 0 && len(rows) >= limit) {
 			continue
 		}
-		row := Row{CVE: r.CVE, Product: r.Product, Status: string(r.Status), CVSS: firstNonEmpty(r.CVSS3, r.CVSS4), Score: r.Score,
+		row := Row{CVE: r.CVE, Product: r.Product, Status: string(r.Status), CVSS: cmp.Or(r.CVSS3, r.CVSS4), Score: r.Score,
 			Severity: advisory.Rating(r.Score), Published: r.Published, Targeted: e.targeted, Overdue: overdue,
-			Packages: nonNil(r.Packages), Advisories: sn.releasedOf(r.Fixed), rec: r}
+			Packages: nonNil(r.Packages), Advisories: sn.releasedOf(r.Fixed)}
 		if e.due != "" && !(public && sn.Config.HideDue) {
 			d, ok := left[e.dueDate]
 			if !ok {
@@ -311,7 +309,7 @@ func (sn *Snapshot) RepoProduct(repo string) string { return sn.Repos[repo].Prod
 // Advisories lists every advisory, drafts included, by ID.
 func (sn *Snapshot) Advisories() []advisory.Advisory {
 	out := make([]advisory.Advisory, 0, len(sn.advisories))
-	for _, id := range sortedKeys(sn.advisories) {
+	for _, id := range slices.Sorted(maps.Keys(sn.advisories)) {
 		out = append(out, sn.advisories[id])
 	}
 	return out
@@ -320,25 +318,11 @@ func (sn *Snapshot) Advisories() []advisory.Advisory {
 // CVE returns every product's record of a CVE, by product.
 func (sn *Snapshot) CVE(id string) []advisory.Record {
 	var out []advisory.Record
-	for _, p := range sortedKeys(sn.Products) {
+	for _, p := range slices.Sorted(maps.Keys(sn.Products)) {
 		if i, ok := sn.index[id+"\x00"+p]; ok {
 			out = append(out, sn.Records[i])
 		}
 	}
-	return out
-}
-
-// Assess applies the release policy to a record of the snapshot.
-func (sn *Snapshot) Assess(r advisory.Record, today bizcal.Date) advisory.Assessment {
-	return sn.Config.Policy().Assess(r, today)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 
@@ -347,11 +331,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -440,7 +441,7 @@ func (p *Portal) securityCVE(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if rec.Score > d.Score || d.Vector == "" {
-			d.Score, d.Vector = rec.Score, firstNonEmpty(rec.CVSS3, rec.CVSS4)
+			d.Score, d.Vector = rec.Score, cmp.Or(rec.CVSS3, rec.CVSS4)
 		}
 		d.Products = append(d.Products, cp)
 	}
@@ -448,13 +449,6 @@ func (p *Portal) securityCVE(w http.ResponseWriter, r *http.Request) {
 	v.Data = d
 	v.TitleArg = id
 	p.render(w, r, http.StatusOK, "security_cve", v)
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 type securityAdvisoryData struct {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -268,9 +269,9 @@ func (p *Portal) NoticeMail(ctx context.Context, sub store.Subscription, changes
 	b.WriteString("\n\n")
 	for _, c := range changes {
 		to := l.T("status." + string(c.To))
-		line := fmt.Sprintf("%s (%s): %s", c.CVE, firstNonEmpty(names[c.Product], c.Product), to)
+		line := fmt.Sprintf("%s (%s): %s", c.CVE, cmp.Or(names[c.Product], c.Product), to)
 		if c.From != "" {
-			line = fmt.Sprintf("%s (%s): %s → %s", c.CVE, firstNonEmpty(names[c.Product], c.Product), l.T("status."+string(c.From)), to)
+			line = fmt.Sprintf("%s (%s): %s → %s", c.CVE, cmp.Or(names[c.Product], c.Product), l.T("status."+string(c.From)), to)
 		}
 		if id, ok := strings.CutPrefix(c.Source, "advisory "); ok {
 			line += fmt.Sprintf(" — %s %s/security/advisory/%s", id, base, id)

@@ -20,8 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -204,7 +206,7 @@ func (m *Manifest) Sums() []string {
 	if m.SecurityTxt != nil {
 		seen[m.SecurityTxt.Sum] = true
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // Build updates old (nil on the first run) to reflect snapshot sn. It

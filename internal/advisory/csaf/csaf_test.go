@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -68,7 +70,7 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("reading golden files (run with -update to create them): %v", err)
 	}
 	if len(want) != len(got) {
-		t.Errorf("tree has %d files, golden %d: %v vs %v", len(got), len(want), sortedKeys(got), want)
+		t.Errorf("tree has %d files, golden %d: %v vs %v", len(got), len(want), slices.Sorted(maps.Keys(got)), want)
 	}
 	for _, p := range want {
 		exp, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
@@ -172,7 +174,7 @@ func TestTree(t *testing.T) {
 		"pkg:deb/debian/openssl@3.0.11-1~deb12u2%2Bels1?arch=amd64",
 	} {
 		if !purls[p] {
-			t.Errorf("advisory lacks purl %s (has %v)", p, sortedKeys(purls))
+			t.Errorf("advisory lacks purl %s (has %v)", p, slices.Sorted(maps.Keys(purls)))
 		}
 	}
 	if got := get(sa, "vulnerabilities", 0, "product_status", "fixed"); len(got.([]any)) != 3 {
@@ -292,7 +294,7 @@ func TestSchema(t *testing.T) {
 	}
 	validate(t, pmdSchema, "provider-metadata.json", b.file(t, m, "provider-metadata.json"))
 	n := 0
-	for _, p := range sortedKeys(m.Files) {
+	for _, p := range slices.Sorted(maps.Keys(m.Files)) {
 		if !strings.HasPrefix(p, "white/2") || !strings.HasSuffix(p, ".json") {
 			continue
 		}
@@ -362,7 +364,7 @@ func TestDeterministic(t *testing.T) {
 	if !bytes.Equal(e1, e2) {
 		t.Error("two builds of one snapshot give different manifests")
 	}
-	keys := sortedKeys(m1.Files)
+	keys := slices.Sorted(maps.Keys(m1.Files))
 	sort.Strings(keys)
 	for _, p := range keys {
 		if !bytes.Equal(b1.file(t, m1, p), b2.file(t, m2, p)) {

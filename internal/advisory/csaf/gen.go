@@ -2,6 +2,8 @@ package csaf
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -291,10 +293,10 @@ func (g *gen) vexDoc(cve string, recs []advisory.Record, path string) *document 
 	if published != "" {
 		v.ReleaseDate = published + "T00:00:00Z"
 	}
-	for _, label := range sortedKeys(flags) {
+	for _, label := range slices.Sorted(maps.Keys(flags)) {
 		v.Flags = append(v.Flags, vexFlag{Label: label, ProductIDs: uniqueSorted(flags[label])})
 	}
-	for _, vec := range sortedKeys(byVector) {
+	for _, vec := range slices.Sorted(maps.Keys(byVector)) {
 		if s, ok := scoreOf(vec); ok {
 			v.Scores = append(v.Scores, score{CVSSV3: s, Products: uniqueSorted(byVector[vec])})
 		}
@@ -396,7 +398,7 @@ func (t *tree) tree() *productTree {
 		}
 		if len(p.pkgs) > 0 {
 			var vers []branch
-			for _, id := range sortedKeys(p.pkgs) {
+			for _, id := range slices.Sorted(maps.Keys(p.pkgs)) {
 				fp := p.pkgs[id]
 				vers = append(vers, branch{Category: "product_version", Name: strings.TrimPrefix(id, p.id+":"), Product: &fp})
 			}
@@ -498,15 +500,6 @@ func uniqueSorted(s []string) []string {
 		}
 	}
 	return out[:j]
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // cveLess orders CVE IDs by year, then number (CVE-2026-10000 after

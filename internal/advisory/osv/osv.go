@@ -13,6 +13,7 @@ package osv
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -227,7 +228,7 @@ func build(sn *tracker.Snapshot, a advisory.Advisory, o Options) (*vuln, error) 
 	// The updated date is when the advisory's content last changed; it
 	// counts from the day's start, so a same-day edit before the release
 	// time leaves modified at the release.
-	if u := firstNonEmpty(a.Updated, a.Issued); u != "" {
+	if u := cmp.Or(a.Updated, a.Issued); u != "" {
 		if d, err := time.Parse("2006-01-02", u); err == nil && d.After(modified) {
 			modified = d
 		}
@@ -463,13 +464,6 @@ func allDigits(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // cmpStrings compares pairs in turn: x0 with y0, then x1 with y1, …

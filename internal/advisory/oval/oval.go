@@ -297,7 +297,7 @@ func Definitions(sn *tracker.Snapshot, product string, o Options) ([]byte, error
 			w.elem(10, "severity", a.Severity)
 		}
 		w.empty(10, "issued", "date", a.Issued)
-		w.empty(10, "updated", "date", firstNonEmpty(a.Updated, a.Issued))
+		w.empty(10, "updated", "date", cmp.Or(a.Updated, a.Issued))
 		for _, c := range a.CVEs {
 			href := "https://www.cve.org/CVERecord?id=" + c.ID
 			if publicURL != "" {
@@ -526,7 +526,7 @@ func productChecks(sn *tracker.Snapshot, a *advisory.Advisory, product, format s
 // whenever the advisory is updated (scanners and mirrors compare
 // versions to notice a changed definition).
 func definitionVersion(a *advisory.Advisory) int64 {
-	d := firstNonEmpty(a.Updated, a.Issued)
+	d := cmp.Or(a.Updated, a.Issued)
 	if t, err := time.Parse("2006-01-02", d); err == nil {
 		return int64(t.Year()*10000 + int(t.Month())*100 + t.Day())
 	}
@@ -543,13 +543,6 @@ func cvss(vector string, score func(string) (float64, error)) string {
 		return vector
 	}
 	return strconv.FormatFloat(s, 'f', 1, 64) + "/" + vector
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
