@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,17 +47,39 @@ func (p *Portal) securityRoutes(handle func(pattern string, h http.Handler)) {
 	pub("GET /security/oval/{file}", p.securityOVAL)
 }
 
-// ovalCache keeps each product's last OVAL file with the snapshot it was
-// made of (a large product's file is tens of megabytes to make). Keys are
-// product IDs of the catalogue, so it is bounded by the catalogue.
-type ovalCache struct {
+// feedCache keeps the last file made of each large feed (a product's OVAL
+// file, the OSV zip: tens of megabytes and every advisory read to make),
+// with the stamp of the snapshot it was made from. Keys are fixed names
+// and product IDs of the catalogue, so it is bounded by the catalogue.
+type feedCache struct {
 	mu    sync.Mutex
-	files map[string]ovalFile
+	files map[string]feedFile
 }
 
-type ovalFile struct {
-	seq  int64
-	data []byte
+type feedFile struct {
+	stamp string
+	data  []byte
+}
+
+// get returns key's file for stamp, making it when the kept one is older.
+func (c *feedCache) get(key, stamp string, make func() ([]byte, error)) ([]byte, error) {
+	c.mu.Lock()
+	f, ok := c.files[key]
+	c.mu.Unlock()
+	if ok && f.stamp == stamp {
+		return f.data, nil
+	}
+	data, err := make()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.files == nil {
+		c.files = map[string]feedFile{}
+	}
+	c.files[key] = feedFile{stamp: stamp, data: data}
+	c.mu.Unlock()
+	return data, nil
 }
 
 // securityOVAL serves PRODUCT.xml: OVAL definitions of the product's
@@ -77,40 +98,20 @@ func (p *Portal) securityOVAL(w http.ResponseWriter, r *http.Request) {
 	if notModified(w, r, "oval", product, sn.Seq, p.cfg.PublicURL) {
 		return
 	}
-	c := &p.oval
-	c.mu.Lock()
-	f, cached := c.files[product]
-	c.mu.Unlock()
-	if !cached || f.seq != sn.Seq {
-		data, err := oval.Definitions(sn, product, oval.Options{PublicURL: strings.TrimRight(p.cfg.PublicURL, "/"), Vendor: p.cats["en"]["site.name"]})
-		if err != nil {
-			if errs.Is(err, errs.NotFound) || errs.Is(err, errs.Invalid) {
-				http.Error(w, "this product has no released advisories in OVAL", http.StatusNotFound)
-				return
-			}
-			p.cfg.Log.Error("making OVAL definitions", "product", product, "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		f = ovalFile{seq: sn.Seq, data: data}
-		c.mu.Lock()
-		if c.files == nil {
-			c.files = map[string]ovalFile{}
-		}
-		c.files[product] = f
-		c.mu.Unlock()
+	data, err := p.feeds.get("oval/"+product, strconv.FormatInt(sn.Seq, 10), func() ([]byte, error) {
+		return oval.Definitions(sn, product, oval.Options{PublicURL: strings.TrimRight(p.cfg.PublicURL, "/"), Vendor: p.cats["en"]["site.name"]})
+	})
+	if errs.Is(err, errs.NotFound) || errs.Is(err, errs.Invalid) {
+		http.Error(w, "this product has no released advisories in OVAL", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		p.cfg.Log.Error("making OVAL definitions", "product", product, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
 	}
 	w.Header().Set("Content-Type", "application/xml")
-	w.Write(f.data)
-}
-
-// osvZip keeps the last all.zip made, for the snapshot it was made of:
-// making it reads every released advisory.
-type osvZip struct {
-	mu   sync.Mutex
-	seq  int64
-	cfg  tracker.Config
-	data []byte
+	w.Write(data)
 }
 
 // securityOSV serves one advisory's OSV record (ID.json) or all of them
@@ -127,20 +128,16 @@ func (p *Portal) securityOSV(w http.ResponseWriter, r *http.Request) {
 		if notModified(w, r, "osv-zip", sn.Seq, sn.Config, o.PublicURL) {
 			return
 		}
-		z := &p.osvZip
-		z.mu.Lock()
-		if z.data == nil || z.seq != sn.Seq || !reflect.DeepEqual(z.cfg, sn.Config) {
+		data, err := p.feeds.get("osv/all.zip", fmt.Sprint(sn.Seq, "\x00", sn.Config.OSVPrefix), func() ([]byte, error) {
 			var buf bytes.Buffer
-			if err := osv.Zip(sn, o, &buf); err != nil {
-				z.mu.Unlock()
-				p.cfg.Log.Error("making the OSV zip", "err", err)
-				http.Error(w, "internal error", http.StatusInternalServerError)
-				return
-			}
-			z.seq, z.cfg, z.data = sn.Seq, sn.Config, buf.Bytes()
+			err := osv.Zip(sn, o, &buf)
+			return buf.Bytes(), err
+		})
+		if err != nil {
+			p.cfg.Log.Error("making the OSV zip", "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
 		}
-		data := z.data
-		z.mu.Unlock()
 		w.Header().Set("Content-Type", "application/zip")
 		w.Header().Set("Content-Disposition", `attachment; filename="osv-all.zip"`)
 		w.Write(data)
@@ -165,8 +162,9 @@ func (p *Portal) securityOSV(w http.ResponseWriter, r *http.Request) {
 	w.Write(data)
 }
 
-// public wraps a page anyone may read and cache: the headers of every page,
-// but revalidated with an ETag instead of never stored.
+// public wraps a page anyone may read and cache: the headers of every page;
+// each handler's notModified replaces secured's no-store with revalidation
+// by ETag, so errors stay uncached.
 func (p *Portal) public(h http.HandlerFunc) http.Handler {
 	inner := p.secured(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -174,25 +172,8 @@ func (p *Portal) public(h http.HandlerFunc) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		inner.ServeHTTP(&publicWriter{ResponseWriter: w}, r)
+		inner.ServeHTTP(w, r)
 	})
-}
-
-// publicWriter replaces the no-store that secured sets with revalidation.
-type publicWriter struct{ http.ResponseWriter }
-
-func (w *publicWriter) WriteHeader(status int) {
-	if w.Header().Get("ETag") != "" {
-		w.Header().Set("Cache-Control", "public, no-cache")
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *publicWriter) Write(b []byte) (int, error) {
-	if w.Header().Get("ETag") != "" && w.Header().Get("Cache-Control") == "no-store" {
-		w.Header().Set("Cache-Control", "public, no-cache")
-	}
-	return w.ResponseWriter.Write(b)
 }
 
 // notModified sets a weak ETag made of what the response depends on and

@@ -102,8 +102,7 @@ type Portal struct {
 	limits  *expirable.LRU[string, *rate.Limiter]
 	static  fs.FS
 	notFind http.Handler
-	osvZip  osvZip
-	oval    ovalCache
+	feeds   feedCache
 }
 
 // New makes a portal; it fails if a template or catalog does not parse.
