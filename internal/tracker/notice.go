@@ -200,11 +200,17 @@ func (n *Notifier) Once(ctx context.Context) (int, error) {
 }
 
 // SubscriptionKey returns the key that signs subscription links, made once
-// and shared by every replica.
+// and shared by every replica. It is read first: making it is a write,
+// which pages and mails should not cost.
 func SubscriptionKey(ctx context.Context, st interface {
+	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error)
 }) ([]byte, error) {
-	k := make([]byte, 32)
+	k, err := st.Setting(ctx, keySetting)
+	if err == nil || !errs.Is(err, errs.NotFound) {
+		return k, err
+	}
+	k = make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
 		return nil, err
 	}

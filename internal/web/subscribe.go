@@ -26,6 +26,7 @@ type SubscriptionStore interface {
 	Subscription(ctx context.Context, id string) (store.Subscription, error)
 	ConfirmSubscription(ctx context.Context, id string, at time.Time) error
 	Unsubscribe(ctx context.Context, id string, at time.Time) error
+	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error)
 }
 
