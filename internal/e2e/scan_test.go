@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,6 +159,24 @@ func TestScanDeb(t *testing.T) {
 	 {"type": "security", "severity": "low", "issued": "2026-11-10", "title": {"en": "baz"},
 	  "cves": [{"id": "CVE-2026-61003"}], "packages": [{"repo": "deb12-main", "nevra": "baz_1.5-1_amd64"}]}]`)
 	v.must("advisory", "add", "--publish", advs)
+
+	// The API refuses what it cannot serve, with the reason.
+	id := h.identity()
+	for _, c := range []struct {
+		query, user, pass string
+		want              int
+	}{
+		{"", "", "", http.StatusUnauthorized},
+		{"", id.HostID, "wrong", http.StatusUnauthorized},
+		{"?since=abc", id.HostID, id.Secret, http.StatusBadRequest},
+		{"?product=el9", id.HostID, id.Secret, http.StatusForbidden},
+		{"?product=deb12", id.HostID, id.Secret, http.StatusOK},
+	} {
+		resp, body := get(t, "GET", v.url+"/api/v1/advisories"+c.query, c.user, c.pass, nil)
+		if resp.StatusCode != c.want || (c.want != http.StatusOK && !strings.Contains(string(body), `"error"`)) {
+			t.Errorf("GET /api/v1/advisories%s as %q: %d %s, want %d with an error sentence", c.query, c.user, resp.StatusCode, body, c.want)
+		}
+	}
 
 	out, r := h.scan()
 	if r.code != 5 || strings.Join(findingKeys(out), " ") != "libfoo@1:2.0-1~deb12u1→1:2.0-1" {
