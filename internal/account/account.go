@@ -49,6 +49,9 @@ func CanChange(role string) bool { return role == RoleAdmin || role == RoleOpera
 const (
 	Customer = "customer" // subject: a support ID
 	Vendor   = "vendor"   // subject: a console user's e-mail
+	// Developer is a developer-plan account's session on /developer/;
+	// subject: the account name.
+	Developer = "developer"
 )
 
 // Purposes of one-time links.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/enmei-project/enmei/internal/adminapi"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/store"
@@ -133,7 +134,7 @@ func (a *app) contractCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			hosts, err := a.st.Hosts(ctx, c.SupportID)
+			hosts, err := a.st.Hosts(ctx, c.SupportID, a.now())
 			if err != nil {
 				return err
 			}
@@ -151,7 +152,7 @@ func (a *app) contractCommand() *cobra.Command {
 				hs := make([]map[string]any, 0, len(hosts))
 				for _, h := range hosts {
 					hs = append(hs, map[string]any{"host_id": h.ID, "hostname": h.Hostname, "os": h.OS, "product": h.ProductID,
-						"registered_at": h.RegisteredAt.UTC(), "last_seen": h.LastSeen.UTC(), "lease_expires": nil})
+						"registered_at": h.RegisteredAt.UTC(), "last_seen": h.LastSeen.UTC(), "lease_expires": adminapi.LeaseExpires(h)})
 				}
 				certs, err := a.st.ContractCertificates(ctx, c.SupportID)
 				if err != nil {
@@ -186,10 +187,14 @@ func (a *app) contractCommand() *cobra.Command {
 			}
 			if len(hosts) > 0 {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "HOST ID\tHOSTNAME\tPRODUCT\tREGISTERED\tLAST SEEN")
+				fmt.Fprintln(tw, "HOST ID\tHOSTNAME\tPRODUCT\tREGISTERED\tLAST SEEN\tLEASE ENDS")
 				for _, h := range hosts {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.ID, h.Hostname, h.ProductID,
-						h.RegisteredAt.In(entitle.Tokyo).Format(time.DateTime+" JST"), h.LastSeen.In(entitle.Tokyo).Format(time.DateTime+" JST"))
+					lease := "-"
+					if h.LeaseTTL != 0 {
+						lease = h.LeaseExpires.In(entitle.Tokyo).Format(time.DateTime + " JST")
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Hostname, h.ProductID,
+						h.RegisteredAt.In(entitle.Tokyo).Format(time.DateTime+" JST"), h.LastSeen.In(entitle.Tokyo).Format(time.DateTime+" JST"), lease)
 				}
 				return tw.Flush()
 			}

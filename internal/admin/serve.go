@@ -271,7 +271,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		// Seats per contract name customers' support IDs: only on the
 		// separate listener, which the vendor keeps private.
 		o11y.MustRegister(obs.NewSeatsCollector(func(ctx context.Context) ([]obs.SeatCount, error) {
-			counts, err := a.st.SeatCounts(ctx)
+			counts, err := a.st.SeatCounts(ctx, time.Now())
 			out := make([]obs.SeatCount, len(counts))
 			for i, c := range counts {
 				out[i] = obs.SeatCount{SupportID: c.SupportID, Product: c.ProductID, Used: c.Used, Quantity: c.Quantity}

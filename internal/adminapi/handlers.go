@@ -91,6 +91,9 @@ type Host struct {
 	Product      string    `json:"product"`
 	RegisteredAt time.Time `json:"registered_at"`
 	LastSeen     time.Time `json:"last_seen"`
+	// LeaseExpires is when an ephemeral seat's lease ends (null for a
+	// server seat).
+	LeaseExpires *time.Time `json:"lease_expires"`
 }
 
 // NewContractRequest is the body of POST /api/v1/admin/contracts.
@@ -264,7 +267,7 @@ func (a *API) contract(w http.ResponseWriter, r *http.Request, _ store.APIToken)
 	if err != nil {
 		return fmt.Errorf("looking up contract %q: %w", r.PathValue("support_id"), err)
 	}
-	hosts, err := a.cfg.Store.Hosts(r.Context(), c.SupportID)
+	hosts, err := a.cfg.Store.Hosts(r.Context(), c.SupportID, a.cfg.Now())
 	if err != nil {
 		return fmt.Errorf("listing hosts of %s: %w", c.SupportID, err)
 	}
@@ -279,7 +282,7 @@ func (a *API) contract(w http.ResponseWriter, r *http.Request, _ store.APIToken)
 	}
 	for _, h := range hosts {
 		out.Hosts = append(out.Hosts, Host{HostID: h.ID, Hostname: h.Hostname, Product: h.ProductID,
-			RegisteredAt: h.RegisteredAt.UTC(), LastSeen: h.LastSeen.UTC()})
+			RegisteredAt: h.RegisteredAt.UTC(), LastSeen: h.LastSeen.UTC(), LeaseExpires: LeaseExpires(h)})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -340,4 +343,13 @@ func nonZero(id int64) *int64 {
 		return nil
 	}
 	return &id
+}
+
+// LeaseExpires is a host's lease end for JSON: null for a server seat.
+func LeaseExpires(h store.Host) *time.Time {
+	if h.LeaseTTL == 0 {
+		return nil
+	}
+	t := h.LeaseExpires.UTC()
+	return &t
 }

@@ -221,7 +221,7 @@ func (s *Server) hostView(ctx context.Context, host store.Host) (api.Contract, [
 	if err != nil {
 		return api.Contract{}, nil, err
 	}
-	hosts, err := s.cfg.Store.Hosts(ctx, host.SupportID)
+	hosts, err := s.cfg.Store.Hosts(ctx, host.SupportID, s.cfg.Now())
 	if err != nil {
 		return api.Contract{}, nil, err
 	}

@@ -261,7 +261,7 @@ func TestRegistrationRefusals(t *testing.T) {
 			}
 		})
 	}
-	if hs, _ := f.db.Hosts(ctx, "A"); len(hs) != 0 {
+	if hs, _ := f.db.Hosts(ctx, "A", time.Now()); len(hs) != 0 {
 		t.Errorf("refused registrations took %d seats", len(hs))
 	}
 	for _, tt := range []api.RegisterRequest{

@@ -47,7 +47,7 @@ type Store interface {
 	LicenseKeyByHash(ctx context.Context, hash []byte) (store.LicenseKey, error)
 	ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, bool, error)
 	Host(ctx context.Context, id string) (store.Host, error)
-	Hosts(ctx context.Context, supportID string) ([]store.Host, error)
+	Hosts(ctx context.Context, supportID string, now time.Time) ([]store.Host, error)
 	ReleaseSeat(ctx context.Context, supportID, hostID string) error
 	TouchHost(ctx context.Context, hostID string, t time.Time) error
 	Publication(ctx context.Context, id int64) (store.Publication, error)

@@ -64,7 +64,24 @@ type Host struct {
 	SecretHash   []byte // sha256 of the host secret (the HTTP Basic password)
 	RegisteredAt time.Time
 	LastSeen     time.Time
+	// LeaseTTL is how long an ephemeral seat lasts without renewal (zero:
+	// a server seat, held until it is given back); LeaseExpires is when
+	// the current lease ends. An expired lease holds no seat, but its
+	// record stays a while so the host can take a seat again with its
+	// credential (enmei heartbeat).
+	LeaseTTL     time.Duration
+	LeaseExpires time.Time
 }
+
+// Live reports whether the host holds its seat at now.
+func (h Host) Live(now time.Time) bool {
+	return h.LeaseTTL == 0 || now.Before(h.LeaseExpires)
+}
+
+// SeatSpan is a period a host held a seat: from Start until End (zero
+// End: still held, with no lease). A lease's span ends when the lease does
+// and grows with each renewal.
+type SeatSpan = entitle.Span
 
 // Package is one stored package file with its pre-rendered index entry, so
 // that publishing never re-reads packages already ingested.
@@ -120,6 +137,9 @@ type SeatClaim struct {
 	NewHostID  string // used when a new seat is taken
 	SecretHash []byte // the host's new secret; replaces the old one when the seat is reused
 	Now        time.Time
+	// Lease makes the seat ephemeral: it lasts Lease from Now unless
+	// renewed (zero: a server seat).
+	Lease time.Duration
 	// Check runs inside the claim's transaction with the key's contract; an
 	// error aborts the claim and is returned as is (contract not valid, …).
 	Check func(Contract) error
@@ -128,7 +148,7 @@ type SeatClaim struct {
 // Errors every backend returns for these conditions (compare with errors.Is).
 var (
 	ErrUnknownKey = errs.E(errs.Entitlement, "the licence key is not known: check it against your support certificate")
-	ErrNoSeat     = errs.E(errs.Entitlement, "no seat is left on this licence key: unregister a host, ask the vendor to release a lost host's seat, or buy more")
+	ErrNoSeat     = errs.E(errs.Entitlement, "no seat left on this licence key: unregister a host, wait for an ephemeral host's lease to end, ask the vendor to release a lost host's seat, or buy more")
 )
 
 // Catalog is products and repositories.
@@ -162,19 +182,59 @@ type Contracts interface {
 type Seats interface {
 	// ClaimSeat registers a host under a licence key in one transaction:
 	// ErrUnknownKey if no key has that hash; claim.Check's error if it fails;
-	// the existing host (reused=true, new secret and hostname stored) if the
-	// machine ID is already registered under this key; ErrNoSeat if the key's
-	// contract quantity of hosts is reached; otherwise a new host.
+	// the existing host (reused=true, new secret, hostname and lease
+	// stored) if the machine ID is already registered under this key and
+	// its seat is live, or its lease ended and a seat is free; ErrNoSeat if
+	// the key's contract quantity of live seats is reached; otherwise a new
+	// host. Live seats are counted at claim.Now.
 	ClaimSeat(ctx context.Context, claim SeatClaim) (h Host, reused bool, err error)
+	// Host finds a host, whether or not its lease is live.
 	Host(ctx context.Context, id string) (Host, error)
-	// Hosts lists a contract's hosts, oldest registration first.
-	Hosts(ctx context.Context, supportID string) ([]Host, error)
+	// Hosts lists a contract's hosts holding a seat at now, oldest
+	// registration first.
+	Hosts(ctx context.Context, supportID string, now time.Time) ([]Host, error)
 	// ReleaseSeat deletes a host of the contract (NotFound if it is not one).
 	ReleaseSeat(ctx context.Context, supportID, hostID string) error
-	// TouchHost records that a host was seen at t.
+	// TouchHost records that a host was seen at t, and renews its lease
+	// from t if the lease is live (an ended lease stays ended).
 	TouchHost(ctx context.Context, hostID string, t time.Time) error
-	// SeatCounts lists the seats used per contract and product key.
-	SeatCounts(ctx context.Context) ([]SeatCount, error)
+	// Heartbeat renews a host's lease from now in one transaction: a live
+	// lease is extended; an ended one takes a seat again if the contract
+	// passes check and a seat is free (ErrNoSeat otherwise); a server seat
+	// is only marked seen. NotFound if the host is unknown.
+	Heartbeat(ctx context.Context, hostID string, now time.Time, check func(Contract) error) (Host, error)
+	// SeatCounts lists the live seats per contract and product key at now.
+	SeatCounts(ctx context.Context, now time.Time) ([]SeatCount, error)
+	// SeatSpans lists the periods a contract's seats were held that
+	// overlap [from, to), oldest first.
+	SeatSpans(ctx context.Context, supportID string, from, to time.Time) ([]SeatSpan, error)
+	// PruneSeats deletes hosts whose lease ended before expiredBefore, and
+	// seat spans that ended before spansBefore; it returns the hosts deleted.
+	PruneSeats(ctx context.Context, expiredBefore, spansBefore time.Time) (int, error)
+}
+
+// DeveloperAccount is a developer-plan contract's one account (PRODUCT.md
+// §4): browsers and Maven/Gradle use it with HTTP Basic.
+type DeveloperAccount struct {
+	Name         string // assigned by the service, never changed
+	SupportID    string
+	PasswordHash string // argon2id PHC string
+	CreatedAt    time.Time
+	ChangedAt    time.Time // zero until the password is first changed
+}
+
+// Developers is developer-plan contracts and their accounts.
+type Developers interface {
+	// AddDeveloperContract stores a developer-plan contract and its
+	// account in one transaction.
+	AddDeveloperContract(ctx context.Context, c Contract, a DeveloperAccount) error
+	// DeveloperAccount finds an account by name (NotFound if none).
+	DeveloperAccount(ctx context.Context, name string) (DeveloperAccount, error)
+	// ContractDeveloperAccount finds a contract's account (NotFound if none).
+	ContractDeveloperAccount(ctx context.Context, supportID string) (DeveloperAccount, error)
+	// SetDeveloperPassword stores a new password hash and ends the
+	// account's portal sessions, in one transaction.
+	SetDeveloperPassword(ctx context.Context, name, hash string, at time.Time) error
 }
 
 // SeatCount is the number of seats used under one licence key.
@@ -490,6 +550,7 @@ type Store interface {
 	Catalog
 	Contracts
 	Seats
+	Developers
 	Packages
 	Publications
 	Leases

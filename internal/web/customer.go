@@ -237,7 +237,7 @@ func (p *Portal) contractView(ctx context.Context, l *Locale, c store.Contract) 
 	} else {
 		cv.Valid = true
 	}
-	hosts, err := p.cfg.Store.Hosts(ctx, c.SupportID)
+	hosts, err := p.cfg.Store.Hosts(ctx, c.SupportID, p.cfg.Now())
 	if err != nil {
 		return cv, err
 	}

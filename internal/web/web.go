@@ -49,7 +49,7 @@ type Store interface {
 	Publications(ctx context.Context, repoID string) ([]store.Publication, error)
 	Contract(ctx context.Context, supportID string) (store.Contract, error)
 	ListContracts(ctx context.Context) ([]store.Contract, error)
-	Hosts(ctx context.Context, supportID string) ([]store.Host, error)
+	Hosts(ctx context.Context, supportID string, now time.Time) ([]store.Host, error)
 	Host(ctx context.Context, id string) (store.Host, error)
 	Mails(ctx context.Context, limit int) ([]store.Mail, error)
 	Certificate(ctx context.Context, serial string) (store.Certificate, error)

@@ -424,7 +424,7 @@ func TestCrossSitePostRefused(t *testing.T) {
 			t.Errorf("cross-site POST %v = %d, want 403", hdr, resp.StatusCode)
 		}
 	}
-	if hs, _ := f.st.Hosts(ctx, f.sid); len(hs) != 1 {
+	if hs, _ := f.st.Hosts(ctx, f.sid, time.Now()); len(hs) != 1 {
 		t.Error("a cross-site POST released a seat")
 	}
 	resp, _ := f.do(f.client(), "POST", "/login", url.Values{"support_id": {f.sid}, "email": {"ops@a.example.jp"}}, "Sec-Fetch-Site", "cross-site")
@@ -448,7 +448,7 @@ func TestReleaseSeat(t *testing.T) {
 			t.Errorf("%s unknown host = %d, want 404", m, resp.StatusCode)
 		}
 	}
-	if hs, _ := f.st.Hosts(ctx, f.otherSID); len(hs) != 1 {
+	if hs, _ := f.st.Hosts(ctx, f.otherSID, time.Now()); len(hs) != 1 {
 		t.Fatal("another customer's seat was released")
 	}
 	resp, body := f.do(c, "GET", "/hosts/"+f.hostA.ID+"/release", nil)
@@ -459,7 +459,7 @@ func TestReleaseSeat(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("release = %d", resp.StatusCode)
 	}
-	if hs, _ := f.st.Hosts(ctx, f.sid); len(hs) != 0 {
+	if hs, _ := f.st.Hosts(ctx, f.sid, time.Now()); len(hs) != 0 {
 		t.Error("the seat was not released")
 	}
 	if len(f.released) != 1 || f.released[0] != f.hostA.ID {
@@ -519,7 +519,7 @@ func TestConsole(t *testing.T) {
 		t.Errorf("release of a host under the wrong contract = %d", resp.StatusCode)
 	}
 	resp, _ = f.do(admin, "POST", "/admin/contracts/"+f.otherSID+"/hosts/"+f.hostB.ID+"/release", url.Values{})
-	if hs, _ := f.st.Hosts(ctx, f.otherSID); resp.StatusCode != http.StatusSeeOther || len(hs) != 0 {
+	if hs, _ := f.st.Hosts(ctx, f.otherSID, time.Now()); resp.StatusCode != http.StatusSeeOther || len(hs) != 0 {
 		t.Errorf("console release = %d, %d hosts left", resp.StatusCode, len(hs))
 	}
 	resp, _ = f.do(admin, "POST", "/admin/repos/el9-x86_64/publications/7/rollback", url.Values{})
@@ -552,7 +552,7 @@ func TestViewerCannotChange(t *testing.T) {
 			t.Errorf("viewer POST %s = %d, want 403", path, resp.StatusCode)
 		}
 	}
-	if hs, _ := f.st.Hosts(ctx, f.sid); len(hs) != 1 {
+	if hs, _ := f.st.Hosts(ctx, f.sid, time.Now()); len(hs) != 1 {
 		t.Error("a viewer released a seat")
 	}
 	if c, _ := f.st.Contract(ctx, f.sid); c.End != "2027-12-31" {

@@ -133,7 +133,7 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 	if ok != 4 || full != 26 {
 		t.Errorf("30 claims from 3 replicas on 4 seats: %d ok, %d no seat", ok, full)
 	}
-	if hs, err := replicas[2].Hosts(ctx, "C"); err != nil || len(hs) != 4 {
+	if hs, err := replicas[2].Hosts(ctx, "C", time.Now()); err != nil || len(hs) != 4 {
 		t.Errorf("Hosts = %d, %v; want 4", len(hs), err)
 	}
 }

@@ -185,7 +185,7 @@ func TestClaimsAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	hs, err := db.Hosts(context.Background(), "SHARED")
+	hs, err := db.Hosts(context.Background(), "SHARED", time.Now())
 	if err != nil || len(hs) != seats {
 		t.Errorf("Hosts = %d, %v; want %d", len(hs), err, seats)
 	}

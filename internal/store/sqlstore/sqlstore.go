@@ -236,6 +236,18 @@ CREATE TABLE webhook_deliveries (id {{serial}}, webhook_id TEXT NOT NULL, body {
   attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', created_at {{int64}} NOT NULL, next_at {{int64}} NOT NULL,
   sent_at {{int64}} NOT NULL DEFAULT 0);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_at)
+`, `
+ALTER TABLE hosts ADD COLUMN lease_ttl {{int64}} NOT NULL DEFAULT 0;
+ALTER TABLE hosts ADD COLUMN lease_expires {{int64}} NOT NULL DEFAULT 0;
+CREATE INDEX hosts_lease ON hosts(key_id, lease_expires);
+CREATE INDEX hosts_expiry ON hosts(lease_expires);
+CREATE TABLE seat_spans (id {{serial}}, host_id TEXT NOT NULL, support_id TEXT NOT NULL, product_id TEXT NOT NULL,
+  start_at {{int64}} NOT NULL, end_at {{int64}} NOT NULL);
+CREATE INDEX seat_spans_host ON seat_spans(host_id);
+CREATE INDEX seat_spans_contract ON seat_spans(support_id, start_at);
+INSERT INTO seat_spans (host_id, support_id, product_id, start_at, end_at) SELECT id, support_id, product_id, registered_at, 0 FROM hosts;
+CREATE TABLE developer_accounts (name TEXT PRIMARY KEY, support_id TEXT NOT NULL UNIQUE REFERENCES contracts(support_id),
+  password_hash TEXT NOT NULL, created_at {{int64}} NOT NULL, changed_at {{int64}} NOT NULL DEFAULT 0)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -367,14 +379,8 @@ func scanContract(sc scanner) (store.Contract, error) {
 
 // AddContract implements store.Store.
 func (s *DB) AddContract(ctx context.Context, c store.Contract, keys []store.LicenseKey) error {
-	products, _ := json.Marshal(c.Products)
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO contracts (`+contractCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			c.SupportID, c.Customer, c.EndUser, c.Plan, string(products), c.Quantity, c.Start, c.End, c.Contact, ms(c.CreatedAt))
-		if err != nil && s.d.IsUnique(err) {
-			return errs.E(errs.Exists, "contract %q already exists", c.SupportID)
-		}
-		if err != nil {
+		if err := s.insertContract(ctx, tx, c); err != nil {
 			return err
 		}
 		for _, k := range keys {
@@ -388,6 +394,16 @@ func (s *DB) AddContract(ctx context.Context, c store.Contract, keys []store.Lic
 		}
 		return nil
 	})
+}
+
+func (s *DB) insertContract(ctx context.Context, tx *sql.Tx, c store.Contract) error {
+	products, _ := json.Marshal(c.Products)
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO contracts (`+contractCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.SupportID, c.Customer, c.EndUser, c.Plan, string(products), c.Quantity, c.Start, c.End, c.Contact, ms(c.CreatedAt))
+	if err != nil && s.d.IsUnique(err) {
+		return errs.E(errs.Exists, "contract %q already exists", c.SupportID)
+	}
+	return err
 }
 
 // Contract implements store.Store.
@@ -434,14 +450,55 @@ func (s *DB) RenewContract(ctx context.Context, supportID, end string) error {
 	return nil
 }
 
-const hostCols = `id, support_id, product_id, key_id, machine_id, hostname, secret_hash, registered_at, last_seen, os`
+const hostCols = `id, support_id, product_id, key_id, machine_id, hostname, secret_hash, registered_at, last_seen, os, lease_ttl, lease_expires`
 
 func scanHost(sc scanner) (store.Host, error) {
 	var h store.Host
-	var reg, seen int64
-	err := sc.Scan(&h.ID, &h.SupportID, &h.ProductID, &h.KeyID, &h.MachineID, &h.Hostname, &h.SecretHash, &reg, &seen, &h.OS)
+	var reg, seen, ttl, expires int64
+	err := sc.Scan(&h.ID, &h.SupportID, &h.ProductID, &h.KeyID, &h.MachineID, &h.Hostname, &h.SecretHash, &reg, &seen, &h.OS, &ttl, &expires)
 	h.RegisteredAt, h.LastSeen = fromMS(reg), fromMS(seen)
+	if ttl > 0 {
+		h.LeaseTTL, h.LeaseExpires = time.Duration(ttl)*time.Millisecond, fromMS(expires)
+	}
 	return h, err
+}
+
+// liveSeats is the condition on hosts (h) for holding a seat at a time (?).
+const liveSeats = `(h.lease_ttl = 0 OR h.lease_expires > ?)`
+
+// freeSeat returns ErrNoSeat unless the key has fewer live seats at now
+// than quantity. It runs in the claim's transaction, which holds the key.
+func (s *DB) freeSeat(ctx context.Context, tx *sql.Tx, keyID string, now int64, quantity int) error {
+	var used int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM hosts h WHERE h.key_id = ? AND `+liveSeats), keyID, now).Scan(&used); err != nil {
+		return err
+	}
+	if used >= quantity {
+		return store.ErrNoSeat
+	}
+	return nil
+}
+
+// openSpan records that a host took a seat at now, held until end (0: open).
+func (s *DB) openSpan(ctx context.Context, tx *sql.Tx, h store.Host, now, end int64) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO seat_spans (host_id, support_id, product_id, start_at, end_at) VALUES (?, ?, ?, ?, ?)`),
+		h.ID, h.SupportID, h.ProductID, now, end)
+	return err
+}
+
+// moveSpan sets the end of the host's span that is current at now (open,
+// or ending after now) to end (0: open).
+func (s *DB) moveSpan(ctx context.Context, tx *sql.Tx, hostID string, now, end int64) error {
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE seat_spans SET end_at = ? WHERE host_id = ? AND (end_at = 0 OR end_at > ?)`), end, hostID, now)
+	return err
+}
+
+// leaseEnd is when a lease of ttl taken at now ends (0 for a server seat).
+func leaseEnd(now int64, ttl time.Duration) int64 {
+	if ttl <= 0 {
+		return 0
+	}
+	return now + ttl.Milliseconds()
 }
 
 // ClaimSeat implements store.Store.
@@ -468,30 +525,46 @@ func (s *DB) ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, 
 			}
 		}
 		now := ms(claim.Now)
+		end := leaseEnd(now, claim.Lease)
 		host, err = scanHost(tx.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE key_id = ? AND machine_id = ?`), key.ID, claim.MachineID))
 		if err == nil {
 			reused = true
+			if host.Live(fromMS(now)) {
+				err = s.moveSpan(ctx, tx, host.ID, now, end)
+			} else if err = s.freeSeat(ctx, tx, key.ID, now, c.Quantity); err == nil {
+				// Its lease ended: the seat is taken again like a new one.
+				err = s.openSpan(ctx, tx, host, now, end)
+			}
+			if err != nil {
+				return err
+			}
 			host.SecretHash, host.Hostname, host.OS, host.LastSeen = claim.SecretHash, claim.Hostname, claim.OS, fromMS(now)
-			_, err = tx.ExecContext(ctx, s.q(`UPDATE hosts SET secret_hash = ?, hostname = ?, os = ?, last_seen = ? WHERE id = ?`),
-				claim.SecretHash, claim.Hostname, claim.OS, now, host.ID)
+			host.LeaseTTL, host.LeaseExpires = 0, time.Time{}
+			if end != 0 {
+				host.LeaseTTL, host.LeaseExpires = claim.Lease, fromMS(end)
+			}
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE hosts SET secret_hash = ?, hostname = ?, os = ?, last_seen = ?, lease_ttl = ?, lease_expires = ? WHERE id = ?`),
+				claim.SecretHash, claim.Hostname, claim.OS, now, claim.Lease.Milliseconds(), end, host.ID)
 			return err
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		var used int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM hosts WHERE key_id = ?`), key.ID).Scan(&used); err != nil {
+		if err := s.freeSeat(ctx, tx, key.ID, now, c.Quantity); err != nil {
 			return err
-		}
-		if used >= c.Quantity {
-			return store.ErrNoSeat
 		}
 		host = store.Host{ID: claim.NewHostID, SupportID: key.SupportID, ProductID: key.ProductID, KeyID: key.ID,
 			MachineID: claim.MachineID, Hostname: claim.Hostname, OS: claim.OS, SecretHash: claim.SecretHash,
 			RegisteredAt: fromMS(now), LastSeen: fromMS(now)}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			host.ID, host.SupportID, host.ProductID, host.KeyID, host.MachineID, host.Hostname, host.SecretHash, now, now, host.OS)
-		return err
+		if end != 0 {
+			host.LeaseTTL, host.LeaseExpires = claim.Lease, fromMS(end)
+		}
+		if _, err = tx.ExecContext(ctx, s.q(`INSERT INTO hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			host.ID, host.SupportID, host.ProductID, host.KeyID, host.MachineID, host.Hostname, host.SecretHash, now, now, host.OS,
+			max(claim.Lease, 0).Milliseconds(), end); err != nil {
+			return err
+		}
+		return s.openSpan(ctx, tx, host, now, end)
 	})
 	if err != nil {
 		return store.Host{}, false, err
@@ -506,44 +579,135 @@ func (s *DB) Host(ctx context.Context, id string) (store.Host, error) {
 }
 
 // Hosts implements store.Store.
-func (s *DB) Hosts(ctx context.Context, supportID string) ([]store.Host, error) {
-	return queryAll(ctx, s, `SELECT `+hostCols+` FROM hosts WHERE support_id = ? ORDER BY registered_at, id`, []any{supportID}, scanHost)
+func (s *DB) Hosts(ctx context.Context, supportID string, now time.Time) ([]store.Host, error) {
+	return queryAll(ctx, s, `SELECT `+hostCols+` FROM hosts h WHERE support_id = ? AND `+liveSeats+` ORDER BY registered_at, id`,
+		[]any{supportID, ms(now)}, scanHost)
 }
 
 // ReleaseSeat implements store.Store.
 func (s *DB) ReleaseSeat(ctx context.Context, supportID, hostID string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM hosts WHERE id = ? AND support_id = ?`), hostID, supportID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.E(errs.NotFound, "contract %s has no host %q: check enmeid contract show %s", supportID, hostID, supportID)
-	}
-	return nil
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM hosts WHERE id = ? AND support_id = ?`), hostID, supportID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errs.E(errs.NotFound, "contract %s has no host %q: check enmeid contract show %s", supportID, hostID, supportID)
+		}
+		now := ms(time.Now())
+		return s.moveSpan(ctx, tx, hostID, now, now)
+	})
 }
 
 // TouchHost implements store.Store.
 func (s *DB) TouchHost(ctx context.Context, hostID string, t time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE hosts SET last_seen = ? WHERE id = ?`), ms(t), hostID)
-	if err != nil {
+	now := ms(t)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE hosts SET last_seen = ?,
+			lease_expires = CASE WHEN lease_ttl > 0 AND lease_expires > ? THEN ? + lease_ttl ELSE lease_expires END WHERE id = ?`),
+			now, now, now, hostID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errs.E(errs.NotFound, "no host %q", hostID)
+		}
+		// Only a live lease's span ends after now; a server seat's is open.
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE seat_spans SET end_at = (SELECT lease_expires FROM hosts WHERE id = ?)
+			WHERE host_id = ? AND end_at > ?`), hostID, hostID, now)
 		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.E(errs.NotFound, "no host %q", hostID)
-	}
-	return nil
+	})
+}
+
+// Heartbeat implements store.Store.
+func (s *DB) Heartbeat(ctx context.Context, hostID string, t time.Time, check func(store.Contract) error) (store.Host, error) {
+	var host store.Host
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		h, err := scanHost(tx.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE id = ?`), hostID))
+		if err != nil {
+			return notFound(err, "no host %q", hostID)
+		}
+		// Lock the key as a claim does, so heartbeats and claims count seats one at a time.
+		var keyID string
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM license_keys WHERE id = ? `+s.d.ForUpdate), h.KeyID).Scan(&keyID); err != nil {
+			return err
+		}
+		c, err := scanContract(tx.QueryRowContext(ctx, s.q(`SELECT `+contractCols+` FROM contracts WHERE support_id = ?`), h.SupportID))
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(c); err != nil {
+				return err
+			}
+		}
+		now := ms(t)
+		end := leaseEnd(now, h.LeaseTTL)
+		switch {
+		case h.LeaseTTL == 0:
+		case h.Live(fromMS(now)):
+			err = s.moveSpan(ctx, tx, h.ID, now, end)
+		default:
+			if err = s.freeSeat(ctx, tx, h.KeyID, now, c.Quantity); err == nil {
+				err = s.openSpan(ctx, tx, h, now, end)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE hosts SET last_seen = ?, lease_expires = ? WHERE id = ?`), now, end, h.ID); err != nil {
+			return err
+		}
+		h.LastSeen = fromMS(now)
+		if end != 0 {
+			h.LeaseExpires = fromMS(end)
+		}
+		host = h
+		return nil
+	})
+	return host, err
 }
 
 // SeatCounts implements store.Store.
-func (s *DB) SeatCounts(ctx context.Context) ([]store.SeatCount, error) {
+func (s *DB) SeatCounts(ctx context.Context, now time.Time) ([]store.SeatCount, error) {
 	return queryAll(ctx, s, `SELECT k.support_id, k.product_id, c.quantity,
-		(SELECT COUNT(*) FROM hosts h WHERE h.key_id = k.id)
-		FROM license_keys k JOIN contracts c ON c.support_id = k.support_id ORDER BY k.support_id, k.product_id`, nil,
+		(SELECT COUNT(*) FROM hosts h WHERE h.key_id = k.id AND `+liveSeats+`)
+		FROM license_keys k JOIN contracts c ON c.support_id = k.support_id ORDER BY k.support_id, k.product_id`, []any{ms(now)},
 		func(sc scanner) (store.SeatCount, error) {
 			var c store.SeatCount
 			err := sc.Scan(&c.SupportID, &c.ProductID, &c.Quantity, &c.Used)
 			return c, err
 		})
+}
+
+// SeatSpans implements store.Store.
+func (s *DB) SeatSpans(ctx context.Context, supportID string, from, to time.Time) ([]store.SeatSpan, error) {
+	return queryAll(ctx, s, `SELECT host_id, product_id, start_at, end_at FROM seat_spans
+		WHERE support_id = ? AND start_at < ? AND (end_at = 0 OR end_at > ?) ORDER BY start_at, id`,
+		[]any{supportID, ms(to), ms(from)},
+		func(sc scanner) (store.SeatSpan, error) {
+			var sp store.SeatSpan
+			var start, end int64
+			err := sc.Scan(&sp.HostID, &sp.ProductID, &start, &end)
+			sp.Start = fromMS(start)
+			if end != 0 {
+				sp.End = fromMS(end)
+			}
+			return sp, err
+		})
+}
+
+// PruneSeats implements store.Store.
+func (s *DB) PruneSeats(ctx context.Context, expiredBefore, spansBefore time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM hosts WHERE lease_ttl > 0 AND lease_expires < ?`), ms(expiredBefore))
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	if _, err := s.db.ExecContext(ctx, s.q(`DELETE FROM seat_spans WHERE end_at > 0 AND end_at < ?`), ms(spansBefore)); err != nil {
+		return int(n), err
+	}
+	return int(n), nil
 }
 
 // PutPackages implements store.Store.

@@ -46,6 +46,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tracker", testTracker},
 		{"AdvisoryNumbers", testAdvisoryNumbers},
 		{"Subscriptions", testSubscriptions},
+		{"SeatLeases", testSeatLeases},
+		{"SeatPeaks", testSeatPeaks},
+		{"ConcurrentLeases", testConcurrentLeases},
+		{"Developers", testDevelopers},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,7 +210,7 @@ func testContracts(t *testing.T, s store.Store) {
 	if err != nil || got.End != "2028-03-31" || got.Start != "2026-04-01" || got.Quantity != 3 {
 		t.Errorf("after renew Contract = %+v, %v; want End 2028-03-31 and the rest unchanged", got, err)
 	}
-	if hs, _ := s.Hosts(ctx, "ENM-1"); len(hs) != 1 || hs[0].ID != h.ID {
+	if hs, _ := s.Hosts(ctx, "ENM-1", time.Now()); len(hs) != 1 || hs[0].ID != h.ID {
 		t.Errorf("renew lost hosts: %+v", hs)
 	}
 	if ks2, _ := s.LicenseKeys(ctx, "ENM-1"); !reflect.DeepEqual(ks2, ks) {
@@ -247,7 +251,7 @@ func testClaimSeat(t *testing.T, s store.Store) {
 	if !checked {
 		t.Error("ClaimSeat did not call Check")
 	}
-	if hs, _ := s.Hosts(ctx, "C1"); len(hs) != 0 {
+	if hs, _ := s.Hosts(ctx, "C1", time.Now()); len(hs) != 0 {
 		t.Errorf("a refused claim created hosts: %+v", hs)
 	}
 
@@ -283,7 +287,7 @@ func testClaimSeat(t *testing.T, s store.Store) {
 	if _, err := s.Host(ctx, "other-id"); !errs.Is(err, errs.NotFound) {
 		t.Errorf("re-claim created host other-id: %v", err)
 	}
-	if hs, _ := s.Hosts(ctx, "C1"); len(hs) != 1 {
+	if hs, _ := s.Hosts(ctx, "C1", time.Now()); len(hs) != 1 {
 		t.Errorf("re-claim changed the seat count: %d hosts, want 1", len(hs))
 	}
 
@@ -307,7 +311,7 @@ func testClaimSeat(t *testing.T, s store.Store) {
 	if err != nil || reused || ho.ID == h1.ID || ho.SupportID != "C2" {
 		t.Errorf("claim of m1 on another contract = %+v, %v, %v; want a new host of C2", ho, reused, err)
 	}
-	hs, err := s.Hosts(ctx, "C1")
+	hs, err := s.Hosts(ctx, "C1", time.Now())
 	if err != nil || len(hs) != 2 || hs[0].ID != h1.ID || hs[1].MachineID != "m2" {
 		t.Errorf("Hosts(C1) = %+v, %v; want m1 then m2", hs, err)
 	}
@@ -328,7 +332,7 @@ func testClaimSeat(t *testing.T, s store.Store) {
 	}
 
 	seen := time.Date(2026, 10, 9, 8, 53, 20, 250_000_000, tokyo)
-	hs, _ = s.Hosts(ctx, "C1")
+	hs, _ = s.Hosts(ctx, "C1", time.Now())
 	must(t, s.TouchHost(ctx, hs[0].ID, seen))
 	got, _ := s.Host(ctx, hs[0].ID)
 	if !sameTime(got.LastSeen, seen) {
@@ -376,7 +380,7 @@ func testConcurrentClaims(t *testing.T, s store.Store) {
 	if ok != 5 || full != 35 || len(other) > 0 {
 		t.Fatalf("40 concurrent claims on 5 seats: %d ok, %d no seat, other errors %v", ok, full, other)
 	}
-	hs, err := s.Hosts(ctx, "C")
+	hs, err := s.Hosts(ctx, "C", time.Now())
 	if err != nil || len(hs) != 5 {
 		t.Fatalf("Hosts = %d, %v; want 5", len(hs), err)
 	}
@@ -385,7 +389,7 @@ func testConcurrentClaims(t *testing.T, s store.Store) {
 			t.Errorf("re-claim of %s = %v, reused %v", h.MachineID, err, reused)
 		}
 	}
-	if hs, _ := s.Hosts(ctx, "C"); len(hs) != 5 {
+	if hs, _ := s.Hosts(ctx, "C", time.Now()); len(hs) != 5 {
 		t.Errorf("re-claims changed the seat count to %d", len(hs))
 	}
 }
@@ -422,7 +426,7 @@ func testConcurrentReclaims(t *testing.T, s store.Store) {
 	if fresh != 1 || reused != 9 || len(ids) != 1 {
 		t.Errorf("10 concurrent claims of one machine: %d new, %d reused, host IDs %v; want 1, 9 and one ID", fresh, reused, ids)
 	}
-	if hs, _ := s.Hosts(ctx, "C"); len(hs) != 1 {
+	if hs, _ := s.Hosts(ctx, "C", time.Now()); len(hs) != 1 {
 		t.Errorf("one machine holds %d seats", len(hs))
 	}
 }
@@ -694,7 +698,7 @@ func testKeyLookupAndSeatCounts(t *testing.T, s store.Store) {
 	must(t, err)
 	_, _, err = s.ClaimSeat(ctx, claim(k2, "m2"))
 	must(t, err)
-	counts, err := s.SeatCounts(ctx)
+	counts, err := s.SeatCounts(ctx, time.Now())
 	want := []store.SeatCount{{SupportID: "C", ProductID: "p", Used: 1, Quantity: 2}, {SupportID: "D", ProductID: "p", Used: 2, Quantity: 3}}
 	if err != nil || !reflect.DeepEqual(counts, want) {
 		t.Errorf("SeatCounts = %+v, %v; want %+v", counts, err, want)
