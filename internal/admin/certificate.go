@@ -14,11 +14,12 @@ import (
 	"github.com/enmei-project/enmei/internal/certdoc"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/store"
+	"github.com/enmei-project/enmei/internal/vendorops"
 )
 
 // certificate renders a contract's support certificate; keys (product →
 // licence key) are given only on the first issue.
-func (a *app) certificate(ctx context.Context, c store.Contract, keys map[string]string) ([]byte, error) {
+func (a *app) certificate(ctx context.Context, c store.Contract, issued *vendorops.Issued) ([]byte, error) {
 	// The certificate names the key hosts will trust, so one must exist.
 	key, err := a.key(ctx)
 	if err != nil {
@@ -26,7 +27,25 @@ func (a *app) certificate(ctx context.Context, c store.Contract, keys map[string
 	}
 	d := certdoc.Document{SupportID: c.SupportID, Customer: c.Customer, EndUser: c.EndUser, Plan: c.Plan, Quantity: c.Quantity,
 		Start: c.Start, End: c.End, Contact: c.Contact, Fingerprint: key.Fingerprint(), PortalURL: a.publicURL(),
-		IssuedAt: a.now(), LicenseKeys: keys, Reissue: keys == nil}
+		IssuedAt: a.now(), Reissue: issued == nil}
+	if issued != nil {
+		d.LicenseKeys = map[string]string{}
+		for i, k := range issued.Keys {
+			d.LicenseKeys[c.Products[i]] = k
+		}
+		d.InitialPassword = issued.Password
+	}
+	if c.Plan == "developer" {
+		acct, err := a.st.ContractDeveloperAccount(ctx, c.SupportID)
+		switch {
+		case issued != nil:
+			d.DeveloperAccount = issued.Account
+		case err != nil:
+			return nil, err
+		default:
+			d.DeveloperAccount = acct.Name
+		}
+	}
 	for _, id := range c.Products {
 		p, err := a.st.Product(ctx, id)
 		if err != nil {

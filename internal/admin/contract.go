@@ -29,42 +29,39 @@ func (a *app) ops() *vendorops.Ops {
 		}}
 }
 
-// newContract stores a contract with one licence key per product and returns
-// the keys in product order. With certOut, the first-issue support
-// certificate is written there too; if it cannot be, no contract is made.
-func (a *app) newContract(ctx context.Context, c store.Contract, certOut string) (store.Contract, []string, error) {
+// newContract stores a contract with one licence key per product (or its
+// developer account) and returns what it was issued with. With certOut,
+// the first-issue support certificate is written there too; if it cannot
+// be, no contract is made.
+func (a *app) newContract(ctx context.Context, c store.Contract, certOut string) (store.Contract, vendorops.Issued, error) {
 	c.CreatedAt = a.now()
 	if err := entitle.CheckNew(c); err != nil {
-		return c, nil, exitcode.AsUsage(err) // every value checked there came from a flag
+		return c, vendorops.Issued{}, exitcode.AsUsage(err) // every value checked there came from a flag
 	}
 	if err := a.open(ctx); err != nil {
-		return c, nil, err
+		return c, vendorops.Issued{}, err
 	}
 	var staged *stagedFile
-	before := func(c store.Contract, keys []string) error {
+	before := func(c store.Contract, issued vendorops.Issued) error {
 		if certOut == "" {
 			return nil
 		}
-		byProduct := map[string]string{}
-		for i, p := range c.Products {
-			byProduct[p] = keys[i]
-		}
-		pdf, err := a.certificate(ctx, c, byProduct)
+		pdf, err := a.certificate(ctx, c, &issued)
 		if err != nil {
 			return err
 		}
 		staged, err = stageFile(certOut, pdf)
 		return err
 	}
-	c, keys, err := a.ops().NewContractWith(ctx, c, before)
+	c, issued, err := a.ops().NewContractWith(ctx, c, before)
 	if staged != nil {
 		if err != nil {
 			staged.abort()
 		} else if err = staged.commit(); err != nil {
-			return c, keys, fmt.Errorf("contract %s was created but its certificate could not be written (%w): the keys are printed below; re-issue the certificate with enmeid contract certificate", c.SupportID, err)
+			return c, issued, fmt.Errorf("contract %s was created but its certificate could not be written (%w): the secrets are printed below; re-issue the certificate with enmeid contract certificate", c.SupportID, err)
 		}
 	}
-	return c, keys, err
+	return c, issued, err
 }
 
 // contract opens the store and loads a contract named on the command line.
@@ -81,32 +78,44 @@ func (a *app) contractCommand() *cobra.Command {
 	var products, certOut string
 	add := &cobra.Command{
 		Use:   "add --customer NAME --product P[,P…] --plan server|container|developer --quantity N --start DATE --end DATE --contact EMAIL [--end-user NAME]",
-		Short: "create a contract; prints the support ID and the licence keys",
+		Short: "create a contract; prints the support ID and the licence keys (developer plan: the account and initial password)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c.Products = splitList(products)
-			c, keys, err := a.newContract(cmd.Context(), c, certOut)
+			c, issued, err := a.newContract(cmd.Context(), c, certOut)
 			if err != nil {
 				return err
 			}
+			keys := issued.Keys
 			if a.cfg.JSON {
 				out := map[string]any{"support_id": c.SupportID}
 				if len(keys) == 1 {
 					out["license_key"] = keys[0]
 				}
 				lk := map[string]string{}
-				for i, p := range c.Products {
-					lk[p] = keys[i]
+				for i, k := range keys {
+					lk[c.Products[i]] = k
 				}
 				out["license_keys"] = lk
+				if issued.Account != "" {
+					out["account"], out["password"] = issued.Account, issued.Password
+				}
 				return a.printJSON(out)
 			}
 			fmt.Fprintf(a.stdout, "support ID:  %s\n", c.SupportID)
-			for i, p := range c.Products {
-				fmt.Fprintf(a.stdout, "licence key: %s  (%s, %d seats)\n", keys[i], p, c.Quantity)
+			for i, k := range keys {
+				fmt.Fprintf(a.stdout, "licence key: %s  (%s, %d seats)\n", k, c.Products[i], c.Quantity)
+			}
+			if issued.Account != "" {
+				fmt.Fprintf(a.stdout, "account:     %s\npassword:    %s  (initial)\nproducts:    %s (%d developers)\n",
+					issued.Account, issued.Password, strings.Join(c.Products, ", "), c.Quantity)
 			}
 			fmt.Fprintf(a.stdout, "valid:       %s – %s (Asia/Tokyo)\ncontact:     %s\n", c.Start, c.End, c.Contact)
-			fmt.Fprintln(a.stderr, "The licence key is shown only now: it is stored hashed and cannot be shown again.")
+			if issued.Account != "" {
+				fmt.Fprintln(a.stderr, "The initial password is shown only now: it is stored hashed (argon2id); the customer changes it at /developer/.")
+			} else {
+				fmt.Fprintln(a.stderr, "The licence key is shown only now: it is stored hashed and cannot be shown again.")
+			}
 			return nil
 		},
 	}
@@ -114,7 +123,7 @@ func (a *app) contractCommand() *cobra.Command {
 	f.StringVar(&c.Customer, "customer", "", "customer company")
 	f.StringVar(&c.EndUser, "end-user", "", "end user, for system-integrator deals")
 	f.StringVar(&products, "product", "", "product IDs, comma-separated")
-	f.StringVar(&c.Plan, "plan", "server", "server or container (developer: not available yet)")
+	f.StringVar(&c.Plan, "plan", "server", "server, container (seats of hosts) or developer (one account, maven products, quantity ≥ 5)")
 	f.IntVar(&c.Quantity, "quantity", 0, "servers (server plan), concurrent containers (container plan) or developers")
 	f.StringVar(&c.Start, "start", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
 	f.StringVar(&c.End, "end", "", "last day, YYYY-MM-DD (Asia/Tokyo)")

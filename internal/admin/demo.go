@@ -187,7 +187,7 @@ func (a *app) createDemo(ctx context.Context, key *sign.Key) (demoState, error) 
 	}
 	st := demoState{SupportID: c.SupportID, Keys: map[string]string{}}
 	for i, p := range c.Products {
-		st.Keys[p] = keys[i]
+		st.Keys[p] = keys.Keys[i]
 	}
 	raw, _ := json.Marshal(st)
 	stored, err := a.st.PutSettingIfAbsent(ctx, "demo", raw)

@@ -113,6 +113,10 @@ type NewContractRequest struct {
 type NewContract struct {
 	SupportID   string            `json:"support_id"`
 	LicenseKeys map[string]string `json:"license_keys"` // product → key
+	// Account and Password are a developer-plan contract's account and
+	// initial password (absent otherwise).
+	Account  string `json:"account,omitempty"`
+	Password string `json:"password,omitempty"`
 }
 
 // RenewRequest is the body of POST …/contracts/{support_id}/renew.
@@ -243,7 +247,7 @@ func (a *API) newContract(w http.ResponseWriter, r *http.Request, tok store.APIT
 		}
 		seen[p] = true
 	}
-	c, keys, err := a.cfg.Ops.NewContract(r.Context(), store.Contract{Customer: req.Customer, EndUser: req.EndUser,
+	c, issued, err := a.cfg.Ops.NewContract(r.Context(), store.Contract{Customer: req.Customer, EndUser: req.EndUser,
 		Plan: req.Plan, Products: req.Products, Quantity: req.Quantity, Start: req.Start, End: req.End, Contact: req.Contact})
 	if errs.Is(err, errs.NotFound) {
 		// An unknown product is a fault of the request body, not a missing resource.
@@ -252,9 +256,10 @@ func (a *API) newContract(w http.ResponseWriter, r *http.Request, tok store.APIT
 	if err != nil {
 		return fmt.Errorf("creating a contract for %q: %w", req.Customer, err)
 	}
-	out := NewContract{SupportID: c.SupportID, LicenseKeys: make(map[string]string, len(keys))}
-	for i, p := range c.Products {
-		out.LicenseKeys[p] = keys[i]
+	out := NewContract{SupportID: c.SupportID, LicenseKeys: make(map[string]string, len(issued.Keys)),
+		Account: issued.Account, Password: issued.Password}
+	for i, k := range issued.Keys {
+		out.LicenseKeys[c.Products[i]] = k
 	}
 	a.logChange(r, tok, "contract.create", "support_id", c.SupportID, "customer", c.Customer,
 		"products", c.Products, "plan", c.Plan, "quantity", c.Quantity, "start", c.Start, "end", c.End)

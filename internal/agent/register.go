@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ import (
 	"github.com/enmei-project/enmei/internal/api"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/exitcode"
 )
 
 // settings is what the package-manager configuration is rendered from.
@@ -38,6 +40,8 @@ type registerOptions struct {
 	server, key, keyFile, ca, proxy, fingerprint, hostname string
 	insecure, noHostname                                   bool
 	keySet, keyFileSet, hostnameSet                        bool
+	ephemeral                                              bool
+	lease                                                  time.Duration
 }
 
 func (a *app) registerCommand() *cobra.Command {
@@ -57,11 +61,25 @@ key takes its own seat and adds its repositories; all use the same server.
 The licence key comes from --key, else --key-file (- for standard input),
 else the ENMEI_KEY environment variable; the last two keep it out of ps.
 With --fingerprint, the server's signing key is checked before a seat is
-taken. A plain http:// server other than this machine needs --insecure.`,
+taken. A plain http:// server other than this machine needs --insecure.
+
+With --ephemeral the seat is a lease (--lease, default 15m, at least 5s) for
+containers and autoscaled instances: it is renewed by "enmei heartbeat" and by
+every repository request, and returns to the contract by itself when it is
+not renewed in time. A container without /etc/machine-id gets a generated
+identity, kept in /etc/enmei/host.json.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
 			o.keySet, o.keyFileSet, o.hostnameSet = f.Changed("key"), f.Changed("key-file"), f.Changed("hostname")
+			if f.Changed("lease") && !o.ephemeral {
+				return usageErr("--lease is the length of an ephemeral seat's lease: add --ephemeral")
+			}
+			if o.ephemeral {
+				if err := entitle.CheckLease(o.lease); err != nil {
+					return exitcode.AsUsage(err)
+				}
+			}
 			return a.register(cmd.Context(), o)
 		},
 	}
@@ -75,6 +93,8 @@ taken. A plain http:// server other than this machine needs --insecure.`,
 	f.StringVar(&o.proxy, "proxy", "", "HTTP proxy URL, optionally with user:password@ (default: HTTPS_PROXY)")
 	f.StringVar(&o.hostname, "hostname", "", "host name the vendor sees (default: /etc/hostname)")
 	f.BoolVar(&o.noHostname, "no-hostname", false, "do not tell the vendor this host's name")
+	f.BoolVar(&o.ephemeral, "ephemeral", false, "take the seat as a lease that ends unless renewed (containers, autoscaling)")
+	f.DurationVar(&o.lease, "lease", entitle.DefaultLease, "length of an --ephemeral seat's lease, e.g. 30s, 15m")
 	cmd.MarkFlagRequired("server")
 	return cmd
 }
@@ -110,10 +130,6 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 	if err != nil {
 		return err
 	}
-	machine, err := MachineIdentity(a.root)
-	if err != nil {
-		return err
-	}
 	arch := hostArch(a.env)
 	var caPEM []byte
 	if o.ca != "" {
@@ -142,6 +158,10 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 		return err
 	}
 
+	machine, generated, err := a.machineIdentity(prev, o.ephemeral)
+	if err != nil {
+		return err
+	}
 	proxy := proxyFor(server, o.proxy, a.env)
 	c, err := newClient(server, o.ca, proxy)
 	if err != nil {
@@ -182,7 +202,7 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 	if err := c.do(ctx, "POST", "/api/v1/register", "", "", api.RegisterRequest{
 		Key: key, MachineID: machine, Hostname: name,
 		OSID: osr.ID, OSVersion: osr.VersionID, OSLike: strings.Fields(osr.IDLike), Arch: arch,
-		Credentials: creds,
+		Credentials: creds, LeaseMS: leaseMS(o),
 	}, &resp); err != nil {
 		return err
 	}
@@ -213,7 +233,8 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 	repos, skipped := hostRepos(resp.Repos, family, arch)
 	reg := Registration{HostID: resp.HostID, Secret: resp.Secret, SupportID: resp.Contract.SupportID,
 		Product: resp.Contract.Product, Repos: repos}
-	st := &HostState{Server: server, Family: family, CA: caPEM != nil, Proxy: proxy, Fingerprint: fpr, SigningKey: resp.SigningKey}
+	st := &HostState{Server: server, Family: family, CA: caPEM != nil, Proxy: proxy, Fingerprint: fpr, SigningKey: resp.SigningKey,
+		MachineID: generated}
 	var replaced []Registration
 	placed := false
 	if prev != nil {
@@ -261,7 +282,7 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 	if a.json {
 		return a.printJSON(RegisterReport{SupportID: reg.SupportID, Product: reg.Product, HostID: resp.HostID,
 			Reused: resp.Reused, Family: family, Repos: repoIDs(repos), Skipped: repoIDs(skipped), Files: st.Files,
-			Fingerprint: fpr, Registrations: len(st.Registrations)})
+			Fingerprint: fpr, Registrations: len(st.Registrations), Lease: resp.Lease})
 	}
 	return nil
 }
@@ -358,16 +379,17 @@ func (a *app) hostnameToSend(o registerOptions) (string, error) {
 
 // RegisterReport is what `enmei register --json` prints on standard output.
 type RegisterReport struct {
-	SupportID     string   `json:"support_id"`
-	Product       string   `json:"product"`
-	HostID        string   `json:"host_id"`
-	Reused        bool     `json:"reused"` // the machine kept its seat
-	Family        string   `json:"family"`
-	Repos         []string `json:"repos"`             // IDs of this registration's repositories configured
-	Skipped       []string `json:"skipped,omitempty"` // IDs of its repositories for other architectures
-	Files         []string `json:"files"`             // host paths written, for all registrations
-	Fingerprint   string   `json:"fingerprint"`       // of the signing key, upper-case hex
-	Registrations int      `json:"registrations"`     // how many this host now holds
+	SupportID     string     `json:"support_id"`
+	Product       string     `json:"product"`
+	HostID        string     `json:"host_id"`
+	Reused        bool       `json:"reused"` // the machine kept its seat
+	Family        string     `json:"family"`
+	Repos         []string   `json:"repos"`             // IDs of this registration's repositories configured
+	Skipped       []string   `json:"skipped,omitempty"` // IDs of its repositories for other architectures
+	Files         []string   `json:"files"`             // host paths written, for all registrations
+	Fingerprint   string     `json:"fingerprint"`       // of the signing key, upper-case hex
+	Registrations int        `json:"registrations"`     // how many this host now holds
+	Lease         *api.Lease `json:"lease,omitempty"`   // an ephemeral seat's lease
 }
 
 func repoIDs(repos []api.Repo) []string {
@@ -425,6 +447,9 @@ func (a *app) registerSummary(resp *api.RegisterResponse, st *HostState, family,
 		resp.Contract.SupportID, resp.Contract.Product, resp.Contract.Start, resp.Contract.End, seat,
 		resp.Contract.SeatsUsed, resp.Contract.Quantity, resp.HostID)
 	fmt.Fprintf(w, "Signing key fingerprint: %s\n", groupFingerprint(st.Fingerprint))
+	if resp.Lease != nil {
+		fmt.Fprintln(w, leaseLine(resp.Lease))
+	}
 	if len(skipped) > 0 {
 		var names []string
 		for _, r := range skipped {

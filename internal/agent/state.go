@@ -37,6 +37,9 @@ type HostState struct {
 	SigningKey    string         `json:"signing_key,omitempty"` // armored, to rewrite the files after unregister --product
 	Registrations []Registration `json:"registrations"`
 	Files         []string       `json:"files"` // host paths, "/etc/…"
+	// MachineID is the identity generated for a host without
+	// /etc/machine-id (a container), so registering again keeps its seat.
+	MachineID string `json:"machine_id,omitempty"`
 
 	HostID    string `json:"host_id"`
 	Secret    string `json:"secret"`

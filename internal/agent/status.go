@@ -42,6 +42,7 @@ type RegistrationStatus struct {
 	LastSeen     time.Time    `json:"last_seen"`
 	Contract     api.Contract `json:"contract"`
 	Repos        []api.Repo   `json:"repos"`           // as the server grants them, all architectures
+	Lease        *api.Lease   `json:"lease,omitempty"` // an ephemeral seat's lease
 	Error        string       `json:"error,omitempty"` // the server's answer when it refused
 }
 
@@ -91,7 +92,7 @@ func (a *app) status(ctx context.Context) error {
 				refused = err
 			}
 		} else {
-			rs.Hostname, rs.RegisteredAt, rs.LastSeen, rs.Contract = s.Hostname, s.RegisteredAt, s.LastSeen, s.Contract
+			rs.Hostname, rs.RegisteredAt, rs.LastSeen, rs.Contract, rs.Lease = s.Hostname, s.RegisteredAt, s.LastSeen, s.Contract, s.Lease
 			if s.Contract.SupportID != "" {
 				rs.SupportID = s.Contract.SupportID
 			}
@@ -177,6 +178,13 @@ func (a *app) printStatus(r *StatusReport) {
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "Registered:   %s\n", when(g.RegisteredAt))
 		fmt.Fprintf(w, "Last seen:    %s\n", when(g.LastSeen))
+		if g.Lease != nil {
+			state := "ends"
+			if !g.Lease.Expires.After(time.Now()) {
+				state = "ENDED: the seat is free; run enmei heartbeat to take one again"
+			}
+			fmt.Fprintf(w, "Lease:        %s, %s %s\n", time.Duration(g.Lease.TTLMS)*time.Millisecond, state, when(g.Lease.Expires))
+		}
 		if len(g.Repos) == 0 {
 			fmt.Fprintf(w, "Repositories: none\n")
 		}

@@ -43,6 +43,23 @@ type RegisterRequest struct {
 	// secret instead of issuing a new one, so a re-registration that fails
 	// after the server answered leaves the host's configuration working.
 	Credentials []Credential `json:"credentials,omitempty"`
+	// LeaseMS asks for an ephemeral seat: a lease of this many
+	// milliseconds, renewed by heartbeats and repository requests (0: a
+	// server seat, held until it is given back).
+	LeaseMS int64 `json:"lease_ms,omitempty"`
+}
+
+// Lease is an ephemeral seat's lease as the host sees it.
+type Lease struct {
+	TTLMS   int64     `json:"ttl_ms"`
+	Expires time.Time `json:"expires"`
+}
+
+// Heartbeat is the answer to POST /api/v1/heartbeat: the host's lease now
+// (nil for a server seat, which a heartbeat only marks seen).
+type Heartbeat struct {
+	HostID string `json:"host_id"`
+	Lease  *Lease `json:"lease"`
 }
 
 // Credential is a host's HTTP Basic credential for one registration.
@@ -59,6 +76,7 @@ type RegisterResponse struct {
 	Contract   Contract `json:"contract"`
 	Repos      []Repo   `json:"repos"`
 	SigningKey string   `json:"signing_key"` // armored OpenPGP public key
+	Lease      *Lease   `json:"lease,omitempty"` // an ephemeral seat's lease
 }
 
 // Contract is the customer-visible part of a contract.
@@ -94,6 +112,7 @@ type Status struct {
 	LastSeen     time.Time `json:"last_seen"`
 	Contract     Contract  `json:"contract"`
 	Repos        []Repo    `json:"repos"`
+	Lease        *Lease    `json:"lease,omitempty"` // an ephemeral seat's lease
 }
 
 // Error is the body of every error response.

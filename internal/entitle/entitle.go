@@ -191,6 +191,18 @@ func ValidHostname(name string) bool {
 	return true
 }
 
+// NewDeveloperAccount makes a developer-plan account name (assigned by the
+// service, never chosen): "dev-" and ten lower-case letters and digits.
+func NewDeveloperAccount() string { return "dev-" + strings.ToLower(randomText(7)[:10]) }
+
+// NewInitialPassword makes a developer account's initial password: 20
+// letters and digits in groups of five, easy to type from a PDF, 100
+// random bits.
+func NewInitialPassword() string {
+	raw := strings.ToLower(randomText(13)[:20])
+	return raw[:5] + "-" + raw[5:10] + "-" + raw[10:15] + "-" + raw[15:]
+}
+
 // NewHostID makes a host's public ID (its HTTP Basic user name).
 func NewHostID() string { return "h_" + strings.ToLower(randomText(10)) }
 

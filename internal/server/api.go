@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/enmei-project/enmei/internal/api"
 	"github.com/enmei-project/enmei/internal/entitle"
@@ -55,6 +57,14 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.refused(w, r, err)
 		return
 	}
+	var lease time.Duration
+	if req.LeaseMS != 0 {
+		lease = time.Duration(req.LeaseMS) * time.Millisecond
+		if err := entitle.CheckLease(lease); err != nil {
+			s.refused(w, r, err)
+			return
+		}
+	}
 	secret := s.currentSecret(ctx, lk, &req)
 	host, reused, err := s.cfg.Store.ClaimSeat(ctx, store.SeatClaim{
 		KeyHash:    entitle.Hash(key),
@@ -64,6 +74,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		NewHostID:  entitle.NewHostID(),
 		SecretHash: entitle.Hash(secret),
 		Now:        now,
+		Lease:      lease,
 		Check:      func(c store.Contract) error { return entitle.CheckValid(c, now) },
 	})
 	if err != nil {
@@ -86,7 +97,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Log.Info("host registered", "host", host.ID, "support_id", host.SupportID, "product", host.ProductID, "reused", reused)
 	writeJSON(w, api.RegisterResponse{
 		HostID: host.ID, Secret: secret, Reused: reused,
-		Contract: contract, Repos: repos, SigningKey: string(armored),
+		Contract: contract, Repos: repos, SigningKey: string(armored), Lease: leaseOf(host),
 	})
 }
 
@@ -207,11 +218,43 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.noteSeen(host.ID, s.cfg.Now())
+	s.noteSeen(host, s.cfg.Now())
 	writeJSON(w, api.Status{
 		HostID: host.ID, Hostname: host.Hostname, RegisteredAt: host.RegisteredAt, LastSeen: host.LastSeen,
-		Contract: contract, Repos: repos,
+		Contract: contract, Repos: repos, Lease: leaseOf(host),
 	})
+}
+
+// heartbeat renews the host's lease, or takes a seat again for a lease
+// that ended if one is free. The contract must be valid now.
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	host, _, err := s.authHostAnyContract(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	now := s.cfg.Now()
+	host, err = s.cfg.Store.Heartbeat(r.Context(), host.ID, now, func(c store.Contract) error { return entitle.CheckValid(c, now) })
+	s.forget(host.ID)
+	switch {
+	case errs.Is(err, errs.NotFound):
+		err = errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered, its seat released, or its lease ended long ago): run enmei register again")
+	case errors.Is(err, store.ErrNoSeat):
+		err = errs.E(errs.Entitlement, "this host's lease ended and no seat left on the licence key is free (%s): wait for another host's lease to end or unregister one, then run enmei heartbeat again", host.SupportID)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, api.Heartbeat{HostID: host.ID, Lease: leaseOf(host)})
+}
+
+// leaseOf is a host's lease for the API (nil for a server seat).
+func leaseOf(h store.Host) *api.Lease {
+	if h.LeaseTTL == 0 {
+		return nil
+	}
+	return &api.Lease{TTLMS: h.LeaseTTL.Milliseconds(), Expires: h.LeaseExpires.UTC()}
 }
 
 // hostView is what a host may know: its contract and the repositories of the

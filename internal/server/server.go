@@ -50,6 +50,7 @@ type Store interface {
 	Hosts(ctx context.Context, supportID string, now time.Time) ([]store.Host, error)
 	ReleaseSeat(ctx context.Context, supportID, hostID string) error
 	TouchHost(ctx context.Context, hostID string, t time.Time) error
+	Heartbeat(ctx context.Context, hostID string, now time.Time, check func(store.Contract) error) (store.Host, error)
 	Publication(ctx context.Context, id int64) (store.Publication, error)
 	Publications(ctx context.Context, repoID string) ([]store.Publication, error)
 }
@@ -144,8 +145,9 @@ func fresh(at, now time.Time, ttl time.Duration) bool {
 }
 
 type touch struct {
-	id string
-	at time.Time
+	id    string
+	at    time.Time
+	lease bool // the touch renews a lease
 }
 
 // New returns a server; call Run to start its background work.
@@ -184,6 +186,7 @@ func New(cfg Config) *Server {
 	mux.Handle("POST /api/v1/register", s.limited(s.register))
 	mux.Handle("POST /api/v1/unregister", s.limited(s.unregister))
 	mux.Handle("GET /api/v1/status", s.limited(s.status))
+	mux.Handle("POST /api/v1/heartbeat", s.limited(s.heartbeat))
 	mux.Handle("GET /api/v1/signing-key", s.limited(s.signingKey))
 	mux.Handle("GET /api/v1/advisories", s.limited(s.advisories))
 	mux.HandleFunc("GET /repos/{repo}/{path...}", s.repoFile)
@@ -219,14 +222,24 @@ func (s *Server) Run(ctx context.Context) {
 			if err := s.cfg.Store.TouchHost(ctx, t.id, t.at); err != nil && !errs.Is(err, errs.NotFound) {
 				s.cfg.Log.Warn("recording last-seen time", "host", t.id, "err", err)
 			}
+			if t.lease {
+				s.forget(t.id) // the next request sees the renewed lease
+			}
 		}
 	}
 }
 
-func (s *Server) noteSeen(id string, now time.Time) {
+// noteSeen queues a host's last-seen time, at most once per TouchEvery,
+// and for an ephemeral seat at least three times per lease, since the
+// write is also what renews the lease.
+func (s *Server) noteSeen(h store.Host, now time.Time) {
+	id, every := h.ID, s.cfg.TouchEvery
+	if h.LeaseTTL > 0 {
+		every = min(every, h.LeaseTTL/3)
+	}
 	s.touchMu.Lock()
 	last, ok := s.touched.Get(id)
-	recent := ok && fresh(last, now, s.cfg.TouchEvery)
+	recent := ok && fresh(last, now, every)
 	if !recent {
 		s.touched.Add(id, now)
 	}
@@ -235,7 +248,7 @@ func (s *Server) noteSeen(id string, now time.Time) {
 		return
 	}
 	select {
-	case s.touchCh <- touch{id, now}:
+	case s.touchCh <- touch{id, now, h.LeaseTTL > 0}:
 	default: // the writer is behind; the next request will try again
 		s.touched.Remove(id)
 	}
@@ -309,7 +322,11 @@ func (s *Server) authHost(r *http.Request) (store.Host, store.Contract, error) {
 	if !contains(contract.Products, host.ProductID) {
 		return store.Host{}, store.Contract{}, errs.E(errs.Forbidden, "contract %s no longer includes product %s", contract.SupportID, host.ProductID)
 	}
-	s.noteSeen(host.ID, now)
+	if !host.Live(now) {
+		return store.Host{}, store.Contract{}, errs.E(errs.Entitlement, "this host's lease ended at %s and its seat was freed: run enmei heartbeat to take a seat again",
+			host.LeaseExpires.In(entitle.Tokyo).Format("2006-01-02 15:04:05 JST"))
+	}
+	s.noteSeen(host, now)
 	return host, contract, nil
 }
 

@@ -1,14 +1,17 @@
 // Package vendorops is what a vendor does to contracts, seats and
 // publications, written once for the three ways a vendor acts: the enmeid
 // command line, the web console and the admin HTTP API. Each front-end only
-// parses its input and renders the result, so a rule (the developer plan is
-// not available yet, a renewal must move the end date forward) holds the same
-// everywhere.
+// parses its input and renders the result, so a rule (a developer contract
+// needs five developers and maven products, a renewal needs a new end date)
+// holds the same everywhere.
 package vendorops
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/enmei-project/enmei/internal/account"
 
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
@@ -19,6 +22,9 @@ import (
 type Store interface {
 	Product(ctx context.Context, id string) (store.Product, error)
 	AddContract(ctx context.Context, c store.Contract, keys []store.LicenseKey) error
+	AddDeveloperContract(ctx context.Context, c store.Contract, a store.DeveloperAccount) error
+	Hosts(ctx context.Context, supportID string, now time.Time) ([]store.Host, error)
+	SeatSpans(ctx context.Context, supportID string, from, to time.Time) ([]store.SeatSpan, error)
 	Contract(ctx context.Context, supportID string) (store.Contract, error)
 	RenewContract(ctx context.Context, supportID, end string) error
 	ReleaseSeat(ctx context.Context, supportID, hostID string) error
@@ -36,44 +42,89 @@ type Ops struct {
 	Released func(hostID string)
 }
 
-// NewContract creates a contract with one licence key per product and
-// returns it with the keys in product order. Only the keys' hashes are
-// stored: the keys exist nowhere else once the caller has shown them.
-func (o *Ops) NewContract(ctx context.Context, c store.Contract) (store.Contract, []string, error) {
+// Issued is what a new contract is delivered with, shown once: the
+// licence keys of a seat plan, or a developer plan's account and initial
+// password. Only hashes are stored.
+type Issued struct {
+	Keys     []string // in product order; seat plans only
+	Account  string   // developer plan
+	Password string   // developer plan: the initial password
+}
+
+// NewContract creates a contract with one licence key per product (or, on
+// the developer plan, its one account) and returns what it was issued
+// with. The secrets exist nowhere else once the caller has shown them.
+func (o *Ops) NewContract(ctx context.Context, c store.Contract) (store.Contract, Issued, error) {
 	return o.NewContractWith(ctx, c, nil)
 }
 
 // NewContractWith is NewContract with a step run after the contract is
-// checked and its keys are made, before anything is stored (writing the
+// checked and its secrets are made, before anything is stored (writing the
 // support certificate): if it fails, no contract exists.
-func (o *Ops) NewContractWith(ctx context.Context, c store.Contract, before func(store.Contract, []string) error) (store.Contract, []string, error) {
+func (o *Ops) NewContractWith(ctx context.Context, c store.Contract, before func(store.Contract, Issued) error) (store.Contract, Issued, error) {
 	c.SupportID = entitle.NewSupportID(o.Now())
 	c.CreatedAt = o.Now()
+	var out Issued
 	if err := entitle.CheckNew(c); err != nil {
-		return c, nil, err
+		return c, out, err
 	}
-	if c.Plan == "developer" {
-		return c, nil, errs.E(errs.Invalid, "developer-plan accounts are not available yet: use the server or container plan")
-	}
-	var keys []string
 	var recs []store.LicenseKey
-	for _, p := range c.Products {
-		if _, err := o.Store.Product(ctx, p); err != nil {
-			return c, nil, err
+	for _, id := range c.Products {
+		p, err := o.Store.Product(ctx, id)
+		if err != nil {
+			return c, out, err
 		}
-		k, id, hash := entitle.NewLicenseKey()
-		keys = append(keys, k)
-		recs = append(recs, store.LicenseKey{ID: id, SupportID: c.SupportID, ProductID: p, Hash: hash})
+		if c.Plan == "developer" {
+			if p.Format != "maven" {
+				return c, out, errs.E(errs.Invalid, "product %s is delivered as %s packages to registered hosts, which the developer plan does not cover: the developer plan is for maven-format products; use the server or container plan", p.ID, p.Format)
+			}
+			continue
+		}
+		if p.Format == "maven" {
+			return c, out, errs.E(errs.Invalid, "product %s is a maven repository, which hosts do not register for: sell it on the developer plan (--plan developer)", p.ID)
+		}
+		k, keyID, hash := entitle.NewLicenseKey()
+		out.Keys = append(out.Keys, k)
+		recs = append(recs, store.LicenseKey{ID: keyID, SupportID: c.SupportID, ProductID: id, Hash: hash})
+	}
+	var acct store.DeveloperAccount
+	if c.Plan == "developer" {
+		out.Account, out.Password = entitle.NewDeveloperAccount(), entitle.NewInitialPassword()
+		acct = store.DeveloperAccount{Name: out.Account, SupportID: c.SupportID, PasswordHash: account.HashPassword(out.Password), CreatedAt: c.CreatedAt}
 	}
 	if before != nil {
-		if err := before(c, keys); err != nil {
-			return c, nil, err
+		if err := before(c, out); err != nil {
+			return c, Issued{}, err
 		}
 	}
-	if err := o.Store.AddContract(ctx, c, recs); err != nil {
-		return c, nil, err
+	var err error
+	if c.Plan == "developer" {
+		err = o.Store.AddDeveloperContract(ctx, c, acct)
+	} else {
+		err = o.Store.AddContract(ctx, c, recs)
 	}
-	return c, keys, nil
+	if err != nil {
+		return c, Issued{}, err
+	}
+	return c, out, nil
+}
+
+// DailyPeaks returns the peak of concurrent seats per day and product of a
+// contract, for the days first through last (YYYY-MM-DD, Asia/Tokyo).
+func (o *Ops) DailyPeaks(ctx context.Context, c store.Contract, first, last string, now time.Time) ([]entitle.DailyPeak, error) {
+	from, err := entitle.ParseDate(first)
+	if err != nil {
+		return nil, err
+	}
+	to, err := entitle.ParseDate(last)
+	if err != nil {
+		return nil, err
+	}
+	spans, err := o.Store.SeatSpans(ctx, c.SupportID, from, to.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the seat history of %s: %w", c.SupportID, err)
+	}
+	return entitle.DailyPeaks(spans, c.Products, first, last, now)
 }
 
 // Renew sets a contract's end date; keys, hosts and certificates stay. A

@@ -11,6 +11,7 @@ import (
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/store"
+	"github.com/enmei-project/enmei/internal/vendorops"
 )
 
 func (p *Portal) consoleRoutes(page func(string, http.HandlerFunc)) {
@@ -161,6 +162,7 @@ type NewContractForm struct {
 	Quantity                                     string
 	SupportID                                    string
 	Keys                                         []ProductKey
+	Account, Password                            string // developer plan, shown once
 }
 
 // ProductKey is a licence key shown once after a contract is made.
@@ -210,9 +212,9 @@ func (p *Portal) adminNewContract(w http.ResponseWriter, r *http.Request, v *vie
 		err = errs.E(errs.Invalid, "%s", v.L.T("admin.quantity_invalid"))
 	}
 	c.Quantity = q
-	var keys []string
+	var issued vendorops.Issued
 	if err == nil {
-		c, keys, err = p.cfg.Ops.NewContract(r.Context(), c)
+		c, issued, err = p.cfg.Ops.NewContract(r.Context(), c)
 	}
 	if err != nil {
 		if ferr := p.newContractForm(r.Context(), f); ferr != nil {
@@ -230,9 +232,10 @@ func (p *Portal) adminNewContract(w http.ResponseWriter, r *http.Request, v *vie
 	}
 	p.cfg.Log.Info("contract created in the console", "support_id", c.SupportID, "by", v.User.Email)
 	f.SupportID = c.SupportID
-	for i, prod := range c.Products {
-		f.Keys = append(f.Keys, ProductKey{Product: prod, Key: keys[i]})
+	for i, k := range issued.Keys {
+		f.Keys = append(f.Keys, ProductKey{Product: c.Products[i], Key: k})
 	}
+	f.Account, f.Password = issued.Account, issued.Password
 	v.Title = "admin.contract_created"
 	v.Data = f
 	p.render(w, r, http.StatusCreated, "admin_contract_created", v)

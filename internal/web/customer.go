@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,6 +188,7 @@ type ProductSeats struct {
 type HostRow struct {
 	ID, Hostname, OS, Product string
 	Registered, LastSeen      string // formatted in Asia/Tokyo
+	Lease                     string // when the lease ends, or that it is a server seat
 }
 
 // hostRows renders the rows of the hosts table. It is written in Go, with
@@ -204,7 +206,7 @@ func hostRows(l *Locale, cv ContractView) template.HTML {
 			b.WriteString(`<span class="muted">` + noName + `</span>`)
 		}
 		b.WriteString(` <code class="muted">` + esc(h.ID) + `</code></th><td>` + esc(h.OS) + ` <span class="muted">(` + esc(h.Product) +
-			`)</span></td><td>` + esc(h.Registered) + `</td><td>` + esc(h.LastSeen) + `</td><td>`)
+			`)</span></td><td>` + esc(h.Registered) + `</td><td>` + esc(h.LastSeen) + `</td><td>` + esc(h.Lease) + `</td><td>`)
 		if cv.CanRelease {
 			b.WriteString(`<a class="button danger" href="` + esc(cv.ReleaseBase+"/hosts/"+h.ID+"/release") + `" aria-label="` +
 				release + `: ` + esc(h.Hostname) + `">` + release + `</a>`)
@@ -228,6 +230,51 @@ type ContractView struct {
 	ReleaseBase string
 	// Certificates are the contract's client certificates.
 	Certificates []CertRow
+	// Peaks are the daily peaks of concurrent seats.
+	Peaks *PeakTable
+}
+
+// PeakTable is the peak of concurrent seats per day and product, newest
+// day first, with each product's highest.
+type PeakTable struct {
+	Products []string
+	Max      []int
+	Rows     []PeakRow
+}
+
+// PeakRow is one day of a PeakTable.
+type PeakRow struct {
+	Day   string
+	Peaks []int // in the order of PeakTable.Products
+}
+
+// peakDays is how far back the portal shows daily peaks.
+const peakDays = 31
+
+// peakTable reads the last peakDays days' peaks of a contract.
+func (p *Portal) peakTable(ctx context.Context, c store.Contract) (*PeakTable, error) {
+	now := p.cfg.Now()
+	last := now.In(entitle.Tokyo)
+	first := last.AddDate(0, 0, -(peakDays - 1))
+	peaks, err := p.cfg.Ops.DailyPeaks(ctx, c, first.Format(entitle.DateLayout), last.Format(entitle.DateLayout), now)
+	if err != nil {
+		return nil, err
+	}
+	t := &PeakTable{Products: c.Products, Max: make([]int, len(c.Products))}
+	col := map[string]int{}
+	for i, id := range c.Products {
+		col[id] = i
+	}
+	for _, pk := range peaks {
+		if n := len(t.Rows); n == 0 || t.Rows[n-1].Day != pk.Day {
+			t.Rows = append(t.Rows, PeakRow{Day: pk.Day, Peaks: make([]int, len(c.Products))})
+		}
+		i := col[pk.ProductID]
+		t.Rows[len(t.Rows)-1].Peaks[i] = pk.Peak
+		t.Max[i] = max(t.Max[i], pk.Peak)
+	}
+	slices.Reverse(t.Rows)
+	return t, nil
 }
 
 func (p *Portal) contractView(ctx context.Context, l *Locale, c store.Contract) (ContractView, error) {
@@ -252,7 +299,10 @@ func (p *Portal) contractView(ctx context.Context, l *Locale, c store.Contract) 
 			os = "—"
 		}
 		cv.Hosts[i] = HostRow{ID: h.ID, Hostname: h.Hostname, OS: os, Product: h.ProductID,
-			Registered: l.Time(h.RegisteredAt), LastSeen: l.Time(h.LastSeen)}
+			Registered: l.Time(h.RegisteredAt), LastSeen: l.Time(h.LastSeen), Lease: l.T("hosts.server_seat")}
+		if h.LeaseTTL != 0 {
+			cv.Hosts[i].Lease = l.Time(h.LeaseExpires)
+		}
 	}
 	for _, id := range c.Products {
 		prod, err := p.cfg.Store.Product(ctx, id)
@@ -262,6 +312,9 @@ func (p *Portal) contractView(ctx context.Context, l *Locale, c store.Contract) 
 		cv.Products = append(cv.Products, ProductSeats{Product: prod, Quantity: c.Quantity, Used: used[id]})
 	}
 	if cv.Certificates, err = p.certRows(ctx, l, c.SupportID); err != nil {
+		return cv, err
+	}
+	if cv.Peaks, err = p.peakTable(ctx, c); err != nil {
 		return cv, err
 	}
 	if p.cfg.Fingerprint != nil {

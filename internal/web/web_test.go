@@ -90,7 +90,7 @@ func (f *fixture) contract(ops *vendorops.Ops, customer, contact, hostname strin
 	c, keys, err := ops.NewContract(ctx, store.Contract{Customer: customer, Products: []string{"el9"}, Plan: "server", Quantity: 3,
 		Start: "2026-01-01", End: "2027-12-31", Contact: contact})
 	must(f.t, err)
-	h, _, err := f.st.ClaimSeat(ctx, store.SeatClaim{KeyHash: entitle.Hash(entitle.NormalizeKey(keys[0])), MachineID: hostname,
+	h, _, err := f.st.ClaimSeat(ctx, store.SeatClaim{KeyHash: entitle.Hash(entitle.NormalizeKey(keys.Keys[0])), MachineID: hostname,
 		Hostname: hostname, OS: "almalinux 9 x86_64", NewHostID: entitle.NewHostID(), SecretHash: []byte("s"), Now: f.clock()})
 	must(f.t, err)
 	return c.SupportID, h
@@ -615,7 +615,7 @@ func BenchmarkContractPage(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := 0; i < 1000; i++ {
-		if _, _, err := st.ClaimSeat(ctx, store.SeatClaim{KeyHash: entitle.Hash(entitle.NormalizeKey(keys[0])), MachineID: fmt.Sprint("m", i),
+		if _, _, err := st.ClaimSeat(ctx, store.SeatClaim{KeyHash: entitle.Hash(entitle.NormalizeKey(keys.Keys[0])), MachineID: fmt.Sprint("m", i),
 			Hostname: fmt.Sprintf("web%04d.big.example.jp", i), OS: "almalinux 9 x86_64", NewHostID: entitle.NewHostID(), SecretHash: []byte("s"), Now: now}); err != nil {
 			b.Fatal(err)
 		}
