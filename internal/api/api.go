@@ -75,7 +75,7 @@ type RegisterResponse struct {
 	Reused     bool     `json:"reused"` // the machine already held a seat; it was kept
 	Contract   Contract `json:"contract"`
 	Repos      []Repo   `json:"repos"`
-	SigningKey string   `json:"signing_key"` // armored OpenPGP public key
+	SigningKey string   `json:"signing_key"`     // armored OpenPGP public key
 	Lease      *Lease   `json:"lease,omitempty"` // an ephemeral seat's lease
 }
 
