@@ -15,14 +15,21 @@ import (
 // `enmei register` wrote there, signature checks on.
 func (h *host) dnf(args ...string) (string, error) {
 	h.t.Helper()
+	return h.dnfWith(h.root, args...)
+}
+
+// dnfWith runs dnf on the host's root with the repository configuration
+// and signing key found under conf (a container build's secret mounts).
+func (h *host) dnfWith(conf string, args ...string) (string, error) {
+	h.t.Helper()
 	must(h.t, os.MkdirAll(filepath.Join(h.root, "var/log"), 0o755))
 	base := []string{
 		"-y", "--installroot=" + h.root, "--releasever=9", "--noplugins",
-		"--setopt=reposdir=" + filepath.Join(h.root, "etc/yum.repos.d"),
+		"--setopt=reposdir=" + filepath.Join(conf, "etc/yum.repos.d"),
 		"--setopt=cachedir=" + filepath.Join(h.root, "var/cache/dnf"),
 		"--setopt=logdir=" + filepath.Join(h.root, "var/log"),
 		"--setopt=install_weak_deps=0",
-		"--setopt=*.gpgkey=file://" + filepath.Join(h.root, "etc/pki/rpm-gpg/RPM-GPG-KEY-enmei"),
+		"--setopt=*.gpgkey=file://" + filepath.Join(conf, "etc/pki/rpm-gpg/RPM-GPG-KEY-enmei"),
 		"--setopt=gpgcheck=1", "--setopt=repo_gpgcheck=1",
 	}
 	cmd := exec.Command("dnf", append(base, args...)...)
