@@ -17,6 +17,14 @@ const (
 	MaxLease     = 24 * time.Hour
 )
 
+// An ended lease's host is kept LeaseKept, so its heartbeat can take a
+// seat again with the same credential; after that it must register again.
+// Seat history (for daily peaks) is kept SeatHistory.
+const (
+	LeaseKept   = 7 * 24 * time.Hour
+	SeatHistory = 400 * 24 * time.Hour
+)
+
 // CheckLease refuses a lease length outside [MinLease, MaxLease].
 func CheckLease(d time.Duration) error {
 	if d < MinLease || d > MaxLease {

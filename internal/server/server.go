@@ -51,6 +51,7 @@ type Store interface {
 	ReleaseSeat(ctx context.Context, supportID, hostID string) error
 	TouchHost(ctx context.Context, hostID string, t time.Time) error
 	Heartbeat(ctx context.Context, hostID string, now time.Time, check func(store.Contract) error) (store.Host, error)
+	PruneSeats(ctx context.Context, expiredBefore, spansBefore time.Time) (int, error)
 	Publication(ctx context.Context, id int64) (store.Publication, error)
 	Publications(ctx context.Context, repoID string) ([]store.Publication, error)
 }
@@ -213,11 +214,22 @@ func (s *Server) Mux() *http.ServeMux { return s.mux }
 
 // Run writes hosts' last-seen times in the background until ctx ends. The
 // request path only queues them, so serving never waits on a database write.
+// Every ten minutes it also deletes hosts whose lease ended more than
+// entitle.LeaseKept ago, and seat history older than entitle.SeatHistory.
 func (s *Server) Run(ctx context.Context) {
+	prune := time.NewTicker(10 * time.Minute)
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-prune.C:
+			now := s.cfg.Now()
+			if n, err := s.cfg.Store.PruneSeats(ctx, now.Add(-entitle.LeaseKept), now.Add(-entitle.SeatHistory)); err != nil {
+				s.cfg.Log.Warn("pruning ended leases", "err", err)
+			} else if n > 0 {
+				s.cfg.Log.Info("pruned ended leases", "hosts", n)
+			}
 		case t := <-s.touchCh:
 			if err := s.cfg.Store.TouchHost(ctx, t.id, t.at); err != nil && !errs.Is(err, errs.NotFound) {
 				s.cfg.Log.Warn("recording last-seen time", "host", t.id, "err", err)

@@ -680,3 +680,40 @@ func TestSecureCookies(t *testing.T) {
 		t.Errorf("session cookie over https = %+v", c)
 	}
 }
+
+// TestSeatPeaks: the contract page lists ephemeral hosts with their lease
+// end and shows the daily peak of concurrent seats, which counts leases
+// that have since ended.
+func TestSeatPeaks(t *testing.T) {
+	f := newFixture(t)
+	keys, err := f.st.LicenseKeys(ctx, f.sid)
+	must(t, err)
+	// hostA holds a server seat since the fixture's start; two containers
+	// hold 10-minute leases that overlap, then end.
+	for i, at := range []time.Duration{time.Hour, time.Hour + 5*time.Minute} {
+		_, _, err := f.st.ClaimSeat(ctx, store.SeatClaim{KeyHash: keys[0].Hash, MachineID: fmt.Sprint("container-", i), Hostname: fmt.Sprint("c", i),
+			NewHostID: entitle.NewHostID(), SecretHash: []byte("s"), Now: f.clock().Add(at), Lease: 10 * time.Minute})
+		must(t, err)
+	}
+	_, _, err = f.st.ClaimSeat(ctx, store.SeatClaim{KeyHash: keys[0].Hash, MachineID: "container-live", Hostname: "c-live",
+		NewHostID: entitle.NewHostID(), SecretHash: []byte("s"), Now: f.clock().Add(2 * time.Hour), Lease: time.Hour})
+	must(t, err)
+	f.advance(2*time.Hour + time.Minute)
+	c := f.client()
+	f.signIn(c)
+	_, body := f.do(c, "GET", "/contract", nil, "Accept-Language", "en")
+	if !strings.Contains(body, "Peak concurrent seats per day") {
+		t.Fatalf("no peak table:\n%s", body)
+	}
+	today := f.clock().In(entitle.Tokyo).Format(entitle.DateLayout)
+	// hostA plus two overlapping leases: 3 at once today.
+	if !regexp.MustCompile(`<th scope="row">` + today + `</th><td>3</td>`).MatchString(body) {
+		t.Errorf("today's peak is not 3:\n%s", body)
+	}
+	if !strings.Contains(body, "c-live") || strings.Contains(body, ">c0<") || strings.Contains(body, ">c1<") {
+		t.Errorf("the host list should show the live lease only:\n%s", body)
+	}
+	if !strings.Contains(body, "server seat") {
+		t.Errorf("hostA is not shown as a server seat")
+	}
+}
