@@ -41,6 +41,9 @@ type Config struct {
 	JSON       bool
 	LogFormat  string
 	LogLevel   string
+	// AllowPasswordReset is the vendor's policy on lost developer
+	// passwords (default: never reset, as the service terms say).
+	AllowPasswordReset bool
 }
 
 // resolve fills defaults from the environment, then from the data directory.
@@ -59,6 +62,9 @@ func (c *Config) resolve(env func(string) string, flags map[string]bool) {
 	}
 	if !flags["public-url"] {
 		c.PublicURL = env("ENMEI_PUBLIC_URL")
+	}
+	if !flags["allow-password-reset"] && env("ENMEI_ALLOW_PASSWORD_RESET") != "" {
+		c.AllowPasswordReset = env("ENMEI_ALLOW_PASSWORD_RESET") == "1" || strings.EqualFold(env("ENMEI_ALLOW_PASSWORD_RESET"), "true")
 	}
 	if c.DB == "" {
 		c.DB = "sqlite://" + filepath.Join(c.Data, "enmei.db")
@@ -230,13 +236,14 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.cfg.SigningKey, "signing-key", "", "private signing key file (ENMEI_SIGNING_KEY; default <data>/signing-key.asc; passphrase from ENMEI_SIGNING_PASSPHRASE)")
 	pf.StringVar(&a.cfg.PublicURL, "public-url", "", "URL hosts and browsers use to reach the server; printed links use it (ENMEI_PUBLIC_URL; default http://<serve --addr>)")
 	pf.BoolVar(&a.cfg.JSON, "json", false, "machine-readable output on stdout")
+	pf.BoolVar(&a.cfg.AllowPasswordReset, "allow-password-reset", false, "policy: let the vendor reset lost developer-account passwords (enmeid account reset) (ENMEI_ALLOW_PASSWORD_RESET=1)")
 	pf.StringVar(&a.cfg.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	pf.StringVar(&a.cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(a.serveCommand(), a.productCommand(), a.repoCommand(), a.publishCommand(),
 		a.publicationCommand(), a.contractCommand(), a.seatCommand(), a.signingKeyCommand(),
 		a.gcCommand(), a.migrateCommand(), a.versionCommand(),
 		a.userCommand(), a.tokenCommand(), a.outboxCommand(), a.caCommand(), a.certCommand(), a.bundleCommand(),
-		a.advisoryCommand(), a.cveCommand(), a.webhookCommand())
+		a.advisoryCommand(), a.cveCommand(), a.webhookCommand(), a.accountCommand())
 	return root
 }
 

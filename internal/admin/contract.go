@@ -273,7 +273,57 @@ func (a *app) contractCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.AddCommand(add, list, show, renew, a.certificateCommand())
+	var from, to string
+	peaks := &cobra.Command{
+		Use:   "peaks SUPPORT_ID [--from DATE] [--to DATE]",
+		Short: "the peak of concurrent seats per day and product (what seats that come and go are billed by)",
+		Long: `Print, for each day from --from to --to (Asia/Tokyo; default the last 31 days)
+and each product of the contract, the most seats held at the same time that
+day, ephemeral leases included. Seat history is kept 400 days.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.contract(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			now := a.now()
+			today := now.In(entitle.Tokyo)
+			if to == "" {
+				to = today.Format(entitle.DateLayout)
+			}
+			if from == "" {
+				from = today.AddDate(0, 0, -30).Format(entitle.DateLayout)
+			}
+			for _, d := range []string{from, to} {
+				if _, err := entitle.ParseDate(d); err != nil {
+					return exitcode.AsUsage(err)
+				}
+			}
+			if to < from {
+				return usagef("--to %s is before --from %s", to, from)
+			}
+			days, err := a.ops().DailyPeaks(ctx, c, from, to, now)
+			if err != nil {
+				return err
+			}
+			if a.cfg.JSON {
+				if days == nil {
+					days = []entitle.DailyPeak{}
+				}
+				return a.printJSON(map[string]any{"support_id": c.SupportID, "quantity": c.Quantity, "days": days})
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DAY\tPRODUCT\tPEAK\tQUANTITY")
+			for _, d := range days {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", d.Day, d.ProductID, d.Peak, c.Quantity)
+			}
+			return tw.Flush()
+		},
+	}
+	peaks.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
+	peaks.Flags().StringVar(&to, "to", "", "last day, YYYY-MM-DD (Asia/Tokyo)")
+	cmd.AddCommand(add, list, show, renew, peaks, a.certificateCommand())
 	return cmd
 }
 

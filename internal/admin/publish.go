@@ -69,17 +69,33 @@ func isTerminal(w any) bool {
 
 func (a *app) publishCommand() *cobra.Command {
 	var opts publish.Options
+	var pom, dir string
 	cmd := &cobra.Command{
-		Use:   "publish REPO FILE|DIR…",
-		Short: "ingest packages and publish a new signed snapshot atomically",
+		Use:   "publish REPO FILE|DIR… | publish MAVEN_PRODUCT FILE.jar… --pom FILE.pom | publish MAVEN_PRODUCT FILE… [--dir DIR]",
+		Short: "ingest packages and publish a new signed snapshot atomically (or artifacts to a maven product)",
 		Long: `Ingest packages and publish a new signed snapshot atomically.
 
 Files already published (the same bytes) keep their signed copy, so publishing
 a directory again is cheap and changes no package's bytes. A file whose name,
 version and architecture match a published package but whose content differs is
-refused unless --replace is given.`,
+refused unless --replace is given.
+
+For a maven-format product, give the product ID: FILE.jar… --pom FILE.pom
+publishes an artifact at the coordinates its POM names (more files named
+artifactId-version-classifier.ext, such as -sources.jar, go beside it), and
+other files (source archives, data) go to files/[DIR/]. Checksums and
+maven-metadata.xml are written by the server; published files never change.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.open(cmd.Context()); err != nil {
+				return err
+			}
+			if prod, err := a.st.Product(cmd.Context(), args[0]); err == nil && prod.Format == "maven" {
+				return a.publishMaven(cmd, prod, args[1:], pom, dir)
+			}
+			if pom != "" || dir != "" {
+				return usagef("--pom and --dir are for maven products; %s is not one", args[0])
+			}
 			p, err := a.publisher(cmd)
 			if err != nil {
 				return err
@@ -97,6 +113,8 @@ refused unless --replace is given.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&pom, "pom", "", "maven products: the artifact's pom.xml (groupId, artifactId, version)")
+	cmd.Flags().StringVar(&dir, "dir", "", "maven products: publish plain files under files/DIR/")
 	cmd.Flags().BoolVar(&opts.Replace, "replace", false, "replace published packages of the same name, version and architecture whose content differs")
 	return cmd
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/enmei-project/enmei/internal/advisory/csaf"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/exitcode"
+	"github.com/enmei-project/enmei/internal/mavenrepo"
 	"github.com/enmei-project/enmei/internal/notify"
 	"github.com/enmei-project/enmei/internal/obs"
 	"github.com/enmei-project/enmei/internal/pki"
@@ -238,8 +239,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 			}
 			return ca.VerifyClient(cert, now)
 		}})
+	// The Maven repositories of maven products; the portal tells it when a
+	// developer's password changes, and renders its directory pages.
+	var mvn *mavenrepo.Handler
 	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public,
-		MailFrom: mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA, SBOM: sboms, Tracker: trk, Subscriptions: a.st,
+		AllowPasswordReset: a.cfg.AllowPasswordReset,
+		PasswordChanged:    func(name string) { mvn.PasswordChanged(name) },
+		MailFrom:           mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA, SBOM: sboms, Tracker: trk, Subscriptions: a.st,
 		Fingerprint: func(ctx context.Context) (string, error) {
 			k, err := pubKey(ctx)
 			if errs.Is(err, errs.NotFound) {
@@ -254,6 +260,17 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("loading the portal: %w", err)
 	}
 	portal.Register(srv.Handle)
+	mvn = mavenrepo.NewHandler(mavenrepo.Config{Store: a.st, Blobs: a.blobs, Now: a.now, Log: a.log, ClientAddr: srv.ClientAddr,
+		Publisher: &mavenrepo.Publisher{Store: a.st, Blobs: a.blobs, Now: a.now, Log: a.log},
+		Session:   portal.DeveloperSession,
+		RenderListing: func(w http.ResponseWriter, r *http.Request, l mavenrepo.Listing) {
+			wl := web.Listing{Product: l.Product, ProductName: l.ProductName, Path: l.Path}
+			for _, e := range l.Entries {
+				wl.Entries = append(wl.Entries, web.ListingEntry(e))
+			}
+			portal.RenderListing(w, r, wl)
+		}})
+	mvn.Register(srv.Handle)
 	adminapi.New(adminapi.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log}).Register(srv.Handle)
 	sboms.Register(srv.Handle)
 	// CSAF documents, signed by enmeid advisory commands and served here

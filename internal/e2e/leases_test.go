@@ -123,6 +123,17 @@ func TestEphemeralSeats(t *testing.T) {
 	if out := b.mustEnmei("status"); !strings.Contains(out, "Lease:        6s, ends") {
 		t.Errorf("status does not show the lease:\n%s", out)
 	}
+	// What the vendor bills against: today's peak of concurrent seats.
+	var peaks struct {
+		Days []struct {
+			Day  string `json:"day"`
+			Peak int    `json:"peak"`
+		} `json:"days"`
+	}
+	v.mustJSON(&peaks, "contract", "peaks", c.SupportID)
+	if n := len(peaks.Days); n != 31 || peaks.Days[n-1].Day != date(today()) || peaks.Days[n-1].Peak != 2 {
+		t.Errorf("contract peaks: %+v; want 31 days ending today with a peak of 2", peaks.Days)
+	}
 	// Bad leases are refused before anything is sent.
 	for _, args := range [][]string{{"--ephemeral", "--lease", "2s"}, {"--lease", "1m"}} {
 		r := third.enmei(append([]string{"register", "--server", v.url, "--key", c.LicenseKey}, args...)...)

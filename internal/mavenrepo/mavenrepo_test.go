@@ -276,4 +276,3 @@ func TestPasswordChange(t *testing.T) {
 		t.Errorf("replica accepted the replaced password: %d", code)
 	}
 }
-

@@ -74,6 +74,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		NewHostID:  entitle.NewHostID(),
 		SecretHash: entitle.Hash(secret),
 		Now:        now,
+		Clock:      s.cfg.Now,
 		Lease:      lease,
 		Check:      func(c store.Contract) error { return entitle.CheckValid(c, now) },
 	})

@@ -140,6 +140,11 @@ type SeatClaim struct {
 	// Lease makes the seat ephemeral: it lasts Lease from Now unless
 	// renewed (zero: a server seat).
 	Lease time.Duration
+	// Clock, if set, replaces Now with its reading once the claim holds
+	// the licence key's lock, so claims of one key are timed in the order
+	// they are decided (a claim that waited for the lock does not count
+	// seats at the moment it started waiting).
+	Clock func() time.Time
 	// Check runs inside the claim's transaction with the key's contract; an
 	// error aborts the claim and is returned as is (contract not valid, …).
 	Check func(Contract) error

@@ -232,6 +232,8 @@ type ContractView struct {
 	Certificates []CertRow
 	// Peaks are the daily peaks of concurrent seats.
 	Peaks *PeakTable
+	// DeveloperAccount is a developer-plan contract's account name.
+	DeveloperAccount string
 }
 
 // PeakTable is the peak of concurrent seats per day and product, newest
@@ -310,6 +312,13 @@ func (p *Portal) contractView(ctx context.Context, l *Locale, c store.Contract) 
 			prod = store.Product{ID: id, Name: id}
 		}
 		cv.Products = append(cv.Products, ProductSeats{Product: prod, Quantity: c.Quantity, Used: used[id]})
+	}
+	if c.Plan == "developer" {
+		a, err := p.cfg.Store.ContractDeveloperAccount(ctx, c.SupportID)
+		if err != nil && !errs.Is(err, errs.NotFound) {
+			return cv, err
+		}
+		cv.DeveloperAccount = a.Name
 	}
 	if cv.Certificates, err = p.certRows(ctx, l, c.SupportID); err != nil {
 		return cv, err

@@ -1,6 +1,7 @@
 // Package web is the portal: the customer pages (contract, hosts, releasing a
-// seat) behind a one-time link sent by mail, and the vendor console under
-// /admin/ behind argon2id passwords. Pages are server-rendered from one
+// seat) behind a one-time link sent by mail, the developer-plan account
+// pages under /developer/ and the vendor console under /admin/, both behind
+// argon2id passwords, and the Maven repositories' directory listings. Pages are server-rendered from one
 // embedded layout with html/template, in Japanese or English from message
 // catalogs, with dates in Asia/Tokyo; they need no JavaScript and load
 // nothing from elsewhere, so a strict Content-Security-Policy holds. Sessions
@@ -21,6 +22,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -55,6 +57,9 @@ type Store interface {
 	Certificate(ctx context.Context, serial string) (store.Certificate, error)
 	CompleteCertificate(ctx context.Context, serial string, der []byte, at time.Time) error
 	ContractCertificates(ctx context.Context, supportID string) ([]store.Certificate, error)
+	DeveloperAccount(ctx context.Context, name string) (store.DeveloperAccount, error)
+	ContractDeveloperAccount(ctx context.Context, supportID string) (store.DeveloperAccount, error)
+	SetDeveloperPassword(ctx context.Context, name, hash string, at time.Time) error
 	store.Accounts
 }
 
@@ -90,6 +95,15 @@ type Config struct {
 	Subscriptions SubscriptionStore
 	// LoginLinksPerHour bounds the login mails per support ID (default 5).
 	LoginLinksPerHour int
+	// AllowPasswordReset is the vendor's policy on lost developer-account
+	// passwords: when true, the portal tells developers to ask the vendor
+	// to reset one; when false (the default), that a lost password is not
+	// reset.
+	AllowPasswordReset bool
+	// PasswordChanged is told a developer account's password changed, so
+	// whatever caches its credentials (the Maven repositories) drops them
+	// at once (nil: nothing to tell).
+	PasswordChanged func(account string)
 }
 
 // Portal serves the web pages.
@@ -100,6 +114,8 @@ type Portal struct {
 	secure  bool
 	cop     *http.CrossOriginProtection
 	limits  *expirable.LRU[string, *rate.Limiter]
+	guessMu sync.Mutex
+	guesses *expirable.LRU[string, *guessBucket] // wrong developer passwords
 	static  fs.FS
 	notFind http.Handler
 	feeds   feedCache
@@ -129,9 +145,10 @@ func New(cfg Config) (*Portal, error) {
 	}
 	static, _ := fs.Sub(staticFS, "static")
 	p := &Portal{cfg: cfg, cats: cats, pages: pages, static: static,
-		secure: strings.HasPrefix(cfg.PublicURL, "https://"),
-		cop:    http.NewCrossOriginProtection(),
-		limits: expirable.NewLRU[string, *rate.Limiter](20000, nil, time.Hour)}
+		secure:  strings.HasPrefix(cfg.PublicURL, "https://"),
+		cop:     http.NewCrossOriginProtection(),
+		limits:  expirable.NewLRU[string, *rate.Limiter](20000, nil, time.Hour),
+		guesses: expirable.NewLRU[string, *guessBucket](20000, nil, time.Hour)}
 	return p, nil
 }
 
@@ -181,6 +198,7 @@ func (p *Portal) Register(handle func(pattern string, h http.Handler)) {
 	p.consoleRoutes(page)
 	p.securityRoutes(handle)
 	p.subscribeRoutes(page)
+	p.developerRoutes(page)
 }
 
 // secured adds the headers every page carries and refuses cross-site
@@ -188,17 +206,21 @@ func (p *Portal) Register(handle func(pattern string, h http.Handler)) {
 func (p *Portal) secured(h http.HandlerFunc) http.Handler {
 	inner := p.cop.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		// No scripts at all; styles and images only from here; forms only
-		// post here; no framing.
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("X-Frame-Options", "DENY")
-		// One-time links carry a token in the URL: never send it on.
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Cache-Control", "no-store")
+		pageHeaders(w.Header())
 		inner.ServeHTTP(w, r)
 	})
+}
+
+// pageHeaders sets the headers every page carries.
+func pageHeaders(hd http.Header) {
+	// No scripts at all; styles and images only from here; forms only
+	// post here; no framing.
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	// One-time links carry a token in the URL: never send it on.
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Cache-Control", "no-store")
 }
 
 func (p *Portal) staticHandler() http.Handler {
@@ -222,10 +244,12 @@ type view struct {
 	Path     string // the page's path, for the language switch
 	Customer *store.Contract
 	User     *store.User
-	CanEdit  bool
-	Flash    string
-	Error    string
-	Data     any
+	// Developer is the signed-in developer account's name ("" if none).
+	Developer string
+	CanEdit   bool
+	Flash     string
+	Error     string
+	Data      any
 }
 
 func (p *Portal) locale(r *http.Request) *Locale {
@@ -239,7 +263,9 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, name
 	if v.L == nil {
 		v.L = p.locale(r)
 	}
-	v.Path = r.URL.Path
+	// Escaped, so a path with "?" or "#" in a segment (a Maven listing's)
+	// comes back unchanged through the switch's redirect.
+	v.Path = r.URL.EscapedPath()
 	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
 		v.Path += "?" + r.URL.RawQuery // the switch keeps the page as it is
 	}
@@ -334,12 +360,24 @@ func (p *Portal) allow(key string, every time.Duration, burst int) bool {
 	return l.Allow()
 }
 
-// Session cookies: one for customers, one for the console, so one browser
-// can be both.
+// Session cookies: one for customers, one for the console, one for
+// developer accounts, so one browser can be all three.
 const (
-	customerCookie = "enmei_session"
-	vendorCookie   = "enmei_admin"
+	customerCookie  = "enmei_session"
+	vendorCookie    = "enmei_admin"
+	developerCookie = "enmei_dev"
 )
+
+// sessionCookie is the cookie of a kind of session.
+func sessionCookie(kind string) string {
+	switch kind {
+	case account.Vendor:
+		return vendorCookie
+	case account.Developer:
+		return developerCookie
+	}
+	return customerCookie
+}
 
 func (p *Portal) cookieName(name string) string {
 	if p.secure {
@@ -354,10 +392,7 @@ func (p *Portal) startSession(ctx context.Context, w http.ResponseWriter, kind, 
 	if err := p.cfg.Store.AddSession(ctx, store.Session{Hash: hash, Kind: kind, Subject: subject, CreatedAt: now, ExpiresAt: now.Add(account.SessionTTL)}); err != nil {
 		return err
 	}
-	name := customerCookie
-	if kind == account.Vendor {
-		name = vendorCookie
-	}
+	name := sessionCookie(kind)
 	http.SetCookie(w, &http.Cookie{Name: p.cookieName(name), Value: token, Path: "/", HttpOnly: true, Secure: p.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(account.SessionTTL / time.Second)})
 	return nil
@@ -365,10 +400,7 @@ func (p *Portal) startSession(ctx context.Context, w http.ResponseWriter, kind, 
 
 // session returns the session of the request's cookie of kind.
 func (p *Portal) session(r *http.Request, kind string) (store.Session, error) {
-	name := customerCookie
-	if kind == account.Vendor {
-		name = vendorCookie
-	}
+	name := sessionCookie(kind)
 	c, err := r.Cookie(p.cookieName(name))
 	if err != nil || !account.LooksLikeToken(c.Value) {
 		return store.Session{}, errNoSession
@@ -386,10 +418,7 @@ func (p *Portal) session(r *http.Request, kind string) (store.Session, error) {
 var errNoSession = errors.New("no session")
 
 func (p *Portal) endSession(w http.ResponseWriter, r *http.Request, kind string) {
-	name := customerCookie
-	if kind == account.Vendor {
-		name = vendorCookie
-	}
+	name := sessionCookie(kind)
 	if c, err := r.Cookie(p.cookieName(name)); err == nil && account.LooksLikeToken(c.Value) {
 		if err := p.cfg.Store.DeleteSession(r.Context(), account.HashToken(c.Value)); err != nil {
 			p.cfg.Log.Error("ending a session", "err", err)

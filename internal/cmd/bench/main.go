@@ -49,7 +49,7 @@ var (
 )
 
 // parts are the names -skip accepts, in the order they run.
-var parts = []string{"full", "republish", "update", "deb", "download", "facts", "hostsbom", "advisories", "scan"}
+var parts = []string{"full", "republish", "update", "deb", "download", "maven", "leases", "facts", "hostsbom", "advisories", "scan"}
 
 // atExit holds clean-ups (servers, gpg-agent, the scratch directory) that
 // run on success and on failure alike, newest first.
@@ -86,7 +86,7 @@ func main() {
 	defer cleanup()
 	fmt.Printf("enmei bench on %d CPUs, %s\n", cpus(), time.Now().Format(time.RFC3339))
 	run := map[string]func(){"full": benchFull, "republish": benchRepublish, "update": benchUpdate,
-		"deb": benchDeb, "download": benchDownload, "facts": benchPublishFacts, "hostsbom": benchHostSBOM, "advisories": benchAdvisories, "scan": benchScan}
+		"deb": benchDeb, "download": benchDownload, "maven": benchMaven, "leases": benchLeases, "facts": benchPublishFacts, "hostsbom": benchHostSBOM, "advisories": benchAdvisories, "scan": benchScan}
 	for _, p := range parts {
 		if !skipped[p] {
 			run[p]()
@@ -426,9 +426,26 @@ func benchDownload() {
 	signedName := "Packages/b/bench-big-1.0-1.x86_64.rpm"
 
 	// nginx serving a copy of the same bytes.
-	nginxRoot := filepath.Join(*work, "nginx")
+	nurl := startNginx("dl", func(dst string) {
+		sh("curl", "-sf", "-o", dst, "-H", auth, "http://"+addr+"/repos/b/"+signedName)
+	})
+	var ours, peer []float64
+	for i := 0; i < *runs; i++ {
+		ours = append(ours, wrk("http://"+addr+"/repos/b/"+signedName, auth))
+		peer = append(peer, wrk(nurl, ""))
+	}
+	mo, mp := medianF(ours), medianF(peer)
+	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "enmeid (Basic auth, entitlement check)", mo, roundAll(ours))
+	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "nginx (static, sendfile)", mp, roundAll(peer))
+	fmt.Printf("ratio enmeid/nginx: %.2f\n", mo/mp)
+}
+
+// startNginx runs nginx serving one file, which fill writes, and returns
+// its URL.
+func startNginx(name string, fill func(dst string)) string {
+	nginxRoot := filepath.Join(*work, "nginx-"+name)
 	check(os.MkdirAll(filepath.Join(nginxRoot, "www"), 0o755))
-	sh("curl", "-sf", "-o", filepath.Join(nginxRoot, "www/pkg.rpm"), "-H", auth, "http://"+addr+"/repos/b/"+signedName)
+	fill(filepath.Join(nginxRoot, "www/file"))
 	naddr := freeAddr()
 	conf := fmt.Sprintf(`daemon off; user root; worker_processes auto; pid %[1]s/nginx.pid; error_log %[1]s/error.log;
 events { worker_connections 1024; }
@@ -443,16 +460,7 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;
 	// SIGTERM, not SIGKILL: nginx's master must take its workers down too.
 	atExit = append(atExit, func() { ng.Process.Signal(syscall.SIGTERM); ng.Wait() })
 	waitPort(naddr)
-
-	var ours, peer []float64
-	for i := 0; i < *runs; i++ {
-		ours = append(ours, wrk("http://"+addr+"/repos/b/"+signedName, auth))
-		peer = append(peer, wrk("http://"+naddr+"/pkg.rpm", ""))
-	}
-	mo, mp := medianF(ours), medianF(peer)
-	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "enmeid (Basic auth, entitlement check)", mo, roundAll(ours))
-	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "nginx (static, sendfile)", mp, roundAll(peer))
-	fmt.Printf("ratio enmeid/nginx: %.2f\n", mo/mp)
+	return "http://" + naddr + "/file"
 }
 
 var transferRE = regexp.MustCompile(`Transfer/sec:\s+([\d.]+)([KMG]B)`)

@@ -237,6 +237,7 @@ CREATE TABLE webhook_deliveries (id {{serial}}, webhook_id TEXT NOT NULL, body {
   sent_at {{int64}} NOT NULL DEFAULT 0);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_at)
 `, `
+ALTER TABLE license_keys ADD COLUMN seat_clock {{int64}} NOT NULL DEFAULT 0;
 ALTER TABLE hosts ADD COLUMN lease_ttl {{int64}} NOT NULL DEFAULT 0;
 ALTER TABLE hosts ADD COLUMN lease_expires {{int64}} NOT NULL DEFAULT 0;
 CREATE INDEX hosts_lease ON hosts(key_id, lease_expires);
@@ -466,6 +467,26 @@ func scanHost(sc scanner) (store.Host, error) {
 // liveSeats is the condition on hosts (h) for holding a seat at a time (?).
 const liveSeats = `(h.lease_ttl = 0 OR h.lease_expires > ?)`
 
+// seatClock is the time a seat decision of the key is made at: t, or the
+// time of the key's latest decision if that is later. Decisions of one key
+// hold its lock, so their times never go backwards, whatever the clocks of
+// the replicas or a request that waited for the lock: a lease found ended
+// by one decision is never found live by a later one. It runs in the
+// decision's transaction, which holds the key.
+func (s *DB) seatClock(ctx context.Context, tx *sql.Tx, keyID string, t time.Time) (int64, error) {
+	var last int64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT seat_clock FROM license_keys WHERE id = ? `+s.d.ForUpdate), keyID).Scan(&last); err != nil {
+		return 0, err
+	}
+	now := max(ms(t), last)
+	if now != last {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE license_keys SET seat_clock = ? WHERE id = ?`), now, keyID); err != nil {
+			return 0, err
+		}
+	}
+	return now, nil
+}
+
 // freeSeat returns ErrNoSeat unless the key has fewer live seats at now
 // than quantity. It runs in the claim's transaction, which holds the key.
 func (s *DB) freeSeat(ctx context.Context, tx *sql.Tx, keyID string, now int64, quantity int) error {
@@ -524,7 +545,13 @@ func (s *DB) ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, 
 				return err
 			}
 		}
-		now := ms(claim.Now)
+		if claim.Clock != nil {
+			claim.Now = claim.Clock()
+		}
+		now, err := s.seatClock(ctx, tx, key.ID, claim.Now)
+		if err != nil {
+			return err
+		}
 		end := leaseEnd(now, claim.Lease)
 		host, err = scanHost(tx.QueryRowContext(ctx, s.q(`SELECT `+hostCols+` FROM hosts WHERE key_id = ? AND machine_id = ?`), key.ID, claim.MachineID))
 		if err == nil {
@@ -601,16 +628,29 @@ func (s *DB) ReleaseSeat(ctx context.Context, supportID, hostID string) error {
 
 // TouchHost implements store.Store.
 func (s *DB) TouchHost(ctx context.Context, hostID string, t time.Time) error {
-	now := ms(t)
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE hosts SET last_seen = ?,
+		var keyID string
+		var ttl int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT key_id, lease_ttl FROM hosts WHERE id = ?`), hostID).Scan(&keyID, &ttl)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.E(errs.NotFound, "no host %q", hostID)
+		}
+		if err != nil {
+			return err
+		}
+		now := ms(t)
+		if ttl > 0 {
+			// A renewal is a seat decision: it must not revive a lease a
+			// claim already found ended.
+			if now, err = s.seatClock(ctx, tx, keyID, t); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE hosts SET last_seen = ?,
 			lease_expires = CASE WHEN lease_ttl > 0 AND lease_expires > ? THEN ? + lease_ttl ELSE lease_expires END WHERE id = ?`),
 			now, now, now, hostID)
 		if err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errs.E(errs.NotFound, "no host %q", hostID)
 		}
 		// Only a live lease's span ends after now; a server seat's is open.
 		_, err = tx.ExecContext(ctx, s.q(`UPDATE seat_spans SET end_at = (SELECT lease_expires FROM hosts WHERE id = ?)
@@ -628,8 +668,8 @@ func (s *DB) Heartbeat(ctx context.Context, hostID string, t time.Time, check fu
 			return notFound(err, "no host %q", hostID)
 		}
 		// Lock the key as a claim does, so heartbeats and claims count seats one at a time.
-		var keyID string
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM license_keys WHERE id = ? `+s.d.ForUpdate), h.KeyID).Scan(&keyID); err != nil {
+		now, err := s.seatClock(ctx, tx, h.KeyID, t)
+		if err != nil {
 			return err
 		}
 		c, err := scanContract(tx.QueryRowContext(ctx, s.q(`SELECT `+contractCols+` FROM contracts WHERE support_id = ?`), h.SupportID))
@@ -641,7 +681,6 @@ func (s *DB) Heartbeat(ctx context.Context, hostID string, t time.Time, check fu
 				return err
 			}
 		}
-		now := ms(t)
 		end := leaseEnd(now, h.LeaseTTL)
 		switch {
 		case h.LeaseTTL == 0:

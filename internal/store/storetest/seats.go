@@ -277,3 +277,22 @@ func testDevelopers(t *testing.T, s store.Store) {
 	}
 	wantKind(t, "SetDeveloperPassword(nope)", s.SetDeveloperPassword(ctx, "nope", "x", changed), errs.NotFound)
 }
+
+// testStaleRenewal: a renewal timed before a decision that already found
+// its lease ended (a request that waited, a replica whose clock is behind)
+// does not bring the lease back beside the seat given away.
+func testStaleRenewal(t *testing.T, s store.Store) {
+	k := contract(t, s, "C", 1)
+	t0 := claimTime
+	a, _, err := s.ClaimSeat(ctx, lease(k, "a", t0, 10*time.Second))
+	must(t, err)
+	_, _, err = s.ClaimSeat(ctx, lease(k, "b", t0.Add(11*time.Second), 10*time.Second))
+	must(t, err) // a's lease ended at +10 s: b has the one seat
+	must(t, s.TouchHost(ctx, a.ID, t0.Add(9*time.Second)))
+	if _, err := s.Heartbeat(ctx, a.ID, t0.Add(9*time.Second), nil); !errors.Is(err, store.ErrNoSeat) {
+		t.Errorf("a stale heartbeat of the ended lease = %v, want ErrNoSeat", err)
+	}
+	if n := liveCount(t, s, "C", t0.Add(12*time.Second)); n != 1 {
+		t.Errorf("%d live seats on a quantity of 1 after stale renewals", n)
+	}
+}

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SeatLeases", testSeatLeases},
 		{"SeatPeaks", testSeatPeaks},
 		{"ConcurrentLeases", testConcurrentLeases},
+		{"StaleRenewal", testStaleRenewal},
 		{"Developers", testDevelopers},
 	}
 	for _, tt := range tests {
