@@ -99,11 +99,7 @@ Call it more often than the lease length: from a container's health check
 }
 
 func (a *app) heartbeat(ctx context.Context) error {
-	st, err := LoadState(a.root)
-	if err != nil {
-		return err
-	}
-	c, err := st.client(a.root, a.env)
+	st, c, err := a.registered()
 	if err != nil {
 		return err
 	}

@@ -161,6 +161,19 @@ func (s *HostState) files(caPEM []byte) ([]file, error) {
 	return append(out, file{statePath, data, 0o600}), nil
 }
 
+// registered loads host.json and makes the API client it describes.
+func (a *app) registered() (*HostState, *client, error) {
+	st, err := LoadState(a.root)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := st.client(a.root, a.env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, c, nil
+}
+
 // client makes the API client host.json describes: its server, its CA copy
 // and its proxy (or, when register used none, the environment's).
 func (s *HostState) client(root string, env func(string) string) (*client, error) {

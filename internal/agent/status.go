@@ -66,11 +66,7 @@ func (a *app) statusCommand() *cobra.Command {
 }
 
 func (a *app) status(ctx context.Context) error {
-	st, err := LoadState(a.root)
-	if err != nil {
-		return err
-	}
-	c, err := st.client(a.root, a.env)
+	st, c, err := a.registered()
 	if err != nil {
 		return err
 	}

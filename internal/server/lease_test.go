@@ -11,10 +11,10 @@ import (
 	"github.com/enmei-project/enmei/internal/api"
 )
 
-// heartbeat posts the fixture host's heartbeat and returns the status and body.
-func (f *fixture) heartbeat(t *testing.T, cred api.RegisterResponse) (int, string) {
+// as makes a request with a host's credential and returns the status and body.
+func (f *fixture) as(t *testing.T, cred api.RegisterResponse, method, path string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/heartbeat", nil)
+	req, _ := http.NewRequest(method, f.srv.URL+path, nil)
 	req.SetBasicAuth(cred.HostID, cred.Secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -25,17 +25,14 @@ func (f *fixture) heartbeat(t *testing.T, cred api.RegisterResponse) (int, strin
 	return resp.StatusCode, string(body)
 }
 
+func (f *fixture) heartbeat(t *testing.T, cred api.RegisterResponse) (int, string) {
+	t.Helper()
+	return f.as(t, cred, "POST", "/api/v1/heartbeat")
+}
+
 func (f *fixture) getAs(t *testing.T, cred api.RegisterResponse, path string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
-	req.SetBasicAuth(cred.HostID, cred.Secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return f.as(t, cred, "GET", path)
 }
 
 // TestLeases: an ephemeral seat lasts its lease unless renewed, by

@@ -403,12 +403,7 @@ func benchDownload() {
 		"--start", "2020-01-01", "--end", "2099-12-31", "--contact", "bench@example.com")
 	check(json.Unmarshal([]byte(out), &c))
 
-	addr := freeAddr()
-	srv := exec.Command(*enmeid, "serve", "--addr", addr)
-	srv.Env = append(os.Environ(), "ENMEI_DATA="+store)
-	check(srv.Start())
-	atExit = append(atExit, func() { srv.Process.Kill(); srv.Wait() })
-	waitPort(addr)
+	addr := serve(store)
 	root := filepath.Join(*work, "dl-root")
 	check(os.MkdirAll(filepath.Join(root, "etc"), 0o755))
 	check(os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("ID=almalinux\n"), 0o644))
@@ -438,6 +433,17 @@ func benchDownload() {
 	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "enmeid (Basic auth, entitlement check)", mo, roundAll(ours))
 	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "nginx (static, sendfile)", mp, roundAll(peer))
 	fmt.Printf("ratio enmeid/nginx: %.2f\n", mo/mp)
+}
+
+// serve runs enmeid serve on a data directory and returns its address.
+func serve(data string, args ...string) string {
+	addr := freeAddr()
+	srv := exec.Command(*enmeid, append([]string{"serve", "--addr", addr}, args...)...)
+	srv.Env = append(os.Environ(), "ENMEI_DATA="+data)
+	check(srv.Start())
+	atExit = append(atExit, func() { srv.Process.Kill(); srv.Wait() })
+	waitPort(addr)
+	return addr
 }
 
 // startNginx runs nginx serving one file, which fill writes, and returns

@@ -9,7 +9,6 @@ import (
 	"math/rand"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -37,12 +36,7 @@ func benchMaven() {
 	out := admin(store, "--json", "contract", "add", "--customer", "bench", "--product", "spring-5.3", "--plan", "developer", "--quantity", "5",
 		"--start", "2020-01-01", "--end", "2099-12-31", "--contact", "bench@example.com")
 	check(json.Unmarshal([]byte(out), &c))
-	addr := freeAddr()
-	srv := exec.Command(*enmeid, "serve", "--addr", addr)
-	srv.Env = append(os.Environ(), "ENMEI_DATA="+store)
-	check(srv.Start())
-	atExit = append(atExit, func() { srv.Process.Kill(); srv.Wait() })
-	waitPort(addr)
+	addr := serve(store)
 	url := "http://" + addr + "/maven/spring-5.3/bench/big/1.0/big-1.0.jar"
 	auth := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(c.Account+":"+c.Password))
 	nurl := startNginx("mvn", func(dst string) { check(copyFile(filepath.Join(dir, "big-1.0.jar"), dst)) })
@@ -76,13 +70,7 @@ func benchLeases() {
 	check(json.Unmarshal([]byte(out), &c))
 	// The registration API needs the signing key, made by the first publish.
 	admin(store, "signing-key", "export")
-	addr := freeAddr()
-	srv := exec.Command(*enmeid, "serve", "--addr", addr, "--api-rate", "100000", "--api-burst", "100000")
-	srv.Env = append(os.Environ(), "ENMEI_DATA="+store)
-	srv.Stderr = io.Discard
-	check(srv.Start())
-	atExit = append(atExit, func() { srv.Process.Kill(); srv.Wait() })
-	waitPort(addr)
+	addr := serve(store, "--api-rate", "100000", "--api-burst", "100000")
 
 	type grant struct{ from, to time.Time }
 	type refusal struct{ sent, got time.Time }
