@@ -84,6 +84,50 @@ func mavenVendor(t *testing.T) (*vendor, developerContract) {
 	return v, c
 }
 
+// TestDeveloperAccount: the support certificate carries the account and
+// the initial password; account show never shows the password; a lost
+// password is reset only under the vendor's --allow-password-reset policy.
+func TestDeveloperAccount(t *testing.T) {
+	v := newVendor(t, "")
+	v.must("product", "add", "spring-5.3", "--name", "Spring Framework 5.3 ELS", "--format", "maven")
+	v.must("product", "add", "el9", "--name", "EL9", "--format", "rpm")
+	pdf := filepath.Join(t.TempDir(), "cert.pdf")
+	args := []string{"contract", "add", "--customer", "開発株式会社", "--plan", "developer", "--quantity", "5",
+		"--start", date(today().AddDate(0, -1, 0)), "--end", date(today().AddDate(1, 0, 0)), "--contact", "dev@example.co.jp"}
+	if r := v.admin(append(args, "--product", "el9")...); r.code == 0 || !strings.Contains(r.stderr, "maven") {
+		t.Errorf("a developer contract for an rpm product: exit %d\n%s", r.code, r.stderr)
+	}
+	var c developerContract
+	v.mustJSON(&c, append(args, "--product", "spring-5.3", "--certificate-out", pdf)...)
+	text, err := exec.Command("pdftotext", "-layout", pdf, "-").Output()
+	must(t, err)
+	for _, want := range []string{c.Account, c.Password, "開発者 / developer", "Initial password"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the support certificate lacks %q", want)
+		}
+	}
+	show := v.must("account", "show", c.SupportID)
+	if !strings.Contains(show, c.Account) || strings.Contains(show, c.Password) || !strings.Contains(show, "initial") {
+		t.Errorf("account show:\n%s", show)
+	}
+	if r := v.admin("account", "reset", c.SupportID); r.code == 0 || !strings.Contains(r.stderr, "--allow-password-reset") {
+		t.Errorf("account reset without the policy: exit %d\n%s", r.code, r.stderr)
+	}
+	var reset struct{ Password string }
+	v.mustJSON(&reset, "--allow-password-reset", "account", "reset", c.SupportID)
+	if len(reset.Password) < 12 || reset.Password == c.Password {
+		t.Fatalf("account reset printed %q", reset.Password)
+	}
+	v.serve()
+	jar := v.url + "/maven/spring-5.3/"
+	if resp, _ := get(t, "GET", jar, c.Account, c.Password, nil); resp.StatusCode != 401 {
+		t.Errorf("the password before the reset gets %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := get(t, "GET", jar, c.Account, reset.Password, nil); resp.StatusCode != 200 {
+		t.Errorf("the reset password gets %d, want 200", resp.StatusCode)
+	}
+}
+
 // TestMaven: the real mvn resolves an artifact from enmei with the
 // developer account, fails with 401 on a wrong password, deploys a new
 // version with an admin token (a second deploy of it is refused), and a
