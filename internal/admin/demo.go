@@ -1,17 +1,23 @@
 package admin
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/enmei-project/enmei/internal/account"
 	"github.com/enmei-project/enmei/internal/advisory"
 	"github.com/enmei-project/enmei/internal/demo"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/mavenrepo"
 	"github.com/enmei-project/enmei/internal/publish"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
@@ -23,6 +29,11 @@ import (
 type demoState struct {
 	SupportID string            `json:"support_id"`
 	Keys      map[string]string `json:"keys"` // product → licence key
+	// The demo's developer-plan contract. Its password is kept (in the
+	// demo only) so every start can print it.
+	DevSupportID string `json:"dev_support_id,omitempty"`
+	DevAccount   string `json:"dev_account,omitempty"`
+	DevPassword  string `json:"dev_password,omitempty"`
 }
 
 const (
@@ -30,6 +41,7 @@ const (
 	demoDebProduct = "demo-debian12"
 	demoRPMRepo    = "demo-el9-x86_64"
 	demoDebRepo    = "demo-debian12-main"
+	demoMaven      = "demo-java-1.0"
 )
 
 // seedDemo creates the demo catalogue on first use and prints how to try it.
@@ -53,6 +65,10 @@ func (a *app) seedDemo(ctx context.Context, key *sign.Key, public string) error 
 	fmt.Fprintf(w, "\nenmei demo is ready.\n  portal:      %s/\n  security:    %s/security/\n  support ID:  %s\n", public, public, st.SupportID)
 	fmt.Fprintf(w, "\nOn an AlmaLinux/Rocky/RHEL host (as root):\n  enmei register --server %s --key %s\n  dnf install -y enmei-demo-hello\n", public, st.Keys[demoRPMProduct])
 	fmt.Fprintf(w, "\nOn a Debian/Ubuntu host (as root):\n  enmei register --server %s --key %s\n  apt-get update && apt-get install -y enmei-demo-hello\n", public, st.Keys[demoDebProduct])
+	if st.DevAccount != "" {
+		fmt.Fprintf(w, "\nDeveloper plan (Maven repository %s/maven/%s/, account page %s/developer/):\n  account %s, password %s\n",
+			public, demoMaven, public, st.DevAccount, st.DevPassword)
+	}
 	customer, admin, err := a.demoLinks(ctx, st.SupportID, public)
 	if err != nil {
 		return err
@@ -189,6 +205,9 @@ func (a *app) createDemo(ctx context.Context, key *sign.Key) (demoState, error) 
 	for i, p := range c.Products {
 		st.Keys[p] = keys.Keys[i]
 	}
+	if st.DevSupportID, st.DevAccount, st.DevPassword, err = a.demoDeveloper(ctx, today); err != nil {
+		return demoState{}, fmt.Errorf("seeding the demo Maven repository: %w", err)
+	}
 	raw, _ := json.Marshal(st)
 	stored, err := a.st.PutSettingIfAbsent(ctx, "demo", raw)
 	if err != nil {
@@ -200,4 +219,41 @@ func (a *app) createDemo(ctx context.Context, key *sign.Key) (demoState, error) 
 		return demoState{}, err
 	}
 	return final, nil
+}
+
+// demoDeveloper publishes a small Java library and its source archive to a
+// maven product and sells it on the developer plan.
+func (a *app) demoDeveloper(ctx context.Context, today time.Time) (supportID, account, password string, err error) {
+	if err := a.st.AddProduct(ctx, store.Product{ID: demoMaven, Name: "enmei demo Java library 1.0 ELS", Format: "maven"}); err != nil && !errs.Is(err, errs.Exists) {
+		return "", "", "", err
+	}
+	var jar bytes.Buffer
+	zw := zip.NewWriter(&jar)
+	mf, err := zw.Create("META-INF/MANIFEST.MF")
+	if err != nil {
+		return "", "", "", err
+	}
+	io.WriteString(mf, "Manifest-Version: 1.0\r\nCreated-By: enmei demo\r\n\r\n")
+	if err := zw.Close(); err != nil {
+		return "", "", "", err
+	}
+	const pom = `<project><modelVersion>4.0.0</modelVersion><groupId>jp.example.demo</groupId><artifactId>demo-lib</artifactId><version>1.0.1-els1</version></project>`
+	dir := "jp/example/demo/demo-lib/1.0.1-els1/"
+	p := &mavenrepo.Publisher{Store: a.st, Blobs: a.blobs, Now: a.now, Log: a.log}
+	if _, err := p.Publish(ctx, demoMaven, []mavenrepo.Upload{
+		{Path: dir + "demo-lib-1.0.1-els1.pom", Body: strings.NewReader(pom)},
+		{Path: dir + "demo-lib-1.0.1-els1.jar", Body: bytes.NewReader(jar.Bytes())},
+		{Path: mavenrepo.FilesDir + "sources/demo-lib-1.0.1-els1-src.txt", Body: strings.NewReader("The sources of demo-lib 1.0.1-els1 would be here.\n")},
+	}); err != nil {
+		return "", "", "", err
+	}
+	c, issued, err := a.newContract(ctx, store.Contract{
+		Customer: "デモ開発株式会社 (Demo Dev K.K.)", Products: []string{demoMaven}, Plan: "developer", Quantity: 5,
+		Start: today.Format(entitle.DateLayout), End: today.AddDate(1, 0, -1).Format(entitle.DateLayout),
+		Contact: "dev@demo.example.jp",
+	}, "")
+	if err != nil {
+		return "", "", "", err
+	}
+	return c.SupportID, issued.Account, issued.Password, nil
 }

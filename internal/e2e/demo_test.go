@@ -11,9 +11,13 @@ import (
 	"time"
 )
 
-var registerLine = regexp.MustCompile(`enmei register --server (\S+) --key (\S+)`)
+var (
+	registerLine  = regexp.MustCompile(`enmei register --server (\S+) --key (\S+)`)
+	developerLine = regexp.MustCompile(`account (dev-\S+), password (\S+)`)
+)
 
-// startDemo runs `enmeid serve --demo` and returns the register lines it printed.
+// startDemo runs `enmeid serve --demo` and returns the register lines it
+// printed, then the developer account line.
 func startDemo(t *testing.T, data string) (lines [][]string, stop func()) {
 	t.Helper()
 	addr := freePort(t)
@@ -32,8 +36,11 @@ func startDemo(t *testing.T, data string) (lines [][]string, stop func()) {
 	t.Cleanup(stop)
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := registerLine.FindAllStringSubmatch(out.String(), -1); len(m) >= 2 && strings.Contains(out.String(), "apt-get") {
-			return m, stop
+		text := out.String()
+		if m := registerLine.FindAllStringSubmatch(text, -1); len(m) >= 2 && strings.Contains(text, "Vendor console") {
+			if d := developerLine.FindStringSubmatch(text); d != nil {
+				return append(m, d), stop
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -58,10 +65,16 @@ func TestDemo(t *testing.T) {
 	if err != nil || !strings.ContainsAny(string(out), "延命デモ") {
 		t.Errorf("demo lib summary = %q, %v; want the Japanese summary intact", out, err)
 	}
+	// The developer plan: the printed account reads the demo's Maven repository.
+	dev := lines[len(lines)-1]
+	resp, body := get(t, "GET", server+"/maven/demo-java-1.0/jp/example/demo/demo-lib/maven-metadata.xml", dev[1], dev[2], nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<release>1.0.1-els1</release>") {
+		t.Errorf("the demo Maven repository with the printed account: %d %s", resp.StatusCode, body)
+	}
 	stop()
 	again, stop2 := startDemo(t, data)
 	defer stop2()
-	if again[0][2] != rpmKey || again[1][2] != lines[1][2] {
+	if again[0][2] != rpmKey || again[1][2] != lines[1][2] || again[2][1] != dev[1] {
 		t.Errorf("restarted demo printed other keys: %v then %v", lines, again)
 	}
 }
