@@ -137,3 +137,77 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 		t.Errorf("Hosts = %d, %v; want 4", len(hs), err)
 	}
 }
+
+// TestLeasesAcrossReplicas: ephemeral claims and heartbeats from three
+// replicas whose clocks disagree by up to 300 ms never hold more seats at
+// once than the quantity: each key's decisions are timed in the database.
+func TestLeasesAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	replicas := make([]*DB, 3)
+	for i := range replicas {
+		db, err := Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		replicas[i] = db
+	}
+	if err := replicas[0].AddProduct(ctx, store.Product{ID: "p", Name: "P", Format: "rpm"}); err != nil {
+		t.Fatal(err)
+	}
+	const quantity = 3
+	c := store.Contract{SupportID: "C", Customer: "C", Plan: "server", Products: []string{"p"}, Quantity: quantity,
+		Start: "2026-01-01", End: "2026-12-31", Contact: "ops@example.jp", CreatedAt: time.Now()}
+	if err := replicas[1].AddContract(ctx, c, []store.LicenseKey{{ID: "k", ProductID: "p", Hash: []byte("key")}}); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now()
+	skew := []time.Duration{0, -300 * time.Millisecond, 200 * time.Millisecond}
+	var wg sync.WaitGroup
+	for w := range 9 {
+		r := w % len(replicas)
+		clock := func() time.Time { return time.Now().Add(skew[r]) }
+		wg.Go(func() {
+			var mine []string
+			for i := range 24 {
+				// Renew for a while, then let the lease end.
+				if i%3 == 2 && i < 9 && len(mine) > 0 {
+					if _, err := replicas[r].Heartbeat(ctx, mine[len(mine)-1], clock(), nil); err != nil && !errors.Is(err, store.ErrNoSeat) {
+						t.Error(err)
+					}
+					continue
+				}
+				m := fmt.Sprintf("w%d-%d", w, i)
+				h, _, err := replicas[r].ClaimSeat(ctx, store.SeatClaim{KeyHash: []byte("key"), MachineID: m, NewHostID: "h-" + m,
+					SecretHash: []byte("s"), Clock: clock, Lease: 400 * time.Millisecond})
+				switch {
+				case err == nil:
+					mine = append(mine, h.ID)
+				case !errors.Is(err, store.ErrNoSeat):
+					t.Error(err)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	spans, err := replicas[0].SeatSpans(ctx, "C", base.Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spans) <= quantity {
+		t.Fatalf("only %d leases were granted: nothing expired", len(spans))
+	}
+	for _, at := range spans {
+		live := 0
+		for _, sp := range spans {
+			if !sp.Start.After(at.Start) && (sp.End.IsZero() || sp.End.After(at.Start)) {
+				live++
+			}
+		}
+		if live > quantity {
+			t.Fatalf("%d seats held at %v across replicas, more than %d", live, at.Start, quantity)
+		}
+	}
+}
