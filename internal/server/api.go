@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -78,6 +79,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		Lease:      lease,
 		Check:      func(c store.Contract) error { return entitle.CheckValid(c, now) },
 	})
+	if errors.Is(err, store.ErrNoSeat) {
+		err = s.noSeat(ctx, lk.SupportID, "")
+	}
 	if err != nil {
 		s.refused(w, r, err)
 		return
@@ -241,13 +245,22 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request) {
 	case errs.Is(err, errs.NotFound):
 		err = errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered, its seat released, or its lease ended long ago): run enmei register again")
 	case errors.Is(err, store.ErrNoSeat):
-		err = errs.E(errs.Entitlement, "this host's lease ended and no seat left on the licence key is free (%s): wait for another host's lease to end or unregister one, then run enmei heartbeat again", host.SupportID)
+		err = s.noSeat(r.Context(), host.SupportID, "this host's lease ended and ")
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, api.Heartbeat{HostID: host.ID, Lease: leaseOf(host)})
+}
+
+// noSeat is the refusal of a seat, naming the quantity in use.
+func (s *Server) noSeat(ctx context.Context, supportID, prefix string) error {
+	c, err := s.cfg.Store.Contract(ctx, supportID)
+	if err != nil {
+		return store.ErrNoSeat
+	}
+	return errs.Wrap(errs.Entitlement, store.ErrNoSeat, fmt.Sprintf("%sno seat left on this licence key: all %d seats of contract %s are in use; unregister a host, wait for an ephemeral host's lease to end, ask the vendor to release a lost host's seat, or buy more", prefix, c.Quantity, supportID))
 }
 
 // leaseOf is a host's lease for the API (nil for a server seat).

@@ -48,7 +48,7 @@ func TestLeases(t *testing.T) {
 	if err := json.Unmarshal(body, &eph); err != nil || eph.Lease == nil || eph.Lease.TTLMS != 6000 || !eph.Lease.Expires.Equal(f.clock().Add(6*time.Second)) {
 		t.Fatalf("register answer lease = %+v, %v; want 6 s from now", eph.Lease, err)
 	}
-	if code, body := f.register(t, api.RegisterRequest{Key: f.key, MachineID: "container-0000000002", LeaseMS: 6000}); code != 403 || !strings.Contains(string(body), "no seat left") {
+	if code, body := f.register(t, api.RegisterRequest{Key: f.key, MachineID: "container-0000000002", LeaseMS: 6000}); code != 403 || !strings.Contains(string(body), "no seat left") || !strings.Contains(string(body), "all 2 seats of contract S") {
 		t.Errorf("a third seat on two: %d %s; want 403 no seat left", code, body)
 	}
 	for _, ms := range []int64{4999, 24*3600*1000 + 1} {
