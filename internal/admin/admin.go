@@ -243,7 +243,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.publicationCommand(), a.contractCommand(), a.seatCommand(), a.signingKeyCommand(),
 		a.gcCommand(), a.migrateCommand(), a.versionCommand(),
 		a.userCommand(), a.tokenCommand(), a.outboxCommand(), a.caCommand(), a.certCommand(), a.bundleCommand(),
-		a.advisoryCommand(), a.cveCommand(), a.webhookCommand(), a.accountCommand())
+		a.advisoryCommand(), a.cveCommand(), a.webhookCommand(), a.accountCommand(), a.quoteCommand())
 	return root
 }
 
