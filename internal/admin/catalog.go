@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/entitle"
+	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/store"
 )
 
@@ -60,12 +62,116 @@ func (a *app) productCommand() *cobra.Command {
 	}
 	add.Flags().StringVar(&p.Name, "name", "", "display name")
 	add.Flags().StringVar(&p.Format, "format", "", "delivery format: rpm, deb or maven")
-	add.Flags().StringVar(&p.EOL, "eol", "", "end of support, YYYY-MM-DD")
+	add.Flags().StringVar(&p.EOL, "eol", "", "end of service already known, YYYY-MM-DD (new contracts and renewals stop a year before)")
+	add.Flags().BoolVar(&p.InitialOnly, "initial-only", false, "an option sold only with a customer's first contract (e.g. the ELS option)")
 	add.Flags().StringVar(&p.OSID, "os", "", "bind the product to hosts of this OS (os-release ID, e.g. almalinux): register refuses others before taking a seat")
 	add.Flags().StringVar(&p.OSVersion, "os-version", "", "with --os: the OS version it serves (os-release VERSION_ID or its major part, e.g. 9)")
 	add.MarkFlagRequired("name")
 	add.MarkFlagRequired("format")
-	cmd.AddCommand(add)
+	cmd.AddCommand(add, a.productLifecycleCommand(), a.productEndCommand())
+	return cmd
+}
+
+func (a *app) productLifecycleCommand() *cobra.Command {
+	var l entitle.Lifecycle
+	cmd := &cobra.Command{
+		Use:   "lifecycle ID [--full-until DATE] [--security-until DATE] [--extended-until DATE]",
+		Short: "set a product's lifecycle phases (enmei status shows a host's phase)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := entitle.CheckLifecycle(l); err != nil {
+				return exitcode.AsUsage(err)
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			p, err := a.st.Product(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			if f.Changed("full-until") {
+				p.FullUntil = l.FullUntil
+			}
+			if f.Changed("security-until") {
+				p.SecurityUntil = l.SecurityUntil
+			}
+			if f.Changed("extended-until") {
+				p.ExtendedUntil = l.ExtendedUntil
+			}
+			if err := entitle.CheckLifecycle(p.Lifecycle()); err != nil {
+				return err
+			}
+			if err := a.st.UpdateProduct(ctx, p); err != nil {
+				return err
+			}
+			phase := entitle.PhaseAt(p.Lifecycle(), a.now())
+			if a.cfg.JSON {
+				out := productJSON(p)
+				out["phase"], out["phase_until"] = phase.Name, phase.Until
+				return a.printJSON(out)
+			}
+			fmt.Fprintf(a.stdout, "%s: full until %s, security until %s, extended until %s; now: %s %s\n", p.ID,
+				orDash(p.FullUntil), orDash(p.SecurityUntil), orDash(p.ExtendedUntil), orDash(phase.Name), phase.Until)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&l.FullUntil, "full-until", "", "last day of full support, YYYY-MM-DD")
+	cmd.Flags().StringVar(&l.SecurityUntil, "security-until", "", "last day of security support, YYYY-MM-DD")
+	cmd.Flags().StringVar(&l.ExtendedUntil, "extended-until", "", "last day of the extended (ELS) period, YYYY-MM-DD")
+	return cmd
+}
+
+func (a *app) productEndCommand() *cobra.Command {
+	var date string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "end ID --date DATE [--force]",
+		Short: "announce a product's end of service (at least one year ahead)",
+		Long: `Announce the last day of a product's service. It must be at least one year
+ahead (--force allows an exceptional earlier end, with a warning). New contracts
+and renewals for the product are refused from one year before that date;
+contracts already sold run to their end.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			end, err := entitle.ParseDate(date)
+			if err != nil {
+				return exitcode.AsUsage(err)
+			}
+			now := a.now()
+			today := now.In(entitle.Tokyo).Format(entitle.DateLayout)
+			if date < today {
+				return usagef("--date %s is in the past", date)
+			}
+			if soon := end.AddDate(-1, 0, 0).Format(entitle.DateLayout); soon < today {
+				if !force {
+					return errs.E(errs.Invalid, "the end of service %s is less than one year ahead: customers are told at least a year before; pass --force for an exceptional earlier end", date)
+				}
+				fmt.Fprintf(a.stderr, "enmeid: warning: %s ends on %s, less than one year ahead (--force)\n", args[0], date)
+			}
+			if err := a.open(ctx); err != nil {
+				return err
+			}
+			p, err := a.st.Product(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			p.EOL = date
+			if err := a.st.UpdateProduct(ctx, p); err != nil {
+				return err
+			}
+			if a.cfg.JSON {
+				return a.printJSON(productJSON(p))
+			}
+			fmt.Fprintf(a.stdout, "%s ends on %s; new contracts and renewals are refused from %s\n", p.ID, date, entitle.SalesEnd(date))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&date, "date", "", "last day of service, YYYY-MM-DD (Asia/Tokyo)")
+	cmd.Flags().BoolVar(&force, "force", false, "allow an end less than one year ahead (exceptional)")
+	cmd.MarkFlagRequired("date")
 	return cmd
 }
 
@@ -160,7 +266,9 @@ func checkID(what, id string) error {
 }
 
 func productJSON(p store.Product) map[string]any {
-	return map[string]any{"id": p.ID, "name": p.Name, "format": p.Format, "eol": p.EOL, "os": p.OSID, "os_version": p.OSVersion}
+	return map[string]any{"id": p.ID, "name": p.Name, "format": p.Format, "eol": p.EOL, "os": p.OSID, "os_version": p.OSVersion,
+		"full_until": p.FullUntil, "security_until": p.SecurityUntil, "extended_until": p.ExtendedUntil, "initial_only": p.InitialOnly,
+		"sales_end": entitle.SalesEnd(p.EOL)}
 }
 
 func repoJSON(r store.Repo) map[string]any {

@@ -18,16 +18,21 @@ import (
 // contract and repositories are those of the first registration, as they
 // were when a host had only one.
 type StatusReport struct {
-	Server        string               `json:"server"`
-	SupportID     string               `json:"support_id"`
-	HostID        string               `json:"host_id"`
-	Hostname      string               `json:"hostname"`
-	RegisteredAt  time.Time            `json:"registered_at"`
-	LastSeen      time.Time            `json:"last_seen"`
-	Contract      api.Contract         `json:"contract"`
-	Repos         []api.Repo           `json:"repos"`
-	OS            StatusOS             `json:"os"`
-	Fingerprint   string               `json:"fingerprint,omitempty"` // of the signing key register wrote
+	Server       string       `json:"server"`
+	SupportID    string       `json:"support_id"`
+	HostID       string       `json:"host_id"`
+	Hostname     string       `json:"hostname"`
+	RegisteredAt time.Time    `json:"registered_at"`
+	LastSeen     time.Time    `json:"last_seen"`
+	Contract     api.Contract `json:"contract"`
+	Repos        []api.Repo   `json:"repos"`
+	OS           StatusOS     `json:"os"`
+	Fingerprint  string       `json:"fingerprint,omitempty"` // of the signing key register wrote
+	// Phase and PhaseUntil are the lifecycle phase of the host's product
+	// (the first registration whose product has one): full, security,
+	// extended or end, and the phase's last day.
+	Phase         string               `json:"phase,omitempty"`
+	PhaseUntil    string               `json:"phase_until,omitempty"`
 	Registrations []RegistrationStatus `json:"registrations"`
 }
 
@@ -43,6 +48,8 @@ type RegistrationStatus struct {
 	Contract     api.Contract `json:"contract"`
 	Repos        []api.Repo   `json:"repos"`           // as the server grants them, all architectures
 	Lease        *api.Lease   `json:"lease,omitempty"` // an ephemeral seat's lease
+	Phase        string       `json:"phase,omitempty"`
+	PhaseUntil   string       `json:"phase_until,omitempty"`
 	Error        string       `json:"error,omitempty"` // the server's answer when it refused
 }
 
@@ -89,6 +96,10 @@ func (a *app) status(ctx context.Context) error {
 			}
 		} else {
 			rs.Hostname, rs.RegisteredAt, rs.LastSeen, rs.Contract, rs.Lease = s.Hostname, s.RegisteredAt, s.LastSeen, s.Contract, s.Lease
+			rs.Phase, rs.PhaseUntil = s.Phase, s.PhaseUntil
+			if rep.Phase == "" && s.Phase != "" {
+				rep.Phase, rep.PhaseUntil = s.Phase, s.PhaseUntil
+			}
 			if s.Contract.SupportID != "" {
 				rs.SupportID = s.Contract.SupportID
 			}
@@ -174,6 +185,9 @@ func (a *app) printStatus(r *StatusReport) {
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "Registered:   %s\n", when(g.RegisteredAt))
 		fmt.Fprintf(w, "Last seen:    %s\n", when(g.LastSeen))
+		if g.Phase != "" {
+			fmt.Fprintf(w, "Lifecycle:    %s\n", phaseWords(g.Phase, g.PhaseUntil, japanese(a.env)))
+		}
 		if g.Lease != nil {
 			state := "ends"
 			if !g.Lease.Expires.After(time.Now()) {
@@ -199,4 +213,39 @@ func (a *app) printStatus(r *StatusReport) {
 			fmt.Fprintf(w, "%-13s %s (%s)\n", label, repo.ID, strings.Join(detail, ", "))
 		}
 	}
+}
+
+// japanese reports whether the user's locale is Japanese (LANG, LC_ALL,
+// LC_MESSAGES), for the few lines said in words.
+func japanese(env func(string) string) bool {
+	for _, k := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if v := env(k); v != "" {
+			return strings.HasPrefix(v, "ja")
+		}
+	}
+	return false
+}
+
+// phaseWords says a lifecycle phase in English or Japanese.
+func phaseWords(phase, until string, ja bool) string {
+	type words struct{ en, ja string }
+	names := map[string]words{
+		"full":     {"full support", "フルサポート期間"},
+		"security": {"security support", "セキュリティサポート期間"},
+		"extended": {"extended lifecycle support (ELS)", "延長サポート (ELS) 期間"},
+		"end":      {"end of service: no more updates", "サービス終了 (更新の提供はありません)"},
+	}
+	n, ok := names[phase]
+	if !ok {
+		n = words{phase, phase}
+	}
+	switch {
+	case until == "" && ja:
+		return n.ja
+	case until == "":
+		return n.en
+	case ja:
+		return n.ja + "、" + until + " まで"
+	}
+	return n.en + " until " + until
 }

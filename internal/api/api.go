@@ -113,6 +113,10 @@ type Status struct {
 	Contract     Contract  `json:"contract"`
 	Repos        []Repo    `json:"repos"`
 	Lease        *Lease    `json:"lease,omitempty"` // an ephemeral seat's lease
+	// Phase and PhaseUntil are the lifecycle phase of the host's product
+	// today (full, security, extended, end) and its last day.
+	Phase      string `json:"phase,omitempty"`
+	PhaseUntil string `json:"phase_until,omitempty"`
 }
 
 // Error is the body of every error response.

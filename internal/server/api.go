@@ -224,10 +224,15 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.noteSeen(host, s.cfg.Now())
-	writeJSON(w, api.Status{
+	st := api.Status{
 		HostID: host.ID, Hostname: host.Hostname, RegisteredAt: host.RegisteredAt, LastSeen: host.LastSeen,
 		Contract: contract, Repos: repos, Lease: leaseOf(host),
-	})
+	}
+	if p, err := s.cfg.Store.Product(r.Context(), host.ProductID); err == nil {
+		ph := entitle.PhaseAt(p.Lifecycle(), s.cfg.Now())
+		st.Phase, st.PhaseUntil = ph.Name, ph.Until
+	}
+	writeJSON(w, st)
 }
 
 // heartbeat renews the host's lease, or takes a seat again for a lease

@@ -27,6 +27,19 @@ type Product struct {
 	// (os-release ID and the major VERSION_ID); "" for none.
 	OSID      string
 	OSVersion string
+	// FullUntil, SecurityUntil and ExtendedUntil are the last days of the
+	// product's lifecycle phases ("" when not set); EOL ends them all.
+	FullUntil     string
+	SecurityUntil string
+	ExtendedUntil string
+	// InitialOnly marks an option sold only with a customer's first
+	// contract (the seed's ELS option).
+	InitialOnly bool
+}
+
+// Lifecycle is the product's phases as the entitlement rules read them.
+func (p Product) Lifecycle() entitle.Lifecycle {
+	return entitle.Lifecycle{FullUntil: p.FullUntil, SecurityUntil: p.SecurityUntil, ExtendedUntil: p.ExtendedUntil, End: p.EOL}
 }
 
 // Repo is a repository of a product.
@@ -161,6 +174,10 @@ type Catalog interface {
 	AddProduct(ctx context.Context, p Product) error
 	Product(ctx context.Context, id string) (Product, error)
 	Products(ctx context.Context) ([]Product, error)
+	// UpdateProduct replaces a product's name, end of service, lifecycle
+	// and initial-only flag (NotFound if unknown); its format and OS
+	// binding never change.
+	UpdateProduct(ctx context.Context, p Product) error
 
 	AddRepo(ctx context.Context, r Repo) error
 	Repo(ctx context.Context, id string) (Repo, error)

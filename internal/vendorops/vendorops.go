@@ -9,6 +9,7 @@ package vendorops
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/enmei-project/enmei/internal/account"
@@ -26,6 +27,7 @@ type Store interface {
 	Hosts(ctx context.Context, supportID string, now time.Time) ([]store.Host, error)
 	SeatSpans(ctx context.Context, supportID string, from, to time.Time) ([]store.SeatSpan, error)
 	Contract(ctx context.Context, supportID string) (store.Contract, error)
+	ListContracts(ctx context.Context) ([]store.Contract, error)
 	RenewContract(ctx context.Context, supportID, end string) error
 	ReleaseSeat(ctx context.Context, supportID, hostID string) error
 }
@@ -74,6 +76,14 @@ func (o *Ops) NewContractWith(ctx context.Context, c store.Contract, before func
 		if err != nil {
 			return c, out, err
 		}
+		if err := entitle.CheckOnSale(p.ID, p.EOL, o.Now()); err != nil {
+			return c, out, err
+		}
+		if p.InitialOnly {
+			if err := o.firstContract(ctx, c.Customer, p.ID); err != nil {
+				return c, out, err
+			}
+		}
 		if c.Plan == "developer" {
 			if p.Format != "maven" {
 				return c, out, errs.E(errs.Invalid, "product %s is delivered as %s packages to registered hosts, which the developer plan does not cover: the developer plan is for maven-format products; use the server or container plan", p.ID, p.Format)
@@ -107,6 +117,21 @@ func (o *Ops) NewContractWith(ctx context.Context, c store.Contract, before func
 		return c, Issued{}, err
 	}
 	return c, out, nil
+}
+
+// firstContract refuses an initial-only option for a customer who already
+// has a contract: the option is sold only with the first one.
+func (o *Ops) firstContract(ctx context.Context, customer, productID string) error {
+	all, err := o.Store.ListContracts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if strings.EqualFold(strings.TrimSpace(c.Customer), strings.TrimSpace(customer)) {
+			return errs.E(errs.Invalid, "product %s is an option sold only with a customer's first contract, and %s already has contract %s", productID, c.Customer, c.SupportID)
+		}
+	}
+	return nil
 }
 
 // DailyPeaks returns the peak of concurrent seats per day and product of a
@@ -145,6 +170,17 @@ func (o *Ops) Renew(ctx context.Context, supportID, end string) (store.Contract,
 	}
 	if end == c.End {
 		return c, errs.E(errs.Invalid, "the contract already ends on %s", end)
+	}
+	if end > c.End {
+		for _, id := range c.Products {
+			p, err := o.Store.Product(ctx, id)
+			if err != nil {
+				return c, err
+			}
+			if err := entitle.CheckOnSale(p.ID, p.EOL, o.Now()); err != nil {
+				return c, errs.E(errs.Invalid, "contract %s cannot be renewed: %s", c.SupportID, err.Error())
+			}
+		}
 	}
 	if err := o.Store.RenewContract(ctx, c.SupportID, end); err != nil {
 		return c, err

@@ -249,6 +249,11 @@ CREATE INDEX seat_spans_contract ON seat_spans(support_id, start_at);
 INSERT INTO seat_spans (host_id, support_id, product_id, start_at, end_at) SELECT id, support_id, product_id, registered_at, 0 FROM hosts;
 CREATE TABLE developer_accounts (name TEXT PRIMARY KEY, support_id TEXT NOT NULL UNIQUE REFERENCES contracts(support_id),
   password_hash TEXT NOT NULL, created_at {{int64}} NOT NULL, changed_at {{int64}} NOT NULL DEFAULT 0)
+`, `
+ALTER TABLE products ADD COLUMN full_until TEXT NOT NULL DEFAULT '';
+ALTER TABLE products ADD COLUMN security_until TEXT NOT NULL DEFAULT '';
+ALTER TABLE products ADD COLUMN extended_until TEXT NOT NULL DEFAULT '';
+ALTER TABLE products ADD COLUMN initial_only INTEGER NOT NULL DEFAULT 0
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -292,7 +297,8 @@ func notFound(err error, format string, args ...any) error {
 
 // AddProduct implements store.Store.
 func (s *DB) AddProduct(ctx context.Context, p store.Product) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO products (`+productCols+`) VALUES (?, ?, ?, ?, ?, ?)`), p.ID, p.Name, p.Format, p.EOL, p.OSID, p.OSVersion)
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO products (`+productCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), p.ID, p.Name, p.Format, p.EOL, p.OSID, p.OSVersion,
+		p.FullUntil, p.SecurityUntil, p.ExtendedUntil, boolInt(p.InitialOnly))
 	if err != nil && s.d.IsUnique(err) {
 		return errs.E(errs.Exists, "product %q already exists", p.ID)
 	}
@@ -302,12 +308,34 @@ func (s *DB) AddProduct(ctx context.Context, p store.Product) error {
 	return nil
 }
 
-const productCols = `id, name, format, eol, os_id, os_version`
+const productCols = `id, name, format, eol, os_id, os_version, full_until, security_until, extended_until, initial_only`
 
 func scanProduct(sc scanner) (store.Product, error) {
 	var p store.Product
-	err := sc.Scan(&p.ID, &p.Name, &p.Format, &p.EOL, &p.OSID, &p.OSVersion)
+	var initial int
+	err := sc.Scan(&p.ID, &p.Name, &p.Format, &p.EOL, &p.OSID, &p.OSVersion, &p.FullUntil, &p.SecurityUntil, &p.ExtendedUntil, &initial)
+	p.InitialOnly = initial != 0
 	return p, err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// UpdateProduct implements store.Catalog.
+func (s *DB) UpdateProduct(ctx context.Context, p store.Product) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE products SET name = ?, eol = ?, full_until = ?, security_until = ?, extended_until = ?, initial_only = ? WHERE id = ?`),
+		p.Name, p.EOL, p.FullUntil, p.SecurityUntil, p.ExtendedUntil, boolInt(p.InitialOnly), p.ID)
+	if err != nil {
+		return fmt.Errorf("updating product %s: %w", p.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "no product %q: add it with enmeid product add", p.ID)
+	}
+	return nil
 }
 
 // Product implements store.Store.

@@ -103,6 +103,18 @@ func testCatalog(t *testing.T, s store.Store) {
 	}
 	_, err = s.Product(ctx, "nope")
 	wantKind(t, "Product(nope)", err, errs.NotFound)
+	// The lifecycle and sales terms change; the format and OS binding never do.
+	up := p
+	up.Name, up.EOL, up.FullUntil, up.SecurityUntil, up.ExtendedUntil, up.InitialOnly = "AlmaLinux 9 ELS", "2035-05-31", "2024-05-31", "2027-05-31", "2032-05-31", true
+	up.Format, up.OSID = "deb", "debian"
+	must(t, s.UpdateProduct(ctx, up))
+	want := up
+	want.Format, want.OSID = p.Format, p.OSID
+	if got, err := s.Product(ctx, "alma9"); err != nil || got != want {
+		t.Errorf("after UpdateProduct = %+v, %v; want %+v", got, err, want)
+	}
+	wantKind(t, "UpdateProduct(nope)", s.UpdateProduct(ctx, store.Product{ID: "nope"}), errs.NotFound)
+	must(t, s.UpdateProduct(ctx, p))
 	all, err := s.Products(ctx)
 	if err != nil || len(all) != 3 || all[0].ID != "alma9" || all[1].ID != "amzn2" || all[2].ID != "deb12" {
 		t.Errorf("Products = %+v, %v; want alma9, amzn2, deb12", all, err)
