@@ -35,16 +35,17 @@ func (a *app) certificate(ctx context.Context, c store.Contract, issued *vendoro
 		}
 		d.InitialPassword = issued.Password
 	}
-	if c.Plan == "developer" {
+	switch {
+	case c.Plan != "developer":
+	case issued != nil:
+		// The first issue: the contract is not stored yet.
+		d.DeveloperAccount = issued.Account
+	default:
 		acct, err := a.st.ContractDeveloperAccount(ctx, c.SupportID)
-		switch {
-		case issued != nil:
-			d.DeveloperAccount = issued.Account
-		case err != nil:
+		if err != nil {
 			return nil, err
-		default:
-			d.DeveloperAccount = acct.Name
 		}
+		d.DeveloperAccount = acct.Name
 	}
 	for _, id := range c.Products {
 		p, err := a.st.Product(ctx, id)

@@ -121,7 +121,7 @@ func (a *app) publishMaven(cmd *cobra.Command, prod store.Product, files []strin
 		if err != nil {
 			return err
 		}
-		c, err := mavenParsePOM(pf)
+		c, err := maven.ParsePOM(pf)
 		if err != nil {
 			return fmt.Errorf("%s: %w", pom, err)
 		}
@@ -202,6 +202,3 @@ func classify(name, artifactID, version string) (classifier, ext string, err err
 	}
 	return "", "", usagef("%s is not named %s-%s[-classifier].ext as the POM's artifact", name, artifactID, version)
 }
-
-// mavenParsePOM reads an artifact's coordinates from its POM.
-var mavenParsePOM = maven.ParsePOM

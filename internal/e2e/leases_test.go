@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/enmei-project/enmei/internal/testutil/pgtest"
 )
 
 type leaseShow struct {
@@ -179,52 +177,42 @@ func TestContainerIdentity(t *testing.T) {
 // seats; exactly 4 win, on SQLite and PostgreSQL. When their leases end,
 // 4 others get in.
 func TestConcurrentEphemeralRegistrations(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			db := ""
-			if backend == "postgres" {
-				db = pgtest.NewDatabase(t)
-			}
-			v := newVendor(t, db)
-			v.catalog()
-			c := v.contract("el9", 4, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
-			v.serve()
-			race := func(offset int) int {
-				var wg sync.WaitGroup
-				codes := make([]int, 16)
-				for i := range codes {
-					h := newHost(t, almaRelease, machineID(800+offset+i))
-					wg.Go(func() {
-						r := h.enmei("register", "--server", v.url, "--key", c.LicenseKey, "--ephemeral", "--lease", "5s")
-						codes[i] = r.code
-						if r.code != 0 && r.code != 3 {
-							t.Errorf("register: exit %d\n%s", r.code, r.stderr)
-						}
-					})
-				}
-				wg.Wait()
-				won := 0
-				for _, code := range codes {
-					if code == 0 {
-						won++
+	onBothDatabases(t, 4, func(t *testing.T, v *vendor, c contractOut) {
+		race := func(offset int) int {
+			var wg sync.WaitGroup
+			codes := make([]int, 16)
+			for i := range codes {
+				h := newHost(t, almaRelease, machineID(800+offset+i))
+				wg.Go(func() {
+					r := h.enmei("register", "--server", v.url, "--key", c.LicenseKey, "--ephemeral", "--lease", "5s")
+					codes[i] = r.code
+					if r.code != 0 && r.code != 3 {
+						t.Errorf("register: exit %d\n%s", r.code, r.stderr)
 					}
+				})
+			}
+			wg.Wait()
+			won := 0
+			for _, code := range codes {
+				if code == 0 {
+					won++
 				}
-				return won
 			}
-			if won := race(0); won != 4 {
-				t.Fatalf("%d of 16 ephemeral registrations won 4 seats", won)
-			}
-			var show leaseShow
-			v.mustJSON(&show, "contract", "show", c.SupportID)
-			if show.SeatsUsed != 4 {
-				t.Errorf("seats_used = %d, want 4", show.SeatsUsed)
-			}
-			time.Sleep(5500 * time.Millisecond)
-			if won := race(100); won != 4 {
-				t.Fatalf("after the leases ended, %d of 16 won 4 seats", won)
-			}
-		})
-	}
+			return won
+		}
+		if won := race(0); won != 4 {
+			t.Fatalf("%d of 16 ephemeral registrations won 4 seats", won)
+		}
+		var show leaseShow
+		v.mustJSON(&show, "contract", "show", c.SupportID)
+		if show.SeatsUsed != 4 {
+			t.Errorf("seats_used = %d, want 4", show.SeatsUsed)
+		}
+		time.Sleep(5500 * time.Millisecond)
+		if won := race(100); won != 4 {
+			t.Fatalf("after the leases ended, %d of 16 won 4 seats", won)
+		}
+	})
 }
 
 // TestContainerBuild: on a registered container host, enmei build-secrets

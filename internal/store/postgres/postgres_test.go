@@ -87,26 +87,35 @@ func TestReopen(t *testing.T) {
 
 // TestClaimsAcrossReplicas: three replicas, each with its own connection
 // pool, claim 30 seats at once on a key of 4: exactly 4 succeed.
-func TestClaimsAcrossReplicas(t *testing.T) {
+// replicas opens three stores on one fresh database holding product p and
+// contract C of quantity seats, whose licence key hashes to "key".
+func replicas(t *testing.T, quantity int) []*DB {
+	t.Helper()
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
-	replicas := make([]*DB, 3)
-	for i := range replicas {
+	out := make([]*DB, 3)
+	for i := range out {
 		db, err := Open(ctx, url)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer db.Close()
-		replicas[i] = db
+		t.Cleanup(func() { db.Close() })
+		out[i] = db
 	}
-	if err := replicas[0].AddProduct(ctx, store.Product{ID: "p", Name: "P", Format: "rpm"}); err != nil {
+	if err := out[0].AddProduct(ctx, store.Product{ID: "p", Name: "P", Format: "rpm"}); err != nil {
 		t.Fatal(err)
 	}
-	c := store.Contract{SupportID: "C", Customer: "C", Plan: "server", Products: []string{"p"}, Quantity: 4,
+	c := store.Contract{SupportID: "C", Customer: "C", Plan: "server", Products: []string{"p"}, Quantity: quantity,
 		Start: "2026-01-01", End: "2026-12-31", Contact: "ops@example.jp", CreatedAt: time.Now()}
-	if err := replicas[1].AddContract(ctx, c, []store.LicenseKey{{ID: "k", ProductID: "p", Hash: []byte("key")}}); err != nil {
+	if err := out[1].AddContract(ctx, c, []store.LicenseKey{{ID: "k", ProductID: "p", Hash: []byte("key")}}); err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+func TestClaimsAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	replicas := replicas(t, 4)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok, full := 0, 0
@@ -143,25 +152,8 @@ func TestClaimsAcrossReplicas(t *testing.T) {
 // once than the quantity: each key's decisions are timed in the database.
 func TestLeasesAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
-	url := pgtest.NewDatabase(t)
-	replicas := make([]*DB, 3)
-	for i := range replicas {
-		db, err := Open(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		replicas[i] = db
-	}
-	if err := replicas[0].AddProduct(ctx, store.Product{ID: "p", Name: "P", Format: "rpm"}); err != nil {
-		t.Fatal(err)
-	}
 	const quantity = 3
-	c := store.Contract{SupportID: "C", Customer: "C", Plan: "server", Products: []string{"p"}, Quantity: quantity,
-		Start: "2026-01-01", End: "2026-12-31", Contact: "ops@example.jp", CreatedAt: time.Now()}
-	if err := replicas[1].AddContract(ctx, c, []store.LicenseKey{{ID: "k", ProductID: "p", Hash: []byte("key")}}); err != nil {
-		t.Fatal(err)
-	}
+	replicas := replicas(t, quantity)
 	base := time.Now()
 	skew := []time.Duration{0, -300 * time.Millisecond, 200 * time.Millisecond}
 	var wg sync.WaitGroup
