@@ -122,7 +122,7 @@ func (r *Root) options(parts string) []string {
 }
 
 // problem lines apt prints while still exiting 0.
-var problem = regexp.MustCompile(`(?m)^(E:|W:|Err:)|NO_PUBKEY|is not signed|couldn't be verified|Unauthorized|401`)
+var problem = regexp.MustCompile(`(?m)^(E:|W:|Err:)|NO_PUBKEY|is not signed|couldn't be verified|Unauthorized`)
 
 // AptGet runs apt-get with args in the root and returns its output; it fails
 // when apt fails or reports an error or signature warning.
