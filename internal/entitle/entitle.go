@@ -31,8 +31,36 @@ type Contract struct {
 	Quantity  int      // per product key
 	Start     string   // YYYY-MM-DD, Asia/Tokyo
 	End       string   // YYYY-MM-DD, Asia/Tokyo, inclusive
-	Contact   string   // technical contact e-mail
+	Contact   string   // technical contact e-mail (as first given; changes are kept beside it)
+	// Lang is the language of the customer's mail: "ja" (default) or "en".
+	Lang string
+	// Inquiries is the inquiry allowance: new matters per contract year,
+	// or Unlimited (one investigated at a time). 0 means DefaultInquiries.
+	Inquiries int
 	CreatedAt time.Time
+}
+
+// DefaultInquiries is the TuxCare rule: 2 new matters per contract year.
+const DefaultInquiries = 2
+
+// Unlimited is the Inquiries of an AlmaLinux Standard contract: unlimited
+// inquiries, one investigated at a time.
+const Unlimited = -1
+
+// Allowance is the contract's inquiries per year with the default applied.
+func (c Contract) Allowance() int {
+	if c.Inquiries == 0 {
+		return DefaultInquiries
+	}
+	return c.Inquiries
+}
+
+// Language is the language of the customer's mail with the default applied.
+func (c Contract) Language() string {
+	if c.Lang == "en" {
+		return "en"
+	}
+	return "ja"
 }
 
 // Tokyo is the zone contract dates are meant in. Japan has no daylight saving
@@ -117,6 +145,12 @@ func CheckNew(c Contract) error {
 	}
 	if !from.Before(until) || c.End < c.Start {
 		return errs.E(errs.Invalid, "the end date %s is before the start date %s", c.End, c.Start)
+	}
+	if c.Lang != "" && c.Lang != "ja" && c.Lang != "en" {
+		return errs.E(errs.Invalid, "language %q is not ja or en", c.Lang)
+	}
+	if c.Inquiries < Unlimited || c.Inquiries > 1000 {
+		return errs.E(errs.Invalid, "inquiries must be 1 to 1000 per contract year, or unlimited")
 	}
 	if a, err := mail.ParseAddress(c.Contact); err != nil || a.Address != c.Contact {
 		return errs.E(errs.Invalid, "technical contact %q is not one e-mail address (use a mailing list for several people)", c.Contact)

@@ -582,7 +582,130 @@ type Store interface {
 	Certificates
 	Tracker
 	Subscriptions
+	Desk
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Ticket is one matter a customer raised with the support desk. Its number
+// is the NNNNNN of the ENM-T-NNNNNN tag mails carry in their subject.
+type Ticket struct {
+	Number    int64
+	SupportID string
+	Subject   string // decoded subject of the mail that opened it
+	Status    string // TicketOpen, TicketWaiting or TicketClosed
+	// Waiting says why a waiting ticket waits: WaitConfirmation (the
+	// customer has not yet confirmed it as a new matter) or WaitAllowance
+	// (the allowance was used up; the vendor decides).
+	Waiting     string
+	Consumed    bool   // it used one inquiry of the allowance
+	YearStart   string // the contract year it was counted in (when consumed)
+	ConfirmWord string // the word a reply must carry to confirm a new matter
+	Lang        string // the customer's language ("ja", "en")
+	Contact     string // the address that opened it; replies go there
+	OpenedAt    time.Time
+	DueAt       time.Time // first response due, in support hours
+	RespondedAt time.Time // the vendor's first answer; zero until then
+	ClosedAt    time.Time
+	VendorFault bool   // closed as caused by the vendor's packages (gives the inquiry back)
+	ScopeLevel  int    // 1–10; 0 until the vendor sets it
+	OutOfScope  string // the vendor's reason, when out of scope
+	Priority    int    // the customer's order for one-at-a-time contracts; 0 unset
+}
+
+// Ticket states.
+const (
+	TicketOpen    = "open"
+	TicketWaiting = "waiting"
+	TicketClosed  = "closed"
+
+	WaitConfirmation = "confirmation"
+	WaitAllowance    = "allowance"
+)
+
+// TicketMessage is one mail of a ticket, in or out.
+type TicketMessage struct {
+	ID          int64
+	Ticket      int64
+	Direction   string // "in" (from the customer) or "out" (from the desk)
+	MessageID   string // without angle brackets
+	From        string
+	Subject     string
+	Text        string
+	Attachments []TicketAttachment
+	At          time.Time
+}
+
+// TicketAttachment is a file a customer sent; its content is a blob.
+type TicketAttachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	Blob        string `json:"blob,omitempty"`    // "" when dropped
+	Dropped     bool   `json:"dropped,omitempty"` // over the size limit: not kept
+}
+
+// TicketChange is what a change of a ticket adds besides the ticket itself:
+// a message and the mails that go out, stored in the same transaction.
+type TicketChange struct {
+	Message *TicketMessage
+	Mails   []Mail
+}
+
+// ContactChange is a requested change of a contract's technical contact.
+type ContactChange struct {
+	SupportID   string
+	Email       string
+	Effective   string // YYYY-MM-DD, the first day the new address is in force
+	RequestedAt time.Time
+}
+
+// Notice is a maintenance notice to the technical contacts of products.
+type Notice struct {
+	ID        int64
+	Title     string
+	Body      string
+	Start     time.Time
+	End       time.Time
+	Products  []string // empty: every product
+	Emergency bool
+	RRule     string // RFC 5545 recurrence; "" for once
+	CreatedAt time.Time
+}
+
+// TicketFilter selects tickets; zero fields select everything.
+type TicketFilter struct {
+	SupportID string
+	Status    string
+}
+
+// Desk is the support desk: tickets, technical-contact changes, notices.
+type Desk interface {
+	// AddTicket stores a new ticket (its Number assigned) and what change
+	// returns for it, in one transaction; an error from change stores nothing.
+	AddTicket(ctx context.Context, t Ticket, change func(Ticket) (TicketChange, error)) (Ticket, error)
+	// ChangeTicket loads ticket n with its contract locked, so allowance
+	// decisions of one contract are serialised, lets change edit it (used
+	// counts the contract's consumed inquiries of a contract year), and
+	// stores the ticket and the change in one transaction.
+	ChangeTicket(ctx context.Context, n int64, change func(t *Ticket, used func(yearStart string) (int, error)) (TicketChange, error)) (Ticket, error)
+	Ticket(ctx context.Context, n int64) (Ticket, error)
+	Tickets(ctx context.Context, f TicketFilter) ([]Ticket, error)
+	TicketMessages(ctx context.Context, n int64) ([]TicketMessage, error)
+	// TicketByMessageID finds the ticket holding a message with one of ids
+	// (NotFound if none).
+	TicketByMessageID(ctx context.Context, ids []string) (Ticket, error)
+	// InquiriesUsed counts a contract's consumed inquiries of a contract year.
+	InquiriesUsed(ctx context.Context, supportID, yearStart string) (int, error)
+	// ContractsByContact lists contracts whose first contact or any
+	// requested change is email.
+	ContractsByContact(ctx context.Context, email string) ([]Contract, error)
+	// AddContactChange stores a change and the mails telling of it.
+	AddContactChange(ctx context.Context, c ContactChange, mails []Mail) error
+	ContactChanges(ctx context.Context, supportID string) ([]ContactChange, error)
+	// AddNotice stores a notice (ID assigned) and its mails.
+	AddNotice(ctx context.Context, n Notice, mails []Mail) (Notice, error)
+	// Notices lists notices, the latest start first.
+	Notices(ctx context.Context) ([]Notice, error)
 }

@@ -254,6 +254,28 @@ ALTER TABLE products ADD COLUMN full_until TEXT NOT NULL DEFAULT '';
 ALTER TABLE products ADD COLUMN security_until TEXT NOT NULL DEFAULT '';
 ALTER TABLE products ADD COLUMN extended_until TEXT NOT NULL DEFAULT '';
 ALTER TABLE products ADD COLUMN initial_only INTEGER NOT NULL DEFAULT 0
+`, `
+ALTER TABLE contracts ADD COLUMN lang TEXT NOT NULL DEFAULT 'ja';
+ALTER TABLE contracts ADD COLUMN inquiries INTEGER NOT NULL DEFAULT 2;
+CREATE INDEX contracts_contact ON contracts(contact);
+CREATE TABLE tickets (num {{serial}}, support_id TEXT NOT NULL REFERENCES contracts(support_id), subject TEXT NOT NULL,
+  status TEXT NOT NULL, waiting TEXT NOT NULL DEFAULT '', consumed INTEGER NOT NULL DEFAULT 0, year_start TEXT NOT NULL DEFAULT '',
+  confirm_word TEXT NOT NULL DEFAULT '', lang TEXT NOT NULL, contact TEXT NOT NULL, opened_at {{int64}} NOT NULL,
+  due_at {{int64}} NOT NULL, responded_at {{int64}} NOT NULL DEFAULT 0, closed_at {{int64}} NOT NULL DEFAULT 0,
+  vendor_fault INTEGER NOT NULL DEFAULT 0, scope_level INTEGER NOT NULL DEFAULT 0, out_of_scope TEXT NOT NULL DEFAULT '',
+  priority INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX tickets_contract ON tickets(support_id, status);
+CREATE TABLE ticket_messages (id {{serial}}, ticket {{int64}} NOT NULL REFERENCES tickets(num), direction TEXT NOT NULL,
+  message_id TEXT NOT NULL, from_addr TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, attachments TEXT NOT NULL,
+  at {{int64}} NOT NULL);
+CREATE INDEX ticket_messages_ticket ON ticket_messages(ticket);
+CREATE INDEX ticket_messages_mid ON ticket_messages(message_id);
+CREATE TABLE contact_changes (id {{serial}}, support_id TEXT NOT NULL REFERENCES contracts(support_id), email TEXT NOT NULL,
+  effective TEXT NOT NULL, requested_at {{int64}} NOT NULL);
+CREATE INDEX contact_changes_contract ON contact_changes(support_id);
+CREATE INDEX contact_changes_email ON contact_changes(email);
+CREATE TABLE notices (id {{serial}}, title TEXT NOT NULL, body TEXT NOT NULL, start_at {{int64}} NOT NULL, end_at {{int64}} NOT NULL,
+  products TEXT NOT NULL, emergency INTEGER NOT NULL, rrule TEXT NOT NULL, created_at {{int64}} NOT NULL)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -390,13 +412,13 @@ func (s *DB) Repos(ctx context.Context, productID string) ([]store.Repo, error) 
 	return queryAll(ctx, s, `SELECT `+repoCols+` FROM repos WHERE product_id = ? ORDER BY id`, []any{productID}, scanRepo)
 }
 
-const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at`
+const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at, lang, inquiries`
 
 func scanContract(sc scanner) (store.Contract, error) {
 	var c store.Contract
 	var products string
 	var created int64
-	if err := sc.Scan(&c.SupportID, &c.Customer, &c.EndUser, &c.Plan, &products, &c.Quantity, &c.Start, &c.End, &c.Contact, &created); err != nil {
+	if err := sc.Scan(&c.SupportID, &c.Customer, &c.EndUser, &c.Plan, &products, &c.Quantity, &c.Start, &c.End, &c.Contact, &created, &c.Lang, &c.Inquiries); err != nil {
 		return c, err
 	}
 	c.CreatedAt = fromMS(created)
@@ -427,8 +449,8 @@ func (s *DB) AddContract(ctx context.Context, c store.Contract, keys []store.Lic
 
 func (s *DB) insertContract(ctx context.Context, tx *sql.Tx, c store.Contract) error {
 	products, _ := json.Marshal(c.Products)
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO contracts (`+contractCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		c.SupportID, c.Customer, c.EndUser, c.Plan, string(products), c.Quantity, c.Start, c.End, c.Contact, ms(c.CreatedAt))
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO contracts (`+contractCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.SupportID, c.Customer, c.EndUser, c.Plan, string(products), c.Quantity, c.Start, c.End, c.Contact, ms(c.CreatedAt), c.Language(), c.Allowance())
 	if err != nil && s.d.IsUnique(err) {
 		return errs.E(errs.Exists, "contract %q already exists", c.SupportID)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/store"
 )
@@ -51,6 +52,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentLeases", testConcurrentLeases},
 		{"StaleRenewal", testStaleRenewal},
 		{"Developers", testDevelopers},
+		{"Desk", testDesk},
+		{"ConcurrentConfirmations", testConcurrentConfirmations},
+		{"ContactsAndNotices", testContactsAndNotices},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,7 +182,7 @@ func testContracts(t *testing.T, s store.Store) {
 	must(t, s.AddProduct(ctx, store.Product{ID: "b", Name: "B", Format: "deb"}))
 	created := time.Date(2026, 3, 14, 9, 26, 53, 589_793_238, tokyo)
 	c := store.Contract{SupportID: "ENM-1", Customer: "ACME 株式会社", EndUser: "End", Plan: "server", Products: []string{"b", "a"},
-		Quantity: 3, Start: "2026-04-01", End: "2027-03-31", Contact: "ops@acme.jp", CreatedAt: created}
+		Quantity: 3, Start: "2026-04-01", End: "2027-03-31", Contact: "ops@acme.jp", Lang: "en", Inquiries: entitle.Unlimited, CreatedAt: created}
 	keys := []store.LicenseKey{{ID: "k1", ProductID: "b", Hash: []byte{1, 2, 3}}, {ID: "k2", ProductID: "a", Hash: []byte{0, 0xff, 6}}}
 	must(t, s.AddContract(ctx, c, keys))
 	wantKind(t, "AddContract(again)", s.AddContract(ctx, c, nil), errs.Exists)
