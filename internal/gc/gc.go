@@ -33,6 +33,7 @@ type Store interface {
 	DeletePackages(ctx context.Context, ids []string, before time.Time) (int, error)
 	OldestLease(ctx context.Context, now time.Time) (time.Time, error)
 	Setting(ctx context.Context, name string) ([]byte, error)
+	AttachmentBlobs(ctx context.Context, f func(blob string) error) error
 }
 
 // clockMargin is how much earlier than the lease or grace boundary a file's
@@ -149,6 +150,11 @@ func (c *Collector) Run(ctx context.Context, grace time.Duration) (Report, error
 		for _, s := range m.Sums() {
 			keepBlob[s] = true
 		}
+	}
+
+	// Files customers attached to support tickets.
+	if err := c.Store.AttachmentBlobs(ctx, func(sum string) error { keepBlob[sum] = true; return nil }); err != nil {
+		return rep, fmt.Errorf("gc: ticket attachments: %w; nothing was deleted", err)
 	}
 
 	// Sweep records, then the blobs no remaining record or publication names.

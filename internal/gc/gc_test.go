@@ -246,3 +246,39 @@ func TestKeepsOfferedCompanionDisk(t *testing.T) {
 	}
 	intact(t, e)
 }
+
+func TestKeepsTicketAttachments(t *testing.T) {
+	e := setup(t)
+	info, err := e.blob.Put(ctx, strings.NewReader("support bundle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray, err := e.blob.Put(ctx, strings.NewReader("an attachment whose mail was never stored"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := store.Contract{SupportID: "ENM-G", Customer: "c", Plan: "server", Products: []string{"p"}, Quantity: 1,
+		Start: "2026-01-01", End: "2026-12-31", Contact: "ops@example.jp"}
+	if err := e.st.AddContract(ctx, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.st.AddTicket(ctx, store.Ticket{SupportID: "ENM-G", Status: store.TicketOpen, Lang: "ja", Contact: c.Contact,
+		OpenedAt: time.Now(), DueAt: time.Now()}, func(store.Ticket) (store.TicketChange, error) {
+		return store.TicketChange{Message: &store.TicketMessage{Direction: "in", MessageID: "m@x", At: time.Now(),
+			Attachments: []store.TicketAttachment{{Filename: "bundle.tar.gz", Size: info.Size, Blob: info.Sum}}}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.gc.Margin = time.Millisecond
+	time.Sleep(20 * time.Millisecond)
+	if _, err := e.gc.Run(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.blob.Stat(ctx, info.Sum); err != nil {
+		t.Fatalf("gc deleted a ticket's attachment: %v", err)
+	}
+	if _, err := e.blob.Stat(ctx, stray.Sum); err == nil {
+		t.Error("gc kept a blob nothing references")
+	}
+}

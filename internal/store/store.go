@@ -708,4 +708,7 @@ type Desk interface {
 	AddNotice(ctx context.Context, n Notice, mails []Mail) (Notice, error)
 	// Notices lists notices, the latest start first.
 	Notices(ctx context.Context) ([]Notice, error)
+	// AttachmentBlobs calls f with the blob of every kept attachment (gc
+	// keeps them).
+	AttachmentBlobs(ctx context.Context, f func(blob string) error) error
 }

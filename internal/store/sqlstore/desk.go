@@ -262,3 +262,31 @@ func (s *DB) Notices(ctx context.Context) ([]store.Notice, error) {
 		return n, json.Unmarshal([]byte(products), &n.Products)
 	})
 }
+
+// AttachmentBlobs implements store.Desk.
+func (s *DB) AttachmentBlobs(ctx context.Context, f func(blob string) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT attachments FROM ticket_messages WHERE attachments <> '[]'`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return err
+		}
+		var atts []store.TicketAttachment
+		if err := json.Unmarshal([]byte(raw), &atts); err != nil {
+			return fmt.Errorf("ticket attachments: %w", err)
+		}
+		for _, a := range atts {
+			if a.Blob == "" {
+				continue
+			}
+			if err := f(a.Blob); err != nil {
+				return err
+			}
+		}
+	}
+	return rows.Err()
+}

@@ -93,6 +93,11 @@ func testDesk(t *testing.T, s store.Store) {
 		len(msgs[0].Attachments) != 1 || msgs[0].Attachments[0].Filename != "ログ.tar.gz" || msgs[0].Text != "本文" {
 		t.Errorf("TicketMessages = %+v", msgs)
 	}
+	var blobs []string
+	must(t, s.AttachmentBlobs(ctx, func(b string) error { blobs = append(blobs, b); return nil }))
+	if !reflect.DeepEqual(blobs, []string{"abc", "abc"}) {
+		t.Errorf("AttachmentBlobs = %v, want the blob of both messages", blobs)
+	}
 	if mails, _ := s.Mails(ctx, 10); len(mails) != 1 {
 		t.Errorf("outbox holds %d mails, want 1 (the failed changes' mails must not be stored)", len(mails))
 	}
