@@ -93,6 +93,7 @@ func Redact(raw string) string {
 type app struct {
 	cfg    Config
 	env    func(string) string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	now    func() time.Time
@@ -177,7 +178,7 @@ func (a *app) printJSON(v any) error {
 
 // Main runs enmeid with args (without the program name) and returns the exit code.
 func Main(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	a := &app{env: env, stdout: stdout, stderr: stderr, now: time.Now,
+	a := &app{env: env, stdin: os.Stdin, stdout: stdout, stderr: stderr, now: time.Now,
 		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	defer a.close()
 	if err := a.debugKnobs(); err != nil {
@@ -191,6 +192,10 @@ func Main(ctx context.Context, args []string, env func(string) string, stdout, s
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	code := exitcode.For(err)
+	var own interface{ ExitCode() int }
+	if errors.As(err, &own) {
+		code = own.ExitCode() // e.g. EX_TEMPFAIL for a mail server's pipe
+	}
 	switch code {
 	case exitcode.OK:
 	case exitcode.Usage:
@@ -243,7 +248,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.publicationCommand(), a.contractCommand(), a.seatCommand(), a.signingKeyCommand(),
 		a.gcCommand(), a.migrateCommand(), a.versionCommand(),
 		a.userCommand(), a.tokenCommand(), a.outboxCommand(), a.caCommand(), a.certCommand(), a.bundleCommand(),
-		a.advisoryCommand(), a.cveCommand(), a.webhookCommand(), a.accountCommand(), a.quoteCommand())
+		a.advisoryCommand(), a.cveCommand(), a.webhookCommand(), a.accountCommand(), a.quoteCommand(),
+		a.ticketCommand(), a.mailCommand(), a.contactCommand(), a.noticeCommand(), a.supportCommand())
 	return root
 }
 

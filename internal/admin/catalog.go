@@ -162,10 +162,21 @@ contracts already sold run to their end.`,
 			if err := a.st.UpdateProduct(ctx, p); err != nil {
 				return err
 			}
-			if a.cfg.JSON {
-				return a.printJSON(productJSON(p))
+			d, err := a.desk(ctx)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(a.stdout, "%s ends on %s; new contracts and renewals are refused from %s\n", p.ID, date, entitle.SalesEnd(date))
+			to, err := d.Announce(ctx, p.ID, endAnnouncement(p, "ja"), endAnnouncement(p, "en"))
+			if err != nil {
+				return fmt.Errorf("%s now ends on %s, but the announcement could not be queued: %w", p.ID, date, err)
+			}
+			if a.cfg.JSON {
+				out := productJSON(p)
+				out["announced_to"] = to
+				return a.printJSON(out)
+			}
+			fmt.Fprintf(a.stdout, "%s ends on %s; new contracts and renewals are refused from %s; announced to %d technical contact(s)\n",
+				p.ID, date, entitle.SalesEnd(date), len(to))
 			return nil
 		},
 	}
@@ -274,4 +285,16 @@ func productJSON(p store.Product) map[string]any {
 func repoJSON(r store.Repo) map[string]any {
 	return map[string]any{"id": r.ID, "product": r.ProductID, "format": r.Format, "arch": r.Arch,
 		"suite": r.Suite, "component": r.Component, "current_publication": r.Current}
+}
+
+// endAnnouncement is the end-of-service mail, subject and body, naming the
+// product in the subject.
+func endAnnouncement(p store.Product, lang string) [2]string {
+	sales := entitle.SalesEnd(p.EOL)
+	if lang == "en" {
+		return [2]string{fmt.Sprintf("[End of service] %s (%s) ends on %s", p.Name, p.ID, p.EOL),
+			fmt.Sprintf("The service for %s (%s) ends on %s.\n\nFrom %s, new contracts and renewals for it are no longer sold.\nYour contract runs to its end date as agreed. Please plan the move to a supported version.\n", p.Name, p.ID, p.EOL, sales)}
+	}
+	return [2]string{fmt.Sprintf("[サービス終了のお知らせ] %s（%s）は %s に終了します", p.Name, p.ID, p.EOL),
+		fmt.Sprintf("%s（%s）のサービスは %s をもって終了します。\n\n%s 以降、新規契約および契約更新はお受けできません。\nご契約中のサービスは契約の終了日まで提供します。サポート対象のバージョンへの移行をご検討ください。\n", p.Name, p.ID, p.EOL, sales)}
 }

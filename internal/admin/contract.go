@@ -13,6 +13,7 @@ import (
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/store"
+	"github.com/enmei-project/enmei/internal/support"
 	"github.com/enmei-project/enmei/internal/vendorops"
 )
 
@@ -75,13 +76,18 @@ func (a *app) contract(ctx context.Context, supportID string) (store.Contract, e
 func (a *app) contractCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "contract", Short: "manage customer contracts"}
 	var c store.Contract
-	var products, certOut string
+	var products, certOut, inquiries string
 	add := &cobra.Command{
 		Use:   "add --customer NAME --product P[,P…] --plan server|container|developer --quantity N --start DATE --end DATE --contact EMAIL [--end-user NAME]",
 		Short: "create a contract; prints the support ID and the licence keys (developer plan: the account and initial password)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c.Products = splitList(products)
+			n, err := support.ParseInquiries(inquiries)
+			if err != nil || n == 0 {
+				return usagef("--inquiries %q is not a number of inquiries per contract year (1–1000) or unlimited", inquiries)
+			}
+			c.Inquiries = n
 			c, issued, err := a.newContract(cmd.Context(), c, certOut)
 			if err != nil {
 				return err
@@ -128,6 +134,8 @@ func (a *app) contractCommand() *cobra.Command {
 	f.StringVar(&c.Start, "start", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
 	f.StringVar(&c.End, "end", "", "last day, YYYY-MM-DD (Asia/Tokyo)")
 	f.StringVar(&c.Contact, "contact", "", "technical contact e-mail (one address)")
+	f.StringVar(&inquiries, "inquiries", "2", "inquiry allowance: new matters per contract year, or unlimited (one investigated at a time)")
+	f.StringVar(&c.Lang, "lang", "ja", "language of the desk's mail to the customer: ja or en")
 	f.StringVar(&certOut, "certificate-out", "", "also write the support certificate (ja/en PDF, with the licence keys) to this file")
 	for _, n := range []string{"customer", "product", "quantity", "start", "end", "contact"} {
 		add.MarkFlagRequired(n)
@@ -323,7 +331,7 @@ day, ephemeral leases included. Seat history is kept 400 days.`,
 	}
 	peaks.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
 	peaks.Flags().StringVar(&to, "to", "", "last day, YYYY-MM-DD (Asia/Tokyo)")
-	cmd.AddCommand(add, list, show, renew, peaks, a.certificateCommand())
+	cmd.AddCommand(add, list, show, renew, peaks, a.certificateCommand(), a.allowanceCommand())
 	return cmd
 }
 

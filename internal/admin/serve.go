@@ -19,6 +19,7 @@ import (
 
 	"github.com/enmei-project/enmei/internal/adminapi"
 	"github.com/enmei-project/enmei/internal/advisory/csaf"
+	"github.com/enmei-project/enmei/internal/desk"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/mavenrepo"
@@ -54,6 +55,8 @@ type serveOptions struct {
 	apiBurst    int
 	trusted     []string
 	noticeEvery time.Duration
+	smtpListen  string
+	supportAddr string
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -85,6 +88,8 @@ to --shutdown-timeout to finish. A normal stop exits 0.`,
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	f.StringVar(&o.smtp, "smtp", "", "send mail through this server: smtp://HOST:PORT, smtp+starttls://USER:PASS@HOST:587 or smtps://… (ENMEI_SMTP; without it mail waits in the outbox)")
 	f.StringVar(&o.mailFrom, "mail-from", "", "From address of outgoing mail (ENMEI_MAIL_FROM; default enmei@<public URL host>)")
+	f.StringVar(&o.smtpListen, "smtp-listen", "", "receive customer mail to the support desk over SMTP on this address (e.g. 127.0.0.1:2525, behind the mail server)")
+	f.StringVar(&o.supportAddr, "support-address", "", "the support desk's mail address (saved; see enmeid support config)")
 	f.DurationVar(&o.noticeEvery, "notice-interval", 5*time.Second, "how often tracker changes become subscriber mail and webhook deliveries")
 	f.StringVar(&o.tls, "tls", "off", "off; auto (a certificate from enmei's CA for --addr and --public-url); or CERT,KEY: PEM files of the server certificate and key")
 	f.BoolVar(&o.demo, "demo", false, "seed the demo catalogue (once) and print how to try it")
@@ -332,6 +337,37 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		a.log.Info("sending mail", "smtp", smtpCfg.String(), "from", mailFrom)
 	} else {
 		a.log.Info("no --smtp: mail waits in the outbox (enmeid outbox list)")
+	}
+	if o.supportAddr != "" {
+		c, err := desk.LoadConfig(ctx, a.st)
+		if err != nil {
+			return err
+		}
+		if c.Address != strings.ToLower(o.supportAddr) {
+			c.Address = strings.ToLower(o.supportAddr)
+			if err := desk.SaveConfig(ctx, a.st, c); err != nil {
+				return usagef("--support-address: %v", err)
+			}
+		}
+	}
+	if o.smtpListen != "" {
+		d, err := a.desk(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := desk.LoadConfig(ctx, a.st)
+		if err != nil {
+			return err
+		}
+		sln, err := net.Listen("tcp", o.smtpListen)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s: %w: choose another --smtp-listen", o.smtpListen, err)
+		}
+		domain := c.Address[strings.LastIndexByte(c.Address, '@')+1:]
+		ss := d.SMTPServer(c.Address, domain, sender.Wake)
+		go ss.Serve(sln)
+		defer ss.Close()
+		a.log.Info("receiving support mail over SMTP", "addr", sln.Addr().String(), "for", c.Address)
 	}
 	a.log.Info("enmeid serving", "addr", ln.Addr().String(), "url", public, "db", Redact(a.cfg.DB), "blobs", Redact(a.cfg.Blobs))
 	err = obs.Serve(ctx, hs, ln, o11y, o.drain, o.shutdown, a.log)

@@ -647,10 +647,11 @@ type TicketAttachment struct {
 }
 
 // TicketChange is what a change of a ticket adds besides the ticket itself:
-// a message and the mails that go out, stored in the same transaction.
+// messages (the customer's mail, the desk's answers) and the mails that go
+// out, stored in the same transaction.
 type TicketChange struct {
-	Message *TicketMessage
-	Mails   []Mail
+	Messages []TicketMessage
+	Mails    []Mail
 }
 
 // ContactChange is a requested change of a contract's technical contact.

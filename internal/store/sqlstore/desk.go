@@ -94,7 +94,7 @@ func (s *DB) ChangeTicket(ctx context.Context, n int64, change func(*store.Ticke
 }
 
 func (s *DB) applyTicketChange(ctx context.Context, tx *sql.Tx, n int64, c store.TicketChange) error {
-	if m := c.Message; m != nil {
+	for _, m := range c.Messages {
 		atts, _ := json.Marshal(nonNilSlice(m.Attachments))
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO ticket_messages (ticket, direction, message_id, from_addr, subject, body, attachments, at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), n, m.Direction, m.MessageID, m.From, m.Subject, m.Text, string(atts), ms(m.At))

@@ -17,8 +17,8 @@ func newTicket(sid string, at time.Time) store.Ticket {
 		ConfirmWord: "KAKUNIN-1", Lang: "ja", Contact: "ops@example.jp", OpenedAt: at, DueAt: at.Add(4 * time.Hour)}
 }
 
-func inbound(id string, at time.Time) *store.TicketMessage {
-	return &store.TicketMessage{Direction: "in", MessageID: id, From: "ops@example.jp", Subject: "件名", Text: "本文",
+func inbound(id string, at time.Time) store.TicketMessage {
+	return store.TicketMessage{Direction: "in", MessageID: id, From: "ops@example.jp", Subject: "件名", Text: "本文",
 		Attachments: []store.TicketAttachment{{Filename: "ログ.tar.gz", ContentType: "application/gzip", Size: 3, Blob: "abc"}}, At: at}
 }
 
@@ -26,7 +26,7 @@ func testDesk(t *testing.T, s store.Store) {
 	contract(t, s, "ENM-D", 1)
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, tokyo)
 	tk, err := s.AddTicket(ctx, newTicket("ENM-D", at), func(t store.Ticket) (store.TicketChange, error) {
-		return store.TicketChange{Message: inbound("m1@example.jp", at), Mails: []store.Mail{mail("ops@example.jp", at)}}, nil
+		return store.TicketChange{Messages: []store.TicketMessage{inbound("m1@example.jp", at)}, Mails: []store.Mail{mail("ops@example.jp", at)}}, nil
 	})
 	must(t, err)
 	if tk.Number == 0 {
@@ -66,7 +66,7 @@ func testDesk(t *testing.T, s store.Store) {
 			return store.TicketChange{}, fmt.Errorf("used = %d, %v; want 0", n, err)
 		}
 		t.Status, t.Waiting, t.Consumed, t.YearStart, t.RespondedAt = store.TicketOpen, "", true, "2026-01-01", later
-		return store.TicketChange{Message: inbound("m2@example.jp", later)}, nil
+		return store.TicketChange{Messages: []store.TicketMessage{inbound("m2@example.jp", later)}}, nil
 	})
 	must(t, err)
 	if n, err := s.InquiriesUsed(ctx, "ENM-D", "2026-01-01"); err != nil || n != 1 {
