@@ -76,9 +76,9 @@ func (a *app) contract(ctx context.Context, supportID string) (store.Contract, e
 func (a *app) contractCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "contract", Short: "manage customer contracts"}
 	var c store.Contract
-	var products, certOut, inquiries string
+	var products, certOut, inquiries, fromQuote string
 	add := &cobra.Command{
-		Use:   "add --customer NAME --product P[,P…] --plan server|container|developer --quantity N --start DATE --end DATE --contact EMAIL [--end-user NAME]",
+		Use:   "add --customer NAME --product P[,P…] --plan server|container|developer|physical|virtual|platform --quantity N --start DATE --end DATE --contact EMAIL [--end-user NAME] [--from-quote FILE.yaml]",
 		Short: "create a contract; prints the support ID and the licence keys (developer plan: the account and initial password)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,6 +88,19 @@ func (a *app) contractCommand() *cobra.Command {
 				return usagef("--inquiries %q is not a number of inquiries per contract year (1–1000) or unlimited", inquiries)
 			}
 			c.Inquiries = n
+			if fromQuote != "" {
+				for _, f := range []string{"plan", "quantity", "start", "end"} {
+					if cmd.Flags().Changed(f) {
+						return usagef("--from-quote sets --%s from the quote: leave it out", f)
+					}
+				}
+				return a.contractsFromQuote(cmd.Context(), c, fromQuote)
+			}
+			for _, f := range []string{"quantity", "start", "end"} {
+				if !cmd.Flags().Changed(f) {
+					return usagef("required flag \"%s\" not set (or give --from-quote FILE.yaml)", f)
+				}
+			}
 			c, issued, err := a.newContract(cmd.Context(), c, certOut)
 			if err != nil {
 				return err
@@ -129,7 +142,9 @@ func (a *app) contractCommand() *cobra.Command {
 	f.StringVar(&c.Customer, "customer", "", "customer company")
 	f.StringVar(&c.EndUser, "end-user", "", "end user, for system-integrator deals")
 	f.StringVar(&products, "product", "", "product IDs, comma-separated")
-	f.StringVar(&c.Plan, "plan", "server", "server, container (seats of hosts) or developer (one account, maven products, quantity ≥ 5)")
+	f.StringVar(&c.Plan, "plan", "server", "server, container (seats of hosts), developer (one account, maven products, quantity ≥ 5), or the AlmaLinux menu's physical, virtual (VMs only) and platform (quantity = physical hosts, VMs unlimited)")
+	f.BoolVar(&c.ELSUpdates, "els-updates", false, "platform plan: include updates in the extended support phase (the extra option)")
+	f.StringVar(&fromQuote, "from-quote", "", "sell what enmeid quote counted in FILE.yaml: one contract per subscription of each system, starting on the quote's support start for one year")
 	f.IntVar(&c.Quantity, "quantity", 0, "servers (server plan), concurrent containers (container plan) or developers")
 	f.StringVar(&c.Start, "start", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
 	f.StringVar(&c.End, "end", "", "last day, YYYY-MM-DD (Asia/Tokyo)")
@@ -137,7 +152,7 @@ func (a *app) contractCommand() *cobra.Command {
 	f.StringVar(&inquiries, "inquiries", "2", "inquiry allowance: new matters per contract year, or unlimited (one investigated at a time)")
 	f.StringVar(&c.Lang, "lang", "ja", "language of the desk's mail to the customer: ja or en")
 	f.StringVar(&certOut, "certificate-out", "", "also write the support certificate (ja/en PDF, with the licence keys) to this file")
-	for _, n := range []string{"customer", "product", "quantity", "start", "end", "contact"} {
+	for _, n := range []string{"customer", "product", "contact"} {
 		add.MarkFlagRequired(n)
 	}
 
@@ -157,6 +172,9 @@ func (a *app) contractCommand() *cobra.Command {
 			}
 			used := map[string]int{}
 			for _, h := range hosts {
+				if h.Uncounted {
+					continue // a platform contract's VM takes no seat
+				}
 				used[h.ProductID]++
 			}
 			top := 0
@@ -169,7 +187,8 @@ func (a *app) contractCommand() *cobra.Command {
 				hs := make([]map[string]any, 0, len(hosts))
 				for _, h := range hosts {
 					hs = append(hs, map[string]any{"host_id": h.ID, "hostname": h.Hostname, "os": h.OS, "product": h.ProductID,
-						"registered_at": h.RegisteredAt.UTC(), "last_seen": h.LastSeen.UTC(), "lease_expires": adminapi.LeaseExpires(h)})
+						"registered_at": h.RegisteredAt.UTC(), "last_seen": h.LastSeen.UTC(), "lease_expires": adminapi.LeaseExpires(h),
+						"virt": h.Virt, "takes_seat": !h.Uncounted})
 				}
 				certs, err := a.st.ContractCertificates(ctx, c.SupportID)
 				if err != nil {
@@ -183,6 +202,7 @@ func (a *app) contractCommand() *cobra.Command {
 				return a.printJSON(map[string]any{"support_id": c.SupportID, "customer": c.Customer, "end_user": c.EndUser, "certificates": cs,
 					"plan": c.Plan, "products": c.Products, "quantity": c.Quantity, "seats_used": top, "per_product": per,
 					"start": c.Start, "end": c.End, "contact": c.Contact, "valid": entitle.CheckValid(c, a.now()) == nil,
+					"inquiries": inquiriesJSON(c), "lang": c.Language(), "els_updates": c.ELSUpdates,
 					"hosts": hs})
 			}
 			validity := "valid now"
@@ -367,4 +387,12 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// inquiriesJSON is the allowance as JSON: a number, or "unlimited".
+func inquiriesJSON(c store.Contract) any {
+	if c.Allowance() == entitle.Unlimited {
+		return "unlimited"
+	}
+	return c.Allowance()
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -8,8 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/exitcode"
 	"github.com/enmei-project/enmei/internal/quote"
+	"github.com/enmei-project/enmei/internal/store"
 )
 
 func (a *app) quoteCommand() *cobra.Command {
@@ -89,4 +93,84 @@ func yen(n int) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// quotePlans maps a quote's subscriptions to contract plans.
+var quotePlans = map[string]string{"standard-physical": entitle.PlanPhysical, "standard-virtual": entitle.PlanVirtual, "platform": entitle.PlanPlatform}
+
+// contractsFromQuote sells what a quote counted: for each system, one
+// contract per subscription (its lines of one kind added up), valid for a
+// year from the quote's support start. Every contract is checked before
+// the first is made, so a refused quote makes none.
+func (a *app) contractsFromQuote(ctx context.Context, base store.Contract, file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return usagef("--from-quote: %v", err)
+	}
+	in, err := quote.Parse(file, data)
+	if err != nil {
+		return err
+	}
+	q, err := quote.Compute(in, quote.DefaultPrices)
+	if err != nil {
+		return err
+	}
+	start, err := entitle.ParseDate(q.SupportStart)
+	if err != nil {
+		return err
+	}
+	var todo []store.Contract
+	for _, sys := range q.Systems {
+		counts := map[string]int{}
+		var order []string
+		for _, l := range sys.Lines {
+			if counts[l.Subscription] == 0 {
+				order = append(order, l.Subscription)
+			}
+			counts[l.Subscription] += l.Count
+		}
+		for _, sub := range order {
+			c := base
+			c.Plan, c.Quantity = quotePlans[sub], counts[sub]
+			c.Start, c.End = q.SupportStart, start.AddDate(1, 0, -1).Format(entitle.DateLayout)
+			if c.Plan == "" {
+				return fmt.Errorf("the quote's subscription %q has no contract plan", sub)
+			}
+			if err := entitle.CheckNew(c); err != nil {
+				return exitcode.AsUsage(err)
+			}
+			todo = append(todo, c)
+		}
+	}
+	type made struct {
+		SupportID   string            `json:"support_id"`
+		Plan        string            `json:"plan"`
+		Quantity    int               `json:"quantity"`
+		Start       string            `json:"start"`
+		End         string            `json:"end"`
+		LicenseKeys map[string]string `json:"license_keys"`
+	}
+	var out []made
+	for _, c := range todo {
+		c, issued, err := a.newContract(ctx, c, "")
+		if err != nil {
+			return fmt.Errorf("after %d contract(s) of the quote: %w", len(out), err)
+		}
+		m := made{SupportID: c.SupportID, Plan: c.Plan, Quantity: c.Quantity, Start: c.Start, End: c.End, LicenseKeys: map[string]string{}}
+		for i, k := range issued.Keys {
+			m.LicenseKeys[c.Products[i]] = k
+		}
+		out = append(out, m)
+	}
+	if a.cfg.JSON {
+		return a.printJSON(map[string]any{"support_start": q.SupportStart, "total": q.Total, "contracts": out})
+	}
+	for _, m := range out {
+		fmt.Fprintf(a.stdout, "support ID:  %s  (%s, %d, %s – %s)\n", m.SupportID, m.Plan, m.Quantity, m.Start, m.End)
+		for p, k := range m.LicenseKeys {
+			fmt.Fprintf(a.stdout, "licence key: %s  (%s)\n", k, p)
+		}
+	}
+	fmt.Fprintln(a.stderr, "The licence keys are shown only now: they are stored hashed and cannot be shown again.")
+	return nil
 }

@@ -202,7 +202,7 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 	if err := c.do(ctx, "POST", "/api/v1/register", "", "", api.RegisterRequest{
 		Key: key, MachineID: machine, Hostname: name,
 		OSID: osr.ID, OSVersion: osr.VersionID, OSLike: strings.Fields(osr.IDLike), Arch: arch,
-		Credentials: creds, LeaseMS: leaseMS(o),
+		Virt: hostVirt(ctx, a.env), Credentials: creds, LeaseMS: leaseMS(o),
 	}, &resp); err != nil {
 		return err
 	}

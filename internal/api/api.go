@@ -38,6 +38,8 @@ type RegisterRequest struct {
 	// Arch is the host's machine architecture as uname -m prints it
 	// (x86_64, aarch64, …).
 	Arch string `json:"arch,omitempty"`
+	// Virt is systemd-detect-virt's answer ("none": bare metal; "" unknown).
+	Virt string `json:"virt,omitempty"`
 	// Credentials are the host's current registrations on this server. When
 	// one of them is this key's seat on this machine, the server keeps its
 	// secret instead of issuing a new one, so a re-registration that fails

@@ -26,7 +26,7 @@ type Contract struct {
 	SupportID string
 	Customer  string
 	EndUser   string
-	Plan      string   // "server", "container" or "developer"
+	Plan      string   // one of Plans
 	Products  []string // product IDs, in the order given
 	Quantity  int      // per product key
 	Start     string   // YYYY-MM-DD, Asia/Tokyo
@@ -37,7 +37,11 @@ type Contract struct {
 	// Inquiries is the inquiry allowance: new matters per contract year,
 	// or Unlimited (one investigated at a time). 0 means DefaultInquiries.
 	Inquiries int
-	CreatedAt time.Time
+	// ELSUpdates is the extra option of a virtualisation-platform
+	// contract: updates in the product's extended phase (standard plans
+	// include them).
+	ELSUpdates bool
+	CreatedAt  time.Time
 }
 
 // DefaultInquiries is the TuxCare rule: 2 new matters per contract year.
@@ -80,7 +84,7 @@ func ParseDate(s string) (time.Time, error) {
 }
 
 // Plans are the contract plans of PRODUCT.md §2.
-var Plans = []string{"server", "container", "developer"}
+var Plans = []string{"server", "container", "developer", "physical", "virtual", "platform"}
 
 // Window returns the instants a contract is valid between: from the start of
 // its start date to the end of its end date, Asia/Tokyo ([from, until)).

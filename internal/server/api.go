@@ -77,7 +77,14 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		Now:        now,
 		Clock:      s.cfg.Now,
 		Lease:      lease,
-		Check:      func(c store.Contract) error { return entitle.CheckValid(c, now) },
+		Virt:       req.Virt,
+		Check: func(c store.Contract) error {
+			if err := entitle.CheckValid(c, now); err != nil {
+				return err
+			}
+			return entitle.CheckVirt(c, req.Virt)
+		},
+		Counted: func(c store.Contract) bool { return entitle.SeatCounted(c, req.Virt) },
 	})
 	if errors.Is(err, store.ErrNoSeat) {
 		err = s.noSeat(ctx, lk.SupportID, "")
@@ -154,7 +161,7 @@ func checkRegistration(req *api.RegisterRequest) (string, error) {
 	if !entitle.ValidHostname(req.Hostname) {
 		return "", errs.E(errs.Invalid, "the host name %.64q holds control characters, spaces or more than 253 bytes: pass --hostname NAME or --no-hostname", req.Hostname)
 	}
-	for _, v := range append([]string{req.OSID, req.OSVersion, req.Arch}, req.OSLike...) {
+	for _, v := range append([]string{req.OSID, req.OSVersion, req.Arch, req.Virt}, req.OSLike...) {
 		if len(v) > 64 || !entitle.ValidHostname(v) {
 			return "", errs.E(errs.Invalid, "the registration request describes the OS with unusable values: update the enmei agent")
 		}

@@ -390,6 +390,21 @@ func (s *Server) hostFacts(ctx context.Context, id string, now time.Time) hostEn
 	return v.(hostEntry)
 }
 
+// checkUpdates refuses the repositories to a platform contract without the
+// ELS updates option while the host's product is in its extended phase.
+// Only platform contracts pay for the product lookup (cached with the
+// catalogue's other reads).
+func (s *Server) checkUpdates(ctx context.Context, host store.Host, c store.Contract) error {
+	if c.Plan != entitle.PlanPlatform || c.ELSUpdates {
+		return nil
+	}
+	p, err := s.cfg.Store.Product(ctx, host.ProductID)
+	if err != nil {
+		return err
+	}
+	return entitle.CheckUpdates(c, p.Lifecycle(), s.cfg.Now())
+}
+
 // forget drops cached facts about a host, after it changes here.
 func (s *Server) forget(hostID string) { s.hosts.Remove(hostID) }
 
@@ -459,8 +474,12 @@ func CleanRepoPath(rel string) (string, bool) {
 }
 
 func (s *Server) repoFile(w http.ResponseWriter, r *http.Request) {
-	host, _, err := s.authHost(r)
+	host, contract, err := s.authHost(r)
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.checkUpdates(r.Context(), host, contract); err != nil {
 		s.fail(w, r, err)
 		return
 	}

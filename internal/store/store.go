@@ -84,6 +84,12 @@ type Host struct {
 	// credential (enmei heartbeat).
 	LeaseTTL     time.Duration
 	LeaseExpires time.Time
+	// Virt is what systemd-detect-virt answered on the host ("none" for
+	// bare metal, "kvm", "vmware", …; "" unknown).
+	Virt string
+	// Uncounted hosts take no seat: the VMs of a virtualisation-platform
+	// contract, which counts the physical hosts.
+	Uncounted bool
 }
 
 // Live reports whether the host holds its seat at now.
@@ -161,6 +167,11 @@ type SeatClaim struct {
 	// Check runs inside the claim's transaction with the key's contract; an
 	// error aborts the claim and is returned as is (contract not valid, …).
 	Check func(Contract) error
+	// Virt is the host's virtualisation (systemd-detect-virt).
+	Virt string
+	// Counted, if set, says whether a new host takes a seat under the
+	// contract (nil: it does).
+	Counted func(Contract) bool
 }
 
 // Errors every backend returns for these conditions (compare with errors.Is).

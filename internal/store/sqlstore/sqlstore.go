@@ -276,6 +276,10 @@ CREATE INDEX contact_changes_contract ON contact_changes(support_id);
 CREATE INDEX contact_changes_email ON contact_changes(email);
 CREATE TABLE notices (id {{serial}}, title TEXT NOT NULL, body TEXT NOT NULL, start_at {{int64}} NOT NULL, end_at {{int64}} NOT NULL,
   products TEXT NOT NULL, emergency INTEGER NOT NULL, rrule TEXT NOT NULL, created_at {{int64}} NOT NULL)
+`, `
+ALTER TABLE hosts ADD COLUMN virt TEXT NOT NULL DEFAULT '';
+ALTER TABLE hosts ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE contracts ADD COLUMN els_updates INTEGER NOT NULL DEFAULT 0
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -412,16 +416,17 @@ func (s *DB) Repos(ctx context.Context, productID string) ([]store.Repo, error) 
 	return queryAll(ctx, s, `SELECT `+repoCols+` FROM repos WHERE product_id = ? ORDER BY id`, []any{productID}, scanRepo)
 }
 
-const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at, lang, inquiries`
+const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at, lang, inquiries, els_updates`
 
 func scanContract(sc scanner) (store.Contract, error) {
 	var c store.Contract
 	var products string
 	var created int64
-	if err := sc.Scan(&c.SupportID, &c.Customer, &c.EndUser, &c.Plan, &products, &c.Quantity, &c.Start, &c.End, &c.Contact, &created, &c.Lang, &c.Inquiries); err != nil {
+	var els int
+	if err := sc.Scan(&c.SupportID, &c.Customer, &c.EndUser, &c.Plan, &products, &c.Quantity, &c.Start, &c.End, &c.Contact, &created, &c.Lang, &c.Inquiries, &els); err != nil {
 		return c, err
 	}
-	c.CreatedAt = fromMS(created)
+	c.CreatedAt, c.ELSUpdates = fromMS(created), els != 0
 	if err := json.Unmarshal([]byte(products), &c.Products); err != nil {
 		return c, fmt.Errorf("contract %s: products: %w", c.SupportID, err)
 	}
@@ -449,8 +454,9 @@ func (s *DB) AddContract(ctx context.Context, c store.Contract, keys []store.Lic
 
 func (s *DB) insertContract(ctx context.Context, tx *sql.Tx, c store.Contract) error {
 	products, _ := json.Marshal(c.Products)
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO contracts (`+contractCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		c.SupportID, c.Customer, c.EndUser, c.Plan, string(products), c.Quantity, c.Start, c.End, c.Contact, ms(c.CreatedAt), c.Language(), c.Allowance())
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO contracts (`+contractCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		c.SupportID, c.Customer, c.EndUser, c.Plan, string(products), c.Quantity, c.Start, c.End, c.Contact, ms(c.CreatedAt), c.Language(),
+		c.Allowance(), b2i(c.ELSUpdates))
 	if err != nil && s.d.IsUnique(err) {
 		return errs.E(errs.Exists, "contract %q already exists", c.SupportID)
 	}
@@ -501,13 +507,15 @@ func (s *DB) RenewContract(ctx context.Context, supportID, end string) error {
 	return nil
 }
 
-const hostCols = `id, support_id, product_id, key_id, machine_id, hostname, secret_hash, registered_at, last_seen, os, lease_ttl, lease_expires`
+const hostCols = `id, support_id, product_id, key_id, machine_id, hostname, secret_hash, registered_at, last_seen, os, lease_ttl, lease_expires, virt, counted`
 
 func scanHost(sc scanner) (store.Host, error) {
 	var h store.Host
 	var reg, seen, ttl, expires int64
-	err := sc.Scan(&h.ID, &h.SupportID, &h.ProductID, &h.KeyID, &h.MachineID, &h.Hostname, &h.SecretHash, &reg, &seen, &h.OS, &ttl, &expires)
-	h.RegisteredAt, h.LastSeen = fromMS(reg), fromMS(seen)
+	var counted int
+	err := sc.Scan(&h.ID, &h.SupportID, &h.ProductID, &h.KeyID, &h.MachineID, &h.Hostname, &h.SecretHash, &reg, &seen, &h.OS, &ttl, &expires,
+		&h.Virt, &counted)
+	h.RegisteredAt, h.LastSeen, h.Uncounted = fromMS(reg), fromMS(seen), counted == 0
 	if ttl > 0 {
 		h.LeaseTTL, h.LeaseExpires = time.Duration(ttl)*time.Millisecond, fromMS(expires)
 	}
@@ -516,6 +524,10 @@ func scanHost(sc scanner) (store.Host, error) {
 
 // liveSeats is the condition on hosts (h) for holding a seat at a time (?).
 const liveSeats = `(h.lease_ttl = 0 OR h.lease_expires > ?)`
+
+// countedSeats is liveSeats less the hosts that take no seat (VMs of a
+// virtualisation-platform contract).
+const countedSeats = liveSeats + ` AND h.counted = 1`
 
 // seatClock is the time a seat decision of the key is made at: t, or the
 // time of the key's latest decision if that is later. Decisions of one key
@@ -539,9 +551,17 @@ func (s *DB) seatClock(ctx context.Context, tx *sql.Tx, keyID string, t time.Tim
 
 // freeSeat returns ErrNoSeat unless the key has fewer live seats at now
 // than quantity. It runs in the claim's transaction, which holds the key.
+// A host that takes no seat needs none (freeSeatFor).
+func (s *DB) freeSeatFor(ctx context.Context, tx *sql.Tx, uncounted bool, keyID string, now int64, quantity int) error {
+	if uncounted {
+		return nil
+	}
+	return s.freeSeat(ctx, tx, keyID, now, quantity)
+}
+
 func (s *DB) freeSeat(ctx context.Context, tx *sql.Tx, keyID string, now int64, quantity int) error {
 	var used int
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM hosts h WHERE h.key_id = ? AND `+liveSeats), keyID, now).Scan(&used); err != nil {
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM hosts h WHERE h.key_id = ? AND `+countedSeats), keyID, now).Scan(&used); err != nil {
 		return err
 	}
 	if used >= quantity {
@@ -608,7 +628,7 @@ func (s *DB) ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, 
 			reused = true
 			if host.Live(fromMS(now)) {
 				err = s.moveSpan(ctx, tx, host.ID, now, end)
-			} else if err = s.freeSeat(ctx, tx, key.ID, now, c.Quantity); err == nil {
+			} else if err = s.freeSeatFor(ctx, tx, host.Uncounted, key.ID, now, c.Quantity); err == nil {
 				// Its lease ended: the seat is taken again like a new one.
 				err = s.openSpan(ctx, tx, host, now, end)
 			}
@@ -627,18 +647,19 @@ func (s *DB) ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, 
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if err := s.freeSeat(ctx, tx, key.ID, now, c.Quantity); err != nil {
+		uncounted := claim.Counted != nil && !claim.Counted(c)
+		if err := s.freeSeatFor(ctx, tx, uncounted, key.ID, now, c.Quantity); err != nil {
 			return err
 		}
 		host = store.Host{ID: claim.NewHostID, SupportID: key.SupportID, ProductID: key.ProductID, KeyID: key.ID,
 			MachineID: claim.MachineID, Hostname: claim.Hostname, OS: claim.OS, SecretHash: claim.SecretHash,
-			RegisteredAt: fromMS(now), LastSeen: fromMS(now)}
+			RegisteredAt: fromMS(now), LastSeen: fromMS(now), Virt: claim.Virt, Uncounted: uncounted}
 		if end != 0 {
 			host.LeaseTTL, host.LeaseExpires = claim.Lease, fromMS(end)
 		}
-		if _, err = tx.ExecContext(ctx, s.q(`INSERT INTO hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		if _, err = tx.ExecContext(ctx, s.q(`INSERT INTO hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			host.ID, host.SupportID, host.ProductID, host.KeyID, host.MachineID, host.Hostname, host.SecretHash, now, now, host.OS,
-			max(claim.Lease, 0).Milliseconds(), end); err != nil {
+			max(claim.Lease, 0).Milliseconds(), end, host.Virt, b2i(!uncounted)); err != nil {
 			return err
 		}
 		return s.openSpan(ctx, tx, host, now, end)
@@ -737,7 +758,7 @@ func (s *DB) Heartbeat(ctx context.Context, hostID string, t time.Time, check fu
 		case h.Live(fromMS(now)):
 			err = s.moveSpan(ctx, tx, h.ID, now, end)
 		default:
-			if err = s.freeSeat(ctx, tx, h.KeyID, now, c.Quantity); err == nil {
+			if err = s.freeSeatFor(ctx, tx, h.Uncounted, h.KeyID, now, c.Quantity); err == nil {
 				err = s.openSpan(ctx, tx, h, now, end)
 			}
 		}
@@ -760,7 +781,7 @@ func (s *DB) Heartbeat(ctx context.Context, hostID string, t time.Time, check fu
 // SeatCounts implements store.Store.
 func (s *DB) SeatCounts(ctx context.Context, now time.Time) ([]store.SeatCount, error) {
 	return queryAll(ctx, s, `SELECT k.support_id, k.product_id, c.quantity,
-		(SELECT COUNT(*) FROM hosts h WHERE h.key_id = k.id AND `+liveSeats+`)
+		(SELECT COUNT(*) FROM hosts h WHERE h.key_id = k.id AND `+countedSeats+`)
 		FROM license_keys k JOIN contracts c ON c.support_id = k.support_id ORDER BY k.support_id, k.product_id`, []any{ms(now)},
 		func(sc scanner) (store.SeatCount, error) {
 			var c store.SeatCount

@@ -296,3 +296,48 @@ func testStaleRenewal(t *testing.T, s store.Store) {
 		t.Errorf("%d live seats on a quantity of 1 after stale renewals", n)
 	}
 }
+
+// testUncountedHosts: hosts a claim marks uncounted (a platform contract's
+// VMs) take no seat, in claims, counts and listings.
+func testUncountedHosts(t *testing.T, s store.Store) {
+	key := contract(t, s, "ENM-PF", 1)
+	vm := func(m string) store.SeatClaim {
+		c := claim(key, m)
+		c.Virt, c.Counted = "kvm", func(store.Contract) bool { return false }
+		return c
+	}
+	for _, m := range []string{"vm1", "vm2", "vm3"} {
+		if _, _, err := s.ClaimSeat(ctx, vm(m)); err != nil {
+			t.Fatalf("uncounted %s: %v", m, err)
+		}
+	}
+	bare := claim(key, "host1")
+	bare.Virt = "none"
+	if _, _, err := s.ClaimSeat(ctx, bare); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ClaimSeat(ctx, claim(key, "host2")); !errors.Is(err, store.ErrNoSeat) {
+		t.Fatalf("a second counted host on quantity 1: %v", err)
+	}
+	counts, err := s.SeatCounts(ctx, claimTime)
+	must(t, err)
+	for _, c := range counts {
+		if c.SupportID == "ENM-PF" && c.Used != 1 {
+			t.Errorf("SeatCounts used = %d, want 1", c.Used)
+		}
+	}
+	hosts, err := s.Hosts(ctx, "ENM-PF", claimTime)
+	must(t, err)
+	uncounted := 0
+	for _, h := range hosts {
+		if h.Uncounted {
+			uncounted++
+			if h.Virt != "kvm" {
+				t.Errorf("host %s virt %q", h.ID, h.Virt)
+			}
+		}
+	}
+	if len(hosts) != 4 || uncounted != 3 {
+		t.Errorf("Hosts: %d hosts, %d uncounted; want 4 and 3", len(hosts), uncounted)
+	}
+}

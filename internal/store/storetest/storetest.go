@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StaleRenewal", testStaleRenewal},
 		{"Developers", testDevelopers},
 		{"Desk", testDesk},
+		{"UncountedHosts", testUncountedHosts},
 		{"ConcurrentConfirmations", testConcurrentConfirmations},
 		{"ContactsAndNotices", testContactsAndNotices},
 	}
