@@ -264,8 +264,8 @@ func TestKeepsTicketAttachments(t *testing.T) {
 	}
 	_, err = e.st.AddTicket(ctx, store.Ticket{SupportID: "ENM-G", Status: store.TicketOpen, Lang: "ja", Contact: c.Contact,
 		OpenedAt: time.Now(), DueAt: time.Now()}, func(store.Ticket) (store.TicketChange, error) {
-		return store.TicketChange{Message: &store.TicketMessage{Direction: "in", MessageID: "m@x", At: time.Now(),
-			Attachments: []store.TicketAttachment{{Filename: "bundle.tar.gz", Size: info.Size, Blob: info.Sum}}}}, nil
+		return store.TicketChange{Messages: []store.TicketMessage{{Direction: "in", MessageID: "m@x", At: time.Now(),
+			Attachments: []store.TicketAttachment{{Filename: "bundle.tar.gz", Size: info.Size, Blob: info.Sum}}}}}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
