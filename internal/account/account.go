@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -144,20 +145,22 @@ func HashPassword(pw string) string {
 }
 
 // dummyHash is checked against when a user does not exist, so a login for an
-// unknown address takes as long as one for a known address.
-var dummyHash = HashPassword("enmei-no-such-user-password")
+// unknown address takes as long as one for a known address. It is made on
+// first need: at init it would cost every command (mail ingest from a
+// mail server's pipe runs one per message) an argon2id hash.
+var dummyHash = sync.OnceValue(func() string { return HashPassword("enmei-no-such-user-password") })
 
 // VerifyPassword reports, in constant time, whether pw matches the PHC hash.
 // An empty or malformed hash matches nothing but costs the same time.
 func VerifyPassword(hash, pw string) bool {
 	ok := true
 	if hash == "" {
-		hash, ok = dummyHash, false
+		hash, ok = dummyHash(), false
 	}
 	var v, m, t, p int
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
-		hash, ok = dummyHash, false
+		hash, ok = dummyHash(), false
 		parts = strings.Split(hash, "$")
 	}
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {

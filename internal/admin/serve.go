@@ -247,7 +247,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	// The Maven repositories of maven products; the portal tells it when a
 	// developer's password changes, and renders its directory pages.
 	var mvn *mavenrepo.Handler
-	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public,
+	supportDesk, err := a.desk(ctx)
+	if err != nil {
+		return err
+	}
+	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public, Desk: supportDesk,
 		AllowPasswordReset: a.cfg.AllowPasswordReset,
 		PasswordChanged:    func(name string) { mvn.PasswordChanged(name) },
 		MailFrom:           mailFrom, MailQueued: sender.Wake, ClientAddr: srv.ClientAddr, Demo: o.demo, CA: loadCA, SBOM: sboms, Tracker: trk, Subscriptions: a.st,
@@ -351,10 +355,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 	}
 	if o.smtpListen != "" {
-		d, err := a.desk(ctx)
-		if err != nil {
-			return err
-		}
+		d := supportDesk
 		c, err := desk.LoadConfig(ctx, a.st)
 		if err != nil {
 			return err

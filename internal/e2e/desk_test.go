@@ -187,3 +187,35 @@ func waitPort(t *testing.T, addr string) {
 	}
 	t.Fatalf("nothing listens on %s", addr)
 }
+
+// TestNoticeCommand: the 7-day rule on the command line, and the mail to
+// exactly the affected contracts' contacts.
+func TestNoticeCommand(t *testing.T) {
+	v := newVendor(t, "")
+	v.catalog()
+	now := today()
+	v.contract("el9", 1, date(now.AddDate(0, -1, 0)), date(now.AddDate(1, 0, 0)))
+	var deb contractOut
+	v.mustJSON(&deb, "contract", "add", "--customer", "Debian 株式会社", "--product", "deb12", "--quantity", "1",
+		"--start", date(now.AddDate(0, -1, 0)), "--end", date(now.AddDate(1, 0, 0)), "--contact", "deb@example.co.jp")
+	body := writeFile(t, "notice.txt", "リポジトリを停止します。\n")
+	soon := now.AddDate(0, 0, 3).Format(time.RFC3339)
+	later := now.AddDate(0, 0, 3).Add(4 * time.Hour).Format(time.RFC3339)
+	r := v.admin("notice", "add", "--title", "保守", "--body-file", body, "--start", soon, "--end", later, "--products", "el9")
+	if r.code != 1 || !strings.Contains(r.stderr, "7 days") || !strings.Contains(r.stderr, "--emergency") {
+		t.Fatalf("a planned notice 3 days ahead: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := v.admin("notice", "add", "--title", "保守", "--body-file", body, "--start", "tomorrow", "--end", later); r.code != 2 {
+		t.Errorf("a start that is not RFC 3339: exit %d", r.code)
+	}
+	var out struct {
+		Recipients []string `json:"recipients"`
+	}
+	v.mustJSON(&out, "notice", "add", "--title", "緊急保守", "--body-file", body, "--start", soon, "--end", later, "--products", "el9", "--emergency")
+	if strings.Join(out.Recipients, ",") != "ops@example.co.jp" {
+		t.Errorf("recipients %v, want only the el9 contract's contact", out.Recipients)
+	}
+	if o := v.must("outbox", "list"); !strings.Contains(o, "緊急保守") || strings.Contains(o, "deb@example.co.jp") {
+		t.Errorf("outbox:\n%s", o)
+	}
+}

@@ -44,8 +44,12 @@ func TestLifecycle(t *testing.T) {
 	if r := v.admin("product", "end", "el9", "--date", soon); r.code != 1 || !strings.Contains(r.stderr, "--force") {
 		t.Errorf("an end six months ahead without --force: exit %d\n%s", r.code, r.stderr)
 	}
-	if r := v.admin("product", "end", "el9", "--date", soon, "--force"); r.code != 0 || !strings.Contains(r.stderr, "warning") {
-		t.Errorf("product end --force: exit %d\n%s", r.code, r.stderr)
+	if r := v.admin("product", "end", "el9", "--date", soon, "--force"); r.code != 0 || !strings.Contains(r.stderr, "warning") ||
+		!strings.Contains(r.stdout, "announced to 1 technical contact") {
+		t.Errorf("product end --force: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if o := v.must("outbox", "list"); !strings.Contains(o, "サービス終了のお知らせ") || !strings.Contains(o, soon) || !strings.Contains(o, "ops@example.co.jp") {
+		t.Errorf("the end of service was not mailed to the technical contact:\n%s", o)
 	}
 	args := []string{"contract", "add", "--customer", "後発株式会社", "--product", "el9", "--quantity", "1",
 		"--start", date(now), "--end", date(now.AddDate(1, 0, 0)), "--contact", "ops@example.co.jp"}

@@ -79,13 +79,20 @@ func (p *Portal) sendLoginLink(ctx context.Context, l *Locale, sid, email string
 	if err != nil {
 		return err
 	}
-	if !strings.EqualFold(c.Contact, email) {
+	contact := c.Contact
+	if p.cfg.Desk != nil {
+		// Contacts change: the one in force today gets the link.
+		if contact, err = p.cfg.Desk.ContactOn(ctx, c, p.today()); err != nil {
+			return err
+		}
+	}
+	if !strings.EqualFold(contact, email) {
 		return nil
 	}
 	token, hash := account.NewToken()
 	now := p.cfg.Now()
 	link := p.cfg.PublicURL + "/login/link?token=" + url.QueryEscape(token)
-	m, err := notify.NewMail(notify.Letter{From: p.cfg.MailFrom, To: c.Contact, Lang: l.Lang, Date: now,
+	m, err := notify.NewMail(notify.Letter{From: p.cfg.MailFrom, To: contact, Lang: l.Lang, Date: now,
 		Subject: l.T("mail.login_subject"),
 		Text:    fmt.Sprintf(l.T("mail.login_body"), c.Customer, c.SupportID, link, int(account.LoginLinkTTL/time.Minute))})
 	if err != nil {
@@ -234,6 +241,8 @@ type ContractView struct {
 	Peaks *PeakTable
 	// DeveloperAccount is a developer-plan contract's account name.
 	DeveloperAccount string
+	// Contact is the technical contact in force today.
+	Contact string
 }
 
 // PeakTable is the peak of concurrent seats per day and product, newest
@@ -280,7 +289,14 @@ func (p *Portal) peakTable(ctx context.Context, c store.Contract) (*PeakTable, e
 }
 
 func (p *Portal) contractView(ctx context.Context, l *Locale, c store.Contract) (ContractView, error) {
-	cv := ContractView{Contract: c}
+	cv := ContractView{Contract: c, Contact: c.Contact}
+	if p.cfg.Desk != nil {
+		contact, err := p.cfg.Desk.ContactOn(ctx, c, p.today())
+		if err != nil {
+			return cv, err
+		}
+		cv.Contact = contact
+	}
 	if err := entitle.CheckValid(c, p.cfg.Now()); err != nil {
 		cv.Validity = err.Error()
 	} else {

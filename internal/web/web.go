@@ -1,13 +1,15 @@
 // Package web is the portal: the customer pages (contract, hosts, releasing a
 // seat) behind a one-time link sent by mail, the developer-plan account
 // pages under /developer/ and the vendor console under /admin/, both behind
-// argon2id passwords, and the Maven repositories' directory listings. Pages are server-rendered from one
-// embedded layout with html/template, in Japanese or English from message
-// catalogs, with dates in Asia/Tokyo; they need no JavaScript and load
-// nothing from elsewhere, so a strict Content-Security-Policy holds. Sessions
-// are random IDs whose hashes live in the database, so every replica knows
-// them and logging out ends them; cross-site form posts are refused by
-// http.CrossOriginProtection.
+// argon2id passwords, the Maven repositories' directory listings, the
+// support desk's pages (a customer's inquiries and technical contact, the
+// console's tickets) when a desk is configured, and a public quote page.
+// Pages are server-rendered from one embedded layout with html/template, in
+// Japanese or English from message catalogs, with dates in Asia/Tokyo; they
+// need no JavaScript and load nothing from elsewhere, so a strict
+// Content-Security-Policy holds. Sessions are random IDs whose hashes live
+// in the database, so every replica knows them and logging out ends them;
+// cross-site form posts are refused by http.CrossOriginProtection.
 package web
 
 import (
@@ -29,10 +31,12 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/enmei-project/enmei/internal/account"
+	"github.com/enmei-project/enmei/internal/desk"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/pki"
 	"github.com/enmei-project/enmei/internal/store"
+	"github.com/enmei-project/enmei/internal/support"
 	"github.com/enmei-project/enmei/internal/vendorops"
 )
 
@@ -60,6 +64,11 @@ type Store interface {
 	DeveloperAccount(ctx context.Context, name string) (store.DeveloperAccount, error)
 	ContractDeveloperAccount(ctx context.Context, supportID string) (store.DeveloperAccount, error)
 	SetDeveloperPassword(ctx context.Context, name, hash string, at time.Time) error
+	// The support desk's records, for its pages (used only with Config.Desk).
+	Tickets(ctx context.Context, f store.TicketFilter) ([]store.Ticket, error)
+	Ticket(ctx context.Context, n int64) (store.Ticket, error)
+	TicketMessages(ctx context.Context, n int64) ([]store.TicketMessage, error)
+	ContactChanges(ctx context.Context, supportID string) ([]store.ContactChange, error)
 	store.Accounts
 }
 
@@ -104,6 +113,18 @@ type Config struct {
 	// whatever caches its credentials (the Maven repositories) drops them
 	// at once (nil: nothing to tell).
 	PasswordChanged func(account string)
+	// Desk is the support desk (a *desk.Desk). With it the portal serves
+	// the customers' support page (/support), the console's tickets
+	// (/admin/tickets), and customers log in with the technical contact in
+	// force today rather than the contract's first one (nil: none of this).
+	Desk DeskService
+	// SupportClock is the support-hours clock the console counts the time
+	// left to first-response targets with (nil: the business calendar of
+	// Desk when it is a *desk.Desk, else national holidays only).
+	SupportClock func(ctx context.Context) (support.Clock, error)
+	// DeskSettings returns the desk's settings, for the support address
+	// the pages show (nil: those of Desk when it is a *desk.Desk).
+	DeskSettings func(ctx context.Context) (desk.Config, error)
 }
 
 // Portal serves the web pages.
@@ -135,6 +156,7 @@ func New(cfg Config) (*Portal, error) {
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = func(r *http.Request) string { return r.RemoteAddr }
 	}
+	deskDefaults(&cfg)
 	cats, err := loadCatalogs()
 	if err != nil {
 		return nil, err
@@ -199,6 +221,11 @@ func (p *Portal) Register(handle func(pattern string, h http.Handler)) {
 	p.securityRoutes(handle)
 	p.subscribeRoutes(page)
 	p.developerRoutes(page)
+	p.quoteRoutes(page)
+	if p.cfg.Desk != nil {
+		p.supportRoutes(page)
+		p.ticketRoutes(page)
+	}
 }
 
 // secured adds the headers every page carries and refuses cross-site
@@ -247,9 +274,11 @@ type view struct {
 	// Developer is the signed-in developer account's name ("" if none).
 	Developer string
 	CanEdit   bool
-	Flash     string
-	Error     string
-	Data      any
+	// DeskOn shows the support desk's links (Config.Desk is set).
+	DeskOn bool
+	Flash  string
+	Error  string
+	Data   any
 }
 
 func (p *Portal) locale(r *http.Request) *Locale {
@@ -266,6 +295,7 @@ func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, name
 	// Escaped, so a path with "?" or "#" in a segment (a Maven listing's)
 	// comes back unchanged through the switch's redirect.
 	v.Path = r.URL.EscapedPath()
+	v.DeskOn = p.cfg.Desk != nil
 	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
 		v.Path += "?" + r.URL.RawQuery // the switch keeps the page as it is
 	}

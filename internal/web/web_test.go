@@ -41,7 +41,9 @@ type fixture struct {
 	hostB    store.Host
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture makes the portal over a fresh store with two contracts; opts
+// adjust its Config (the support desk, for one) before the portal is made.
+func newFixture(t *testing.T, opts ...func(*fixture, *Config)) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "enmei.db"))
 	if err != nil {
@@ -61,8 +63,12 @@ func newFixture(t *testing.T) *fixture {
 		}}
 	f.sid, f.hostA = f.contract(ops, "株式会社テスト商事", "ops@a.example.jp", "host-a")
 	f.otherSID, f.hostB = f.contract(ops, "Other Corp", "ops@b.example.jp", "host-b")
-	p, err := New(Config{Store: st, Ops: ops, Now: f.clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		PublicURL: "http://portal.test", MailFrom: "enmei@portal.test"})
+	cfg := Config{Store: st, Ops: ops, Now: f.clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PublicURL: "http://portal.test", MailFrom: "enmei@portal.test"}
+	for _, o := range opts {
+		o(f, &cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
