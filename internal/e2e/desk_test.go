@@ -154,9 +154,25 @@ func TestSupportDeskBySMTP(t *testing.T) {
 		t.Fatalf("mail ingest: %s", o)
 	}
 	ask2 := next()
-	word2 := ask2.Text[strings.Index(ask2.Text, "CONFIRM-"):][:12]
-	ingest(japaneseMail(contact, "Re: "+ask2.Subject, word2, "q5@example.co.jp"))
-	next()
+	tag2 := ask2.Subject[strings.Index(ask2.Subject, "[")+1 : strings.Index(ask2.Subject, "]")]
+
+	// The customer confirms it with the portal's button, in a real browser.
+	b := newBrowser(t, "support-desk")
+	b.open(v.url + "/login")
+	b.fill("サポートID", c.SupportID)
+	b.fill("メールアドレス", contact)
+	b.press("ログインリンクを送信")
+	login := next()
+	b.open(loginLink(t, login.Text))
+	b.press("ログインする")
+	b.open(v.url + "/support")
+	b.sees(tag2, "確認待ち", ts[0].ID, "残り", deskAddress)
+	b.shot("support")
+	b.press("新しいお問い合わせとして確定する")
+	b.sees(tag2 + " を新しいお問い合わせとして受け付けました")
+	if m := next(); !strings.Contains(m.Subject, tag2) || !strings.Contains(m.Text, "残り 0 回") {
+		t.Fatalf("answer to the portal's confirmation: %q\n%s", m.Subject, m.Text)
+	}
 	if a := allowance(); a.Used != 2 || *a.Left != 0 {
 		t.Fatalf("allowance after two matters: %+v", a)
 	}
