@@ -43,10 +43,8 @@ func (d *Desk) ChangeContact(ctx context.Context, supportID, email, effective st
 			return store.ContactChange{}, err
 		}
 		effective = support.ContactEffective(clk.Cal, now).String()
-	} else if day, err := bizcal.ParseDate(effective); err != nil {
-		return store.ContactChange{}, errs.E(errs.Invalid, "--effective: %v", err)
-	} else if day.Before(today) {
-		return store.ContactChange{}, errs.E(errs.Invalid, "the effective day %s is in the past: give today (%s) or a later day", effective, today)
+	} else if err := support.CheckContactEffective(now, effective); err != nil {
+		return store.ContactChange{}, err
 	}
 	old, err := d.contactOn(ctx, c, today.String())
 	if err != nil {
