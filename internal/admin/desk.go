@@ -1,13 +1,11 @@
 package admin
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -93,7 +91,7 @@ func (a *app) ticketCommand() *cobra.Command {
 				return err
 			}
 			clk, now := a.clock(ctx, d), a.now()
-			sortByTimeLeft(ts, clk, now)
+			desk.SortByTimeLeft(ts, clk, now)
 			if a.cfg.JSON {
 				out := make([]map[string]any, 0, len(ts))
 				for _, t := range ts {
@@ -127,11 +125,7 @@ func (a *app) ticketCommand() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			n, err := parseTicket(args[0])
-			if err != nil {
-				return err
-			}
-			d, err := a.desk(ctx)
+			n, d, err := a.ticketArg(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -239,15 +233,21 @@ func (a *app) ticketCommand() *cobra.Command {
 	return cmd
 }
 
+// ticketArg reads a ticket number argument and opens the desk.
+func (a *app) ticketArg(ctx context.Context, arg string) (int64, *desk.Desk, error) {
+	n, err := parseTicket(arg)
+	if err != nil {
+		return 0, nil, err
+	}
+	d, err := a.desk(ctx)
+	return n, d, err
+}
+
 // ticketAction runs a change of one ticket and prints the result.
 func (a *app) ticketAction(f func(ctx context.Context, d *desk.Desk, n int64) (store.Ticket, error)) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
-		n, err := parseTicket(args[0])
-		if err != nil {
-			return err
-		}
-		d, err := a.desk(ctx)
+		n, d, err := a.ticketArg(ctx, args[0])
 		if err != nil {
 			return err
 		}
@@ -273,29 +273,6 @@ func (a *app) clock(ctx context.Context, d *desk.Desk) support.Clock {
 		a.log.Warn("the business calendar could not be read; using the national one", "err", err)
 	}
 	return support.Clock{Cal: cal}
-}
-
-func sortByTimeLeft(ts []store.Ticket, clk support.Clock, now time.Time) {
-	key := func(t store.Ticket) (int, time.Duration) {
-		if t.Status == store.TicketClosed {
-			return 2, -time.Duration(t.ClosedAt.UnixNano())
-		}
-		if !t.RespondedAt.IsZero() {
-			return 1, time.Duration(t.OpenedAt.UnixNano())
-		}
-		return 0, clk.Left(now, t.DueAt)
-	}
-	slices.SortStableFunc(ts, func(x, y store.Ticket) int {
-		gx, kx := key(x)
-		gy, ky := key(y)
-		if gx != gy {
-			return gx - gy
-		}
-		if kx != ky {
-			return cmp.Compare(kx, ky)
-		}
-		return int(x.Number - y.Number)
-	})
 }
 
 func fmtLeft(d time.Duration) string {

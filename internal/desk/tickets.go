@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -323,4 +324,24 @@ func (d *Desk) Allowance(ctx context.Context, c store.Contract) (AllowanceView, 
 		v.Total, v.Left = &total, &left
 	}
 	return v, nil
+}
+
+// SortByTimeLeft orders tickets as the desk works them: unanswered ones
+// with the least support time left to their first-response target first,
+// then answered ones oldest first, then closed ones latest closed first.
+func SortByTimeLeft(ts []store.Ticket, clk support.Clock, now time.Time) {
+	key := func(t store.Ticket) (int, time.Duration) {
+		if t.Status == store.TicketClosed {
+			return 2, -time.Duration(t.ClosedAt.UnixNano())
+		}
+		if !t.RespondedAt.IsZero() {
+			return 1, time.Duration(t.OpenedAt.UnixNano())
+		}
+		return 0, clk.Left(now, t.DueAt)
+	}
+	slices.SortStableFunc(ts, func(x, y store.Ticket) int {
+		gx, kx := key(x)
+		gy, ky := key(y)
+		return cmp.Or(cmp.Compare(gx, gy), cmp.Compare(kx, ky), cmp.Compare(x.Number, y.Number))
+	})
 }

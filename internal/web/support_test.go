@@ -474,7 +474,7 @@ func TestSortByTimeLeft(t *testing.T) {
 		{Number: 6, Status: store.TicketOpen, RespondedAt: base, OpenedAt: base.Add(-3 * time.Hour)},
 		{Number: 7, Status: store.TicketOpen, DueAt: base.Add(-time.Hour)}, // overdue
 	}
-	sortByTimeLeft(ts, support.Clock{}, base)
+	desk.SortByTimeLeft(ts, support.Clock{}, base)
 	var got []int64
 	for _, tk := range ts {
 		got = append(got, tk.Number)

@@ -1,15 +1,14 @@
 package web
 
 import (
-	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/enmei-project/enmei/internal/desk"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/mailin"
 	"github.com/enmei-project/enmei/internal/store"
@@ -28,26 +27,6 @@ func (p *Portal) ticketRoutes(page func(string, http.HandlerFunc)) {
 	page("POST /admin/tickets/{n}/close", p.vendor(p.adminTicketClose))
 	page("POST /admin/tickets/{n}/scope", p.vendor(p.adminTicketScope))
 	page("POST /admin/tickets/{n}/accept", p.vendor(p.adminTicketAccept))
-}
-
-// sortByTimeLeft orders tickets as the desk works them: unanswered ones
-// with the least support time left to their first-response target first,
-// then answered ones oldest first, then closed ones latest closed first.
-func sortByTimeLeft(ts []store.Ticket, clk support.Clock, now time.Time) {
-	key := func(t store.Ticket) (int, time.Duration) {
-		if t.Status == store.TicketClosed {
-			return 2, -time.Duration(t.ClosedAt.UnixNano())
-		}
-		if !t.RespondedAt.IsZero() {
-			return 1, time.Duration(t.OpenedAt.UnixNano())
-		}
-		return 0, clk.Left(now, t.DueAt)
-	}
-	slices.SortStableFunc(ts, func(x, y store.Ticket) int {
-		gx, kx := key(x)
-		gy, ky := key(y)
-		return cmp.Or(cmp.Compare(gx, gy), cmp.Compare(kx, ky), cmp.Compare(x.Number, y.Number))
-	})
 }
 
 // supportTime writes a span of support time in hours and minutes.
@@ -143,7 +122,7 @@ func (p *Portal) adminTickets(w http.ResponseWriter, r *http.Request, v *view) {
 		customers[c.SupportID] = c.Customer
 	}
 	clk, now := p.supportClock(ctx), p.cfg.Now()
-	sortByTimeLeft(ts, clk, now)
+	desk.SortByTimeLeft(ts, clk, now)
 	for _, t := range ts {
 		left, late := timeLeft(v.L, t, clk, now)
 		list.Tickets = append(list.Tickets, TicketLine{Number: t.Number, Tag: mailin.FormatTag(t.Number), SupportID: t.SupportID,
