@@ -422,6 +422,13 @@ func TestHostnameAndOS(t *testing.T) {
 			if tt.arch != "" {
 				h.env["ENMEI_DEBUG_ARCH"] = tt.arch
 			}
+			// What systemd-detect-virt answers is sent as it is.
+			virt := filepath.Join(t.TempDir(), "detect-virt")
+			writeFile(t, virt, "#!/bin/sh\necho kvm\n")
+			if err := os.Chmod(virt, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			h.env["ENMEI_DETECT_VIRT"] = virt
 			n := len(f.registers)
 			r := h.enmei(append([]string{"register", "--server", f.url(), "--key", goodKey}, tt.args...)...)
 			if r.code != tt.code {
@@ -435,7 +442,7 @@ func TestHostnameAndOS(t *testing.T) {
 			}
 			req := f.registers[len(f.registers)-1]
 			want := api.RegisterRequest{Key: goodKey, MachineID: req.MachineID, Hostname: tt.hostname,
-				OSID: "almalinux", OSVersion: "9.4", OSLike: []string{"rhel", "centos", "fedora"}, Arch: tt.sentArch}
+				OSID: "almalinux", OSVersion: "9.4", OSLike: []string{"rhel", "centos", "fedora"}, Arch: tt.sentArch, Virt: "kvm"}
 			if !reflect.DeepEqual(req, want) {
 				t.Errorf("request %+v, want %+v", req, want)
 			}
