@@ -119,11 +119,11 @@ func (a *app) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening the database %s: %w", Redact(a.cfg.DB), redactErr(err, a.cfg.DB))
 	}
-	bl, err := backend.OpenBlobs(ctx, a.cfg.Blobs)
+	bl, err := backend.OpenBlobs(ctx, a.cfg.Blobs, filepath.Join(a.cfg.Data, "tmp"))
 	if err != nil {
 		st.Close()
 		if errors.Is(err, backend.ErrScheme) {
-			return usagef("--blobs %q is not file://DIR", Redact(a.cfg.Blobs))
+			return usagef("--blobs %q: %v", Redact(a.cfg.Blobs), err)
 		}
 		return fmt.Errorf("opening the blob store %s: %w", Redact(a.cfg.Blobs), err)
 	}

@@ -1,5 +1,5 @@
 // Package backend opens enmei's store and blob store from the URLs on the
-// command line (sqlite://, postgres://, file://). It is the one place that
+// command line (sqlite://, postgres://, file://, s3://). It is the one place that
 // knows every backend, so the rest of enmei sees only the interfaces.
 package backend
 
@@ -13,6 +13,7 @@ import (
 
 	"github.com/enmei-project/enmei/internal/blob"
 	blobfs "github.com/enmei-project/enmei/internal/blob/fs"
+	blobs3 "github.com/enmei-project/enmei/internal/blob/s3"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/store"
 	"github.com/enmei-project/enmei/internal/store/postgres"
@@ -38,10 +39,25 @@ func OpenStore(ctx context.Context, url string) (store.Store, error) {
 	return nil, errs.Wrap(errs.Invalid, ErrScheme, fmt.Sprintf("database URL %q is not sqlite://PATH or postgres://…", url))
 }
 
-// OpenBlobs opens the blob store at url: file://DIR.
-func OpenBlobs(ctx context.Context, url string) (blob.Store, error) {
-	if strings.HasPrefix(url, "file://") {
+// OpenBlobs opens the blob store at url: file://DIR, or
+// s3://BUCKET/PREFIX?endpoint=…&region=… (spool: the local directory an S3
+// upload is hashed in first; "" for the system's temporary directory).
+func OpenBlobs(ctx context.Context, url, spool string) (blob.Store, error) {
+	switch {
+	case strings.HasPrefix(url, "file://"):
 		return blobfs.Open(strings.TrimPrefix(url, "file://"))
+	case strings.HasPrefix(url, "s3://"):
+		c, err := blobs3.ParseURL(url)
+		if err != nil {
+			return nil, errs.Wrap(errs.Invalid, ErrScheme, err.Error())
+		}
+		if spool != "" {
+			if err := os.MkdirAll(spool, 0o700); err != nil {
+				return nil, fmt.Errorf("the spool directory of the S3 blob store: %w", err)
+			}
+		}
+		c.Spool = spool
+		return blobs3.Open(ctx, c)
 	}
-	return nil, errs.Wrap(errs.Invalid, ErrScheme, fmt.Sprintf("blob store URL %q is not file://DIR (s3:// is planned)", url))
+	return nil, errs.Wrap(errs.Invalid, ErrScheme, fmt.Sprintf("blob store URL %q is not file://DIR or s3://BUCKET/PREFIX?endpoint=…", url))
 }
