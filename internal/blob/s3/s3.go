@@ -214,7 +214,7 @@ func (o *object) Read(p []byte) (int, error) {
 }
 
 func (o *object) Seek(off int64, whence int) (int64, error) { return o.o.Seek(off, whence) }
-func (o *object) Close() error                             { return o.o.Close() }
+func (o *object) Close() error                              { return o.o.Close() }
 
 // Stat implements blob.Store.
 func (s *Store) Stat(ctx context.Context, sum string) (blob.Info, error) {
@@ -234,7 +234,6 @@ func (s *Store) Stat(ctx context.Context, sum string) (blob.Info, error) {
 
 // usedMeta is the user metadata a Touch sets (x-amz-meta-enmei-used).
 const usedMeta = "Enmei-Used"
-
 
 // Sync implements blob.Store: a successful PUT is already durable.
 func (s *Store) Sync(ctx context.Context) error { return nil }
