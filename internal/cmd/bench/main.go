@@ -404,19 +404,7 @@ func benchDownload() {
 	check(json.Unmarshal([]byte(out), &c))
 
 	addr := serve(store)
-	root := filepath.Join(*work, "dl-root")
-	check(os.MkdirAll(filepath.Join(root, "etc"), 0o755))
-	check(os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("ID=almalinux\n"), 0o644))
-	check(os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("0123456789abcdef0123456789abcdef\n"), 0o644))
-	sh(*enmei, "--root", root, "register", "--server", "http://"+addr, "--key", c.Key)
-	var hj struct {
-		HostID string `json:"host_id"`
-		Secret string `json:"secret"`
-	}
-	raw, err := os.ReadFile(filepath.Join(root, "etc/enmei/host.json"))
-	check(err)
-	check(json.Unmarshal(raw, &hj))
-	auth := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(hj.HostID+":"+hj.Secret))
+	auth := registerRoot(addr, c.Key, "dl-root")
 	// The served (signed) file: fetch its path from primary.xml via a listing we know.
 	signedName := "Packages/b/bench-big-1.0-1.x86_64.rpm"
 
@@ -433,13 +421,74 @@ func benchDownload() {
 	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "enmeid (Basic auth, entitlement check)", mo, roundAll(ours))
 	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "nginx (static, sendfile)", mp, roundAll(peer))
 	fmt.Printf("ratio enmeid/nginx: %.2f\n", mo/mp)
+
+	// The same package from a second data set whose blobs are in S3
+	// (versitygw, posix backend on this disk), measured in the same run.
+	s3url, s3env := startS3()
+	s3store := newData("dl-s3-data")
+	s3admin := func(args ...string) string { return adminEnv(s3store, append(s3env, "ENMEI_BLOBS="+s3url), args...) }
+	s3admin("product", "add", "b", "--name", "bench", "--format", "rpm")
+	s3admin("repo", "add", "b", "--product", "b")
+	s3admin("publish", "b", pkg)
+	out = s3admin("--json", "contract", "add", "--customer", "bench", "--product", "b", "--quantity", "1",
+		"--start", "2020-01-01", "--end", "2099-12-31", "--contact", "bench@example.com")
+	check(json.Unmarshal([]byte(out), &c))
+	s3addr := serveEnv(s3store, append(s3env, "ENMEI_BLOBS="+s3url))
+	s3auth := registerRoot(s3addr, c.Key, "dl-s3-root")
+	var viaS3 []float64
+	for i := 0; i < *runs; i++ {
+		viaS3 = append(viaS3, wrk("http://"+s3addr+"/repos/b/"+signedName, s3auth))
+	}
+	ms := medianF(viaS3)
+	fmt.Printf("%-40s median %8.1f MB/s  (runs %v)\n", "enmeid, blobs in S3 (versitygw)", ms, roundAll(viaS3))
+	fmt.Printf("ratio S3/file store: %.2f, S3/nginx: %.2f\n", ms/mo, ms/mp)
+}
+
+// registerRoot registers a scratch root with enmei and returns the
+// Authorization header of its credential.
+func registerRoot(addr, key, name string) string {
+	root := filepath.Join(*work, name)
+	check(os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	check(os.WriteFile(filepath.Join(root, "etc/os-release"), []byte("ID=almalinux\n"), 0o644))
+	check(os.WriteFile(filepath.Join(root, "etc/machine-id"), []byte("0123456789abcdef0123456789abcdef\n"), 0o644))
+	sh(*enmei, "--root", root, "register", "--server", "http://"+addr, "--key", key)
+	var hj struct {
+		HostID string `json:"host_id"`
+		Secret string `json:"secret"`
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "etc/enmei/host.json"))
+	check(err)
+	check(json.Unmarshal(raw, &hj))
+	return "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(hj.HostID+":"+hj.Secret))
+}
+
+// startS3 runs versitygw (posix backend) with a bucket and returns the
+// --blobs URL and the credentials' environment.
+func startS3() (string, []string) {
+	bin, err := exec.LookPath("versitygw")
+	if err != nil {
+		gopath := strings.TrimSpace(sh("go", "env", "GOPATH"))
+		bin = filepath.Join(gopath, "bin", "versitygw")
+	}
+	dir := filepath.Join(*work, "s3")
+	check(os.MkdirAll(filepath.Join(dir, "bench"), 0o755))
+	addr := freeAddr()
+	const access, secret = "bench-access", "bench-secret-0123456789"
+	srv := exec.Command(bin, "--access", access, "--secret", secret, "--port", addr, "posix", dir)
+	check(srv.Start())
+	atExit = append(atExit, func() { srv.Process.Kill(); srv.Wait() })
+	waitPort(addr)
+	return "s3://bench/blobs?endpoint=http://" + addr, []string{"AWS_ACCESS_KEY_ID=" + access, "AWS_SECRET_ACCESS_KEY=" + secret}
 }
 
 // serve runs enmeid serve on a data directory and returns its address.
-func serve(data string, args ...string) string {
+func serve(data string, args ...string) string { return serveEnv(data, nil, args...) }
+
+// serveEnv is serve with more environment.
+func serveEnv(data string, env []string, args ...string) string {
 	addr := freeAddr()
 	srv := exec.Command(*enmeid, append([]string{"serve", "--addr", addr}, args...)...)
-	srv.Env = append(os.Environ(), "ENMEI_DATA="+data)
+	srv.Env = append(append(os.Environ(), "ENMEI_DATA="+data), env...)
 	check(srv.Start())
 	atExit = append(atExit, func() { srv.Process.Kill(); srv.Wait() })
 	waitPort(addr)
@@ -495,9 +544,12 @@ func wrk(url, header string) float64 {
 	return v
 }
 
-func admin(data string, args ...string) string {
+func admin(data string, args ...string) string { return adminEnv(data, nil, args...) }
+
+// adminEnv is admin with more environment.
+func adminEnv(data string, env []string, args ...string) string {
 	cmd := exec.Command(*enmeid, args...)
-	cmd.Env = append(os.Environ(), "ENMEI_DATA="+data)
+	cmd.Env = append(append(os.Environ(), "ENMEI_DATA="+data), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
