@@ -596,6 +596,8 @@ type Store interface {
 	Desk
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
+	// SchemaVersion is the newest migration step applied.
+	SchemaVersion(ctx context.Context) (int, error)
 	Close() error
 }
 

@@ -1107,6 +1107,13 @@ func (s *DB) Ping(ctx context.Context) error {
 	return s.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
 }
 
+// SchemaVersion implements store.Store.
+func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
+	return int(v.Int64), err
+}
+
 // Setting implements store.Store.
 func (s *DB) Setting(ctx context.Context, name string) ([]byte, error) {
 	var v []byte
