@@ -594,6 +594,7 @@ type Store interface {
 	Tracker
 	Subscriptions
 	Desk
+	Dumper
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
 	// SchemaVersion is the newest migration step applied.
@@ -725,4 +726,32 @@ type Desk interface {
 	// AttachmentBlobs calls f with the blob of every kept attachment (gc
 	// keeps them).
 	AttachmentBlobs(ctx context.Context, f func(blob string) error) error
+}
+
+// TableDump is one table of a snapshot: its columns and a row iterator
+// (Next returns nil, nil after the last row). Values are int64, string,
+// []byte or nil.
+type TableDump struct {
+	Name          string
+	Columns       []string
+	Next          func() ([]any, error)
+	SchemaVersion int // of the whole snapshot
+}
+
+// TableRows is one table's rows to load.
+type TableRows struct {
+	Name    string
+	Columns []string
+	Rows    [][]any
+}
+
+// Dumper takes and loads whole-database copies (enmeid backup/restore).
+type Dumper interface {
+	// Snapshot reads every table in one consistent read transaction while
+	// others go on writing.
+	Snapshot(ctx context.Context, f func(TableDump) error) error
+	// Empty reports whether no table holds a row.
+	Empty(ctx context.Context) (bool, error)
+	// Load inserts tables' rows in one transaction (all or nothing).
+	Load(ctx context.Context, tables []TableRows) error
 }

@@ -65,6 +65,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tt.f(t, s)
 		})
 	}
+	t.Run("SnapshotLoad", func(t *testing.T) {
+		t.Parallel()
+		testSnapshotLoad(t, open)
+	})
 }
 
 var ctx = context.Background()
