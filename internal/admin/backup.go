@@ -27,10 +27,10 @@ import (
 
 // A backup is one tar.gz: enmei-backup.json (what it holds), then
 // db/<table>.jsonl (a header line with the columns, then one JSON array per
-// row: numbers, strings, {"b": base64} for bytes, null), then blobs/<sha256>
-// for every blob (or blobs.manifest with --no-blobs), then, only with
+// row: numbers, strings, {"b": base64} for bytes, null), then, only with
 // --include-keys, keys.pgp: the key files in a tar encrypted with a
-// passphrase (OpenPGP, so `gpg -d` opens it too). The database is read in
+// passphrase (OpenPGP, so `gpg -d` opens it too), then blobs/<sha256> for
+// every blob (or blobs.manifest with --no-blobs). The database is read in
 // one consistent transaction first and the blobs copied after it: blobs are
 // immutable and written before anything refers to them, so every blob the
 // snapshot names is there, and a publish running meanwhile is in the
@@ -195,6 +195,13 @@ func (a *app) backup(ctx context.Context, out string, noBlobs, keys bool, pass s
 			return meta, fmt.Errorf("backup: %w", err)
 		}
 	}
+	// The keys before the blobs, so a restore checks the passphrase
+	// before it writes anything.
+	if keys {
+		if err := add("keys.pgp", int64(len(keyData)), bytes.NewReader(keyData)); err != nil {
+			return meta, err
+		}
+	}
 	if noBlobs {
 		var m strings.Builder
 		for _, b := range blobs {
@@ -218,11 +225,6 @@ func (a *app) backup(ctx context.Context, out string, noBlobs, keys bool, pass s
 				return meta, fmt.Errorf("backup: blob %s: %w", b.Sum, err)
 			}
 			a.progress("backup: blobs", i+1, len(blobs))
-		}
-	}
-	if keys {
-		if err := add("keys.pgp", int64(len(keyData)), bytes.NewReader(keyData)); err != nil {
-			return meta, err
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -318,8 +320,18 @@ func (a *app) restoreCommand() *cobra.Command {
 	}
 }
 
-func (a *app) restore(ctx context.Context, file string) (backupMeta, error) {
-	var meta backupMeta
+func (a *app) restore(ctx context.Context, file string) (meta backupMeta, err error) {
+	// Blobs put before a later failure are removed again: a refused
+	// restore leaves the storage as empty as it was.
+	var put []string
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, sum := range put {
+			a.blobs.Delete(context.WithoutCancel(ctx), sum, time.Now().Add(time.Hour))
+		}
+	}()
 	f, err := os.Open(file)
 	if err != nil {
 		return meta, usagef("%v", err)
@@ -388,6 +400,7 @@ func (a *app) restore(ctx context.Context, file string) (backupMeta, error) {
 			if err != nil {
 				return meta, fmt.Errorf("restoring blob %s: %w", sum, err)
 			}
+			put = append(put, info.Sum)
 			if info.Sum != sum {
 				return meta, errs.E(errs.Invalid, "%s is damaged: blob %s holds other content (%s); nothing was restored into the database", file, sum, info.Sum)
 			}

@@ -112,6 +112,9 @@ func TestBackupRestore(t *testing.T) {
 	if r := bad.admin("--json", "publication", "list", "el9-x86_64"); r.code == 0 {
 		t.Errorf("a refused restore left the repository behind:\n%s", r.stdout)
 	}
+	// Nothing was left half-written: the same storage takes the restore.
+	bad.extra = append(bad.extra, "ENMEI_BACKUP_PASSPHRASE="+pass)
+	bad.must("restore", file)
 
 	// Restore into an empty PostgreSQL database and data directory.
 	w := newVendor(t, pgtest.NewDatabase(t))
