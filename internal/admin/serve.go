@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/mail"
@@ -331,6 +332,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	defer stop()
 	go srv.Run(bg)
 	go portal.Cleanup(bg)
+	// Revocations made elsewhere (another replica, a command) drop this
+	// replica's caches within a second instead of their TTL.
+	go watchGeneration(bg, a.st, time.Second, a.log, srv.Purge, func() {
+		if mvn != nil {
+			mvn.Purge()
+		}
+	})
 	// Tracker changes become mail to subscribers and webhook POSTs.
 	notices := &tracker.Notifier{Store: a.st, Now: a.now, Log: a.log, Compose: portal.NoticeMail, PublicURL: public, Queued: sender.Wake,
 		Every: o.noticeEvery}
@@ -418,5 +426,33 @@ func (a *app) publicKeyLoader() func(ctx context.Context) (*sign.PublicKey, erro
 		}
 		key = k
 		return key, nil
+	}
+}
+
+// watchGeneration polls the store's generation every interval and calls
+// purge when it moved.
+func watchGeneration(ctx context.Context, st interface {
+	Generation(context.Context) (int64, error)
+}, every time.Duration, log *slog.Logger, purge ...func()) {
+	last, err := st.Generation(ctx)
+	if err != nil {
+		log.Warn("reading the cache generation", "err", err)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		g, err := st.Generation(ctx)
+		if err != nil || g == last {
+			continue
+		}
+		last = g
+		for _, p := range purge {
+			p()
+		}
 	}
 }

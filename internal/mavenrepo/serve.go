@@ -153,6 +153,13 @@ func (h *Handler) PasswordChanged(name string) {
 	h.verified.Remove(name)
 }
 
+// Purge drops everything this process remembers of accounts: another
+// process changed a password.
+func (h *Handler) Purge() {
+	h.accounts.Purge()
+	h.verified.Purge()
+}
+
 // principal is who a request authenticated as.
 type principal struct {
 	name  string

@@ -321,52 +321,79 @@ func (s *Server) trusted(ip netip.Addr) bool {
 }
 
 // authHost checks HTTP Basic credentials and the live contract. It returns
-// the host and its contract, or an Unauthorized/Forbidden error.
+// the host and its contract, or an Unauthorized/Forbidden error. A refusal
+// decided on cached facts older than a second is decided again on fresh
+// ones: another replica may have renewed the lease, extended the contract
+// or rotated the secret since.
 func (s *Server) authHost(r *http.Request) (store.Host, store.Contract, error) {
-	host, contract, err := s.authHostAnyContract(r)
+	host, contract, stale, err := s.authHostCached(r)
+	if err != nil && stale {
+		id, _, _ := r.BasicAuth()
+		s.forget(id)
+		host, contract, _, err = s.authHostCached(r)
+	}
+	return host, contract, err
+}
+
+func (s *Server) authHostCached(r *http.Request) (store.Host, store.Contract, bool, error) {
+	host, contract, stale, err := s.credential(r)
 	if err != nil {
-		return store.Host{}, store.Contract{}, err
+		return store.Host{}, store.Contract{}, stale, err
 	}
 	now := s.cfg.Now()
 	if err := entitle.CheckValid(contract, now); err != nil {
-		return store.Host{}, store.Contract{}, errs.E(errs.Forbidden, "%s", err.Error())
+		return store.Host{}, store.Contract{}, stale, errs.E(errs.Forbidden, "%s", err.Error())
 	}
 	if !contains(contract.Products, host.ProductID) {
-		return store.Host{}, store.Contract{}, errs.E(errs.Forbidden, "contract %s no longer includes product %s", contract.SupportID, host.ProductID)
+		return store.Host{}, store.Contract{}, stale, errs.E(errs.Forbidden, "contract %s no longer includes product %s", contract.SupportID, host.ProductID)
 	}
 	if !host.Live(now) {
-		return store.Host{}, store.Contract{}, errs.E(errs.Entitlement, "this host's lease ended at %s and its seat was freed: run enmei heartbeat to take a seat again",
+		return store.Host{}, store.Contract{}, stale, errs.E(errs.Entitlement, "this host's lease ended at %s and its seat was freed: run enmei heartbeat to take a seat again",
 			host.LeaseExpires.In(entitle.Tokyo).Format("2006-01-02 15:04:05 JST"))
 	}
 	s.noteSeen(host, now)
-	return host, contract, nil
+	return host, contract, false, nil
 }
 
-// authHostAnyContract checks the credential only: a host of an expired
-// contract may still give its seat back. Credentials of the wrong shape are
-// refused before any lookup, so they never reach the cache or the database.
+// authHostAnyContract checks the credential only (see credential).
 func (s *Server) authHostAnyContract(r *http.Request) (store.Host, store.Contract, error) {
+	host, contract, stale, err := s.credential(r)
+	if err != nil && stale {
+		id, _, _ := r.BasicAuth()
+		s.forget(id)
+		host, contract, _, err = s.credential(r)
+	}
+	return host, contract, err
+}
+
+// credential checks the credential only: a host of an expired contract may
+// still give its seat back. Credentials of the wrong shape are refused
+// before any lookup, so they never reach the cache or the database. stale
+// reports a decision made on cached facts older than a second.
+func (s *Server) credential(r *http.Request) (store.Host, store.Contract, bool, error) {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
-		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "this needs the host credential that enmei register writes: register the host first")
+		return store.Host{}, store.Contract{}, false, errs.E(errs.Unauthorized, "this needs the host credential that enmei register writes: register the host first")
 	}
 	if !entitle.LooksLikeHostID(id) || !entitle.LooksLikeSecret(secret) {
-		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid: run enmei register again")
+		return store.Host{}, store.Contract{}, false, errs.E(errs.Unauthorized, "the host credential is not valid: run enmei register again")
 	}
-	e := s.hostFacts(r.Context(), id, s.cfg.Now())
+	now := s.cfg.Now()
+	e := s.hostFacts(r.Context(), id, now)
+	stale := e.at.Before(now.Add(-time.Second))
 	if e.err != nil {
 		if errs.Is(e.err, errs.NotFound) {
-			return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered or its seat released): run enmei register again")
+			return store.Host{}, store.Contract{}, stale, errs.E(errs.Unauthorized, "the host credential is not valid (the host was unregistered or its seat released): run enmei register again")
 		}
-		return store.Host{}, store.Contract{}, e.err
+		return store.Host{}, store.Contract{}, false, e.err
 	}
 	if !entitle.Matches(secret, e.host.SecretHash) {
-		return store.Host{}, store.Contract{}, errs.E(errs.Unauthorized, "the host credential is not valid: run enmei register again")
+		return store.Host{}, store.Contract{}, stale, errs.E(errs.Unauthorized, "the host credential is not valid: run enmei register again")
 	}
 	if s.cfg.Hooks.Host != nil {
 		s.cfg.Hooks.Host(r, e.host.ID)
 	}
-	return e.host, e.contract, nil
+	return e.host, e.contract, stale, nil
 }
 
 // hostFacts returns a host and its contract, from the cache when fresh.
@@ -403,6 +430,13 @@ func (s *Server) checkUpdates(ctx context.Context, host store.Host, c store.Cont
 		return err
 	}
 	return entitle.CheckUpdates(c, p.Lifecycle(), s.cfg.Now())
+}
+
+// Purge drops every cached host and repository fact: something another
+// process changed (a seat released, …) may be among them.
+func (s *Server) Purge() {
+	s.hosts.Purge()
+	s.repos.Purge()
 }
 
 // forget drops cached facts about a host, after it changes here.

@@ -597,6 +597,9 @@ type Store interface {
 	Dumper
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
+	// Generation moves whenever something replicas may have cached is
+	// revoked (a seat released, a developer password changed).
+	Generation(ctx context.Context) (int64, error)
 	// SchemaVersion is the newest migration step applied.
 	SchemaVersion(ctx context.Context) (int, error)
 	Close() error

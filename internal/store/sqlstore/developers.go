@@ -59,7 +59,9 @@ func (s *DB) SetDeveloperPassword(ctx context.Context, name, hash string, at tim
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errs.E(errs.NotFound, "no developer account %q", name)
 		}
-		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE kind = 'developer' AND subject = ?`), name)
-		return err
+		if _, err = tx.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE kind = 'developer' AND subject = ?`), name); err != nil {
+			return err
+		}
+		return bumpGeneration(ctx, tx)
 	})
 }

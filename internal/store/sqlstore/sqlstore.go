@@ -279,7 +279,8 @@ CREATE TABLE notices (id {{serial}}, title TEXT NOT NULL, body TEXT NOT NULL, st
 `, `
 ALTER TABLE hosts ADD COLUMN virt TEXT NOT NULL DEFAULT '';
 ALTER TABLE hosts ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
-ALTER TABLE contracts ADD COLUMN els_updates INTEGER NOT NULL DEFAULT 0
+ALTER TABLE contracts ADD COLUMN els_updates INTEGER NOT NULL DEFAULT 0;
+INSERT INTO counters (name, value) VALUES ('generation', 0)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -693,8 +694,29 @@ func (s *DB) ReleaseSeat(ctx context.Context, supportID, hostID string) error {
 			return errs.E(errs.NotFound, "contract %s has no host %q: check enmeid contract show %s", supportID, hostID, supportID)
 		}
 		now := ms(time.Now())
-		return s.moveSpan(ctx, tx, hostID, now, now)
+		if err := s.moveSpan(ctx, tx, hostID, now, now); err != nil {
+			return err
+		}
+		return bumpGeneration(ctx, tx)
 	})
+}
+
+// bumpGeneration tells every replica's caches that something they may
+// hold was revoked (a seat released, a password changed): they poll
+// Generation and drop what they cached when it moves.
+func bumpGeneration(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'generation'`)
+	return err
+}
+
+// Generation implements store.Store.
+func (s *DB) Generation(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'generation'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
 }
 
 // TouchHost implements store.Store.

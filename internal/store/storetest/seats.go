@@ -341,3 +341,18 @@ func testUncountedHosts(t *testing.T, s store.Store) {
 		t.Errorf("Hosts: %d hosts, %d uncounted; want 4 and 3", len(hosts), uncounted)
 	}
 }
+
+// testGeneration: revocations move the generation replicas watch.
+func testGeneration(t *testing.T, s store.Store) {
+	key := contract(t, s, "ENM-G", 2)
+	h, _, err := s.ClaimSeat(ctx, claim(key, "m1"))
+	must(t, err)
+	g0, err := s.Generation(ctx)
+	must(t, err)
+	must(t, s.ReleaseSeat(ctx, "ENM-G", h.ID))
+	g1, err := s.Generation(ctx)
+	must(t, err)
+	if g1 == g0 {
+		t.Errorf("ReleaseSeat did not move the generation (%d)", g0)
+	}
+}

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Developers", testDevelopers},
 		{"Desk", testDesk},
 		{"UncountedHosts", testUncountedHosts},
+		{"Generation", testGeneration},
 		{"ConcurrentConfirmations", testConcurrentConfirmations},
 		{"ContactsAndNotices", testContactsAndNotices},
 	}
