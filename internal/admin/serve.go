@@ -30,6 +30,7 @@ import (
 	"github.com/enmei-project/enmei/internal/sbomapi"
 	"github.com/enmei-project/enmei/internal/server"
 	"github.com/enmei-project/enmei/internal/sign"
+	"github.com/enmei-project/enmei/internal/store/sqlstore"
 	"github.com/enmei-project/enmei/internal/tracker"
 	"github.com/enmei-project/enmei/internal/version"
 	"github.com/enmei-project/enmei/internal/web"
@@ -58,6 +59,7 @@ type serveOptions struct {
 	noticeEvery time.Duration
 	smtpListen  string
 	supportAddr string
+	noMigrate   bool
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -89,6 +91,7 @@ to --shutdown-timeout to finish. A normal stop exits 0.`,
 	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
 	f.StringVar(&o.smtp, "smtp", "", "send mail through this server: smtp://HOST:PORT, smtp+starttls://USER:PASS@HOST:587 or smtps://… (ENMEI_SMTP; without it mail waits in the outbox)")
 	f.StringVar(&o.mailFrom, "mail-from", "", "From address of outgoing mail (ENMEI_MAIL_FROM; default enmei@<public URL host>)")
+	f.BoolVar(&o.noMigrate, "no-migrate", false, "do not migrate the database; refuse to start unless enmeid migrate brought it to this version (rolling upgrades)")
 	f.StringVar(&o.smtpListen, "smtp-listen", "", "receive customer mail to the support desk over SMTP on this address (e.g. 127.0.0.1:2525, behind the mail server)")
 	f.StringVar(&o.supportAddr, "support-address", "", "the support desk's mail address (saved; see enmeid support config)")
 	f.DurationVar(&o.noticeEvery, "notice-interval", 5*time.Second, "how often tracker changes become subscriber mail and webhook deliveries")
@@ -135,7 +138,11 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 		trusted = append(trusted, p.Masked())
 	}
-	if err := a.open(ctx); err != nil {
+	openCtx := ctx
+	if o.noMigrate {
+		openCtx = sqlstore.NoMigrate(ctx)
+	}
+	if err := a.open(openCtx); err != nil {
 		return err
 	}
 	// serve signs nothing: it only migrates a key an older enmei kept in

@@ -70,3 +70,18 @@ func TestS3Blobs(t *testing.T) {
 		t.Fatalf("dnf after S3 came back: %v\n%s", err, out)
 	}
 }
+
+// TestNoMigrate: serve --no-migrate refuses a database enmeid migrate has
+// not brought up to date, and starts on one it has.
+func TestNoMigrate(t *testing.T) {
+	v := newVendor(t, "")
+	r := run(t, append(cleanEnv(), v.env()...), bin.enmeid, "serve", "--no-migrate", "--addr", freePort(t))
+	if r.code != 1 || !strings.Contains(r.stderr, "enmeid migrate") {
+		t.Fatalf("serve --no-migrate on a new database: exit %d\n%s", r.code, r.stderr)
+	}
+	v.must("migrate")
+	v.serve("--no-migrate")
+	if resp, _ := get(t, "GET", v.url+"/readyz", "", "", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz: %d", resp.StatusCode)
+	}
+}

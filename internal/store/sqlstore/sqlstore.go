@@ -53,14 +53,33 @@ type DB struct {
 	d  Dialect
 }
 
-// New wraps an open database and brings its schema up to date.
+// New wraps an open database and brings its schema up to date, or, under
+// a context made by NoMigrate, checks that it is.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*DB, error) {
 	s := &DB{db: db, d: d}
+	if ctx.Value(noMigrateKey{}) != nil {
+		v, err := s.SchemaVersion(ctx)
+		if err != nil {
+			return nil, errs.E(errs.Invalid, "the %s database has no schema enmei can read (%v): run enmeid migrate first", d.Name, err)
+		}
+		if v < len(Schema) {
+			return nil, errs.E(errs.Invalid, "the database schema is at version %d and this enmeid needs %d: run enmeid migrate first (or start without --no-migrate)", v, len(Schema))
+		}
+		return s, nil
+	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+type noMigrateKey struct{}
+
+// NoMigrate returns a context under which New leaves the schema alone and
+// only checks it is at least this version's: replicas of a rolling upgrade
+// start after one enmeid migrate, and version N keeps running on N+1's
+// schema (every step is additive).
+func NoMigrate(ctx context.Context) context.Context { return context.WithValue(ctx, noMigrateKey{}, true) }
 
 // SQL exposes the database handle (for backend-specific maintenance).
 func (s *DB) SQL() *sql.DB { return s.db }
