@@ -79,7 +79,9 @@ type noMigrateKey struct{}
 // only checks it is at least this version's: replicas of a rolling upgrade
 // start after one enmeid migrate, and version N keeps running on N+1's
 // schema (every step is additive).
-func NoMigrate(ctx context.Context) context.Context { return context.WithValue(ctx, noMigrateKey{}, true) }
+func NoMigrate(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noMigrateKey{}, true)
+}
 
 // SQL exposes the database handle (for backend-specific maintenance).
 func (s *DB) SQL() *sql.DB { return s.db }
