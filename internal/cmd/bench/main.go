@@ -49,7 +49,7 @@ var (
 )
 
 // parts are the names -skip accepts, in the order they run.
-var parts = []string{"full", "republish", "update", "deb", "download", "maven", "leases", "facts", "hostsbom", "advisories", "scan", "desk"}
+var parts = []string{"full", "republish", "update", "deb", "download", "maven", "leases", "facts", "hostsbom", "advisories", "scan", "desk", "scale"}
 
 // atExit holds clean-ups (servers, gpg-agent, the scratch directory) that
 // run on success and on failure alike, newest first.
@@ -86,7 +86,7 @@ func main() {
 	defer cleanup()
 	fmt.Printf("enmei bench on %d CPUs, %s\n", cpus(), time.Now().Format(time.RFC3339))
 	run := map[string]func(){"full": benchFull, "republish": benchRepublish, "update": benchUpdate,
-		"deb": benchDeb, "download": benchDownload, "maven": benchMaven, "leases": benchLeases, "facts": benchPublishFacts, "hostsbom": benchHostSBOM, "advisories": benchAdvisories, "scan": benchScan, "desk": benchDesk}
+		"deb": benchDeb, "download": benchDownload, "maven": benchMaven, "leases": benchLeases, "facts": benchPublishFacts, "hostsbom": benchHostSBOM, "advisories": benchAdvisories, "scan": benchScan, "desk": benchDesk, "scale": benchScale}
 	for _, p := range parts {
 		if !skipped[p] {
 			run[p]()
@@ -426,14 +426,14 @@ func benchDownload() {
 	// (versitygw, posix backend on this disk), measured in the same run.
 	s3url, s3env := startS3()
 	s3store := newData("dl-s3-data")
-	s3admin := func(args ...string) string { return adminEnv(s3store, append(s3env, "ENMEI_BLOBS="+s3url), args...) }
+	s3admin := func(args ...string) string { return adminEnv(s3store, append(s3env, "ENMEI_BLOBS="+s3url("download")), args...) }
 	s3admin("product", "add", "b", "--name", "bench", "--format", "rpm")
 	s3admin("repo", "add", "b", "--product", "b")
 	s3admin("publish", "b", pkg)
 	out = s3admin("--json", "contract", "add", "--customer", "bench", "--product", "b", "--quantity", "1",
 		"--start", "2020-01-01", "--end", "2099-12-31", "--contact", "bench@example.com")
 	check(json.Unmarshal([]byte(out), &c))
-	s3addr := serveEnv(s3store, append(s3env, "ENMEI_BLOBS="+s3url))
+	s3addr := serveEnv(s3store, append(s3env, "ENMEI_BLOBS="+s3url("download")))
 	s3auth := registerRoot(s3addr, c.Key, "dl-s3-root")
 	var viaS3 []float64
 	for i := 0; i < *runs; i++ {
@@ -462,9 +462,10 @@ func registerRoot(addr, key, name string) string {
 	return "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(hj.HostID+":"+hj.Secret))
 }
 
-// startS3 runs versitygw (posix backend) with a bucket and returns the
-// --blobs URL and the credentials' environment.
-func startS3() (string, []string) {
+// startS3 runs versitygw (posix backend) with a bucket and returns a
+// function making the --blobs URL of a prefix, and the credentials'
+// environment.
+func startS3() (func(prefix string) string, []string) {
 	bin, err := exec.LookPath("versitygw")
 	if err != nil {
 		gopath := strings.TrimSpace(sh("go", "env", "GOPATH"))
@@ -478,7 +479,8 @@ func startS3() (string, []string) {
 	check(srv.Start())
 	atExit = append(atExit, func() { srv.Process.Kill(); srv.Wait() })
 	waitPort(addr)
-	return "s3://bench/blobs?endpoint=http://" + addr, []string{"AWS_ACCESS_KEY_ID=" + access, "AWS_SECRET_ACCESS_KEY=" + secret}
+	url := func(prefix string) string { return "s3://bench/" + prefix + "?endpoint=http://" + addr }
+	return url, []string{"AWS_ACCESS_KEY_ID=" + access, "AWS_SECRET_ACCESS_KEY=" + secret}
 }
 
 // serve runs enmeid serve on a data directory and returns its address.
