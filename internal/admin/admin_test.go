@@ -50,7 +50,8 @@ func TestUsageErrorsAreTyped(t *testing.T) {
 		{"gc", "--grace", "-1h"},
 		{"--log-format", "xml", "version"},
 		{"--db", "mysql://x", "product", "add", "p", "--name", "P", "--format", "rpm"},
-		{"--blobs", "s3://bucket", "product", "add", "p", "--name", "P", "--format", "rpm"},
+		{"--blobs", "gs://bucket", "product", "add", "p", "--name", "P", "--format", "rpm"},
+		{"--blobs", "s3://bucket?endpoint=ftp://x", "product", "add", "p", "--name", "P", "--format", "rpm"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Main(context.Background(), append([]string{"--data", t.TempDir()}, args...), env, &stdout, &stderr); code != 2 {
