@@ -178,7 +178,7 @@ func (a *app) ticketCommand() *cobra.Command {
 		Short: "answer the customer by mail, in the ticket's thread and their language",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.ticketAction(func(ctx context.Context, d *desk.Desk, n int64) (store.Ticket, error) {
-			body, err := readInput(file)
+			body, err := a.readInput(file)
 			if err != nil {
 				return store.Ticket{}, err
 			}
@@ -292,11 +292,11 @@ func levelText(l int) string {
 func jstTime(t time.Time) string { return t.In(entitle.Tokyo).Format("2006-01-02 15:04 JST") }
 
 // readInput reads a file, or standard input for "-".
-func readInput(name string) (string, error) {
+func (a *app) readInput(name string) (string, error) {
 	var b []byte
 	var err error
 	if name == "-" {
-		b, err = io.ReadAll(os.Stdin)
+		b, err = io.ReadAll(a.stdin)
 	} else {
 		b, err = os.ReadFile(name)
 	}
@@ -411,7 +411,7 @@ func (a *app) noticeCommand() *cobra.Command {
 			if in.End, err = time.Parse(time.RFC3339, end); err != nil {
 				return usagef("--end %q is not an RFC 3339 time such as 2026-12-09T08:00:00+09:00", end)
 			}
-			if in.Body, err = readInput(bodyFile); err != nil {
+			if in.Body, err = a.readInput(bodyFile); err != nil {
 				return err
 			}
 			in.Products = splitList(products)

@@ -1,6 +1,7 @@
 package desk_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +44,8 @@ func TestNoticeRecipients(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "new-a@example.jp a@example.jp next@example.jp"
-	got := strings.Join(sortedCopy(to), " ")
-	if got != strings.Join(sortedCopy(strings.Fields(want)), " ") {
+	got := strings.Join(slices.Sorted(slices.Values(to)), " ")
+	if got != strings.Join(slices.Sorted(slices.Values(strings.Fields(want))), " ") {
 		t.Fatalf("recipients %v, want %s", to, want)
 	}
 	mails := e.outbox()
@@ -61,18 +62,6 @@ func TestNoticeRecipients(t *testing.T) {
 	if err != nil || len(to) != 4 {
 		t.Fatalf("notice for every product: %v, %v", to, err)
 	}
-}
-
-func sortedCopy(s []string) []string {
-	out := append([]string{}, s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }
 
 func TestNoticeLeadTime(t *testing.T) {

@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,7 +82,7 @@ func TestSupportBundle(t *testing.T) {
 	}
 	for _, want := range []string{"version.json", "config.json", "schema.json", "catalogue.json", "state.json", "settings.json", "system.txt", "metrics.txt"} {
 		if _, ok := contents[want]; !ok {
-			t.Errorf("bundle has no %s (has %v)", want, keys(contents))
+			t.Errorf("bundle has no %s (has %v)", want, slices.Sorted(maps.Keys(contents)))
 		}
 	}
 	if !strings.Contains(contents["catalogue.json"], "el9-x86_64") || !strings.Contains(contents["config.json"], "127.0.0.1") ||
@@ -100,12 +102,4 @@ func TestSupportBundle(t *testing.T) {
 			}
 		}
 	}
-}
-
-func keys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

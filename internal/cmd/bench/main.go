@@ -426,7 +426,9 @@ func benchDownload() {
 	// (versitygw, posix backend on this disk), measured in the same run.
 	s3url, s3env := startS3()
 	s3store := newData("dl-s3-data")
-	s3admin := func(args ...string) string { return adminEnv(s3store, append(s3env, "ENMEI_BLOBS="+s3url("download")), args...) }
+	s3admin := func(args ...string) string {
+		return adminEnv(s3store, append(s3env, "ENMEI_BLOBS="+s3url("download")), args...)
+	}
 	s3admin("product", "add", "b", "--name", "bench", "--format", "rpm")
 	s3admin("repo", "add", "b", "--product", "b")
 	s3admin("publish", "b", pkg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/enmei-project/enmei/internal/errs"
@@ -124,7 +125,7 @@ func (s *DB) Empty(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	for _, n := range names {
-		if contains(seeded, n) {
+		if slices.Contains(seeded, n) {
 			continue
 		}
 		var any int
@@ -149,7 +150,7 @@ func (s *DB) Load(ctx context.Context, dumps []store.TableRows) error {
 			return err
 		}
 		for _, d := range dumps {
-			if !contains(known, d.Name) {
+			if !slices.Contains(known, d.Name) {
 				return errs.E(errs.Invalid, "the backup has a table %q this enmeid does not know: restore with the enmeid version that made it or a newer one", d.Name)
 			}
 			for _, c := range d.Columns {
@@ -157,7 +158,7 @@ func (s *DB) Load(ctx context.Context, dumps []store.TableRows) error {
 					return errs.E(errs.Invalid, "the backup names a column %q that is no identifier", c)
 				}
 			}
-			if contains(seeded, d.Name) {
+			if slices.Contains(seeded, d.Name) {
 				if _, err := tx.ExecContext(ctx, `DELETE FROM `+d.Name); err != nil {
 					return err
 				}
@@ -201,15 +202,6 @@ func (s *DB) Load(ctx context.Context, dumps []store.TableRows) error {
 		}
 		return nil
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func identifier(s string) bool {
