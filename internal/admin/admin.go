@@ -248,7 +248,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.publicationCommand(), a.contractCommand(), a.seatCommand(), a.signingKeyCommand(),
 		a.gcCommand(), a.migrateCommand(), a.versionCommand(),
 		a.userCommand(), a.tokenCommand(), a.outboxCommand(), a.caCommand(), a.certCommand(), a.bundleCommand(),
-		a.advisoryCommand(), a.cveCommand(), a.webhookCommand(), a.accountCommand(), a.quoteCommand(),
+		a.agentCommand(), a.advisoryCommand(), a.cveCommand(), a.webhookCommand(), a.accountCommand(), a.quoteCommand(),
 		a.ticketCommand(), a.mailCommand(), a.contactCommand(), a.noticeCommand(), a.supportCommand(), a.supportBundleCommand(), a.backupCommand(), a.restoreCommand())
 	return root
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/enmei-project/enmei/internal/agentrepo"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/exitcode"
@@ -25,6 +26,9 @@ func (a *app) productCommand() *cobra.Command {
 			p.ID = args[0]
 			if err := checkID("product", p.ID); err != nil {
 				return err
+			}
+			if p.ID == agentrepo.ProductID {
+				return usagef("the product name %s is reserved for the agent's public repository (enmeid agent publish): choose another", p.ID)
 			}
 			switch p.Format {
 			case "rpm", "deb", "maven":
@@ -205,6 +209,9 @@ func (a *app) repoCommand() *cobra.Command {
 			p, err := a.st.Product(ctx, r.ProductID)
 			if err != nil {
 				return err
+			}
+			if agentrepo.Reserved(p) {
+				return usagef("product %s is the agent's public repository, which has its own two repositories: publish the agent with enmeid agent publish", p.ID)
 			}
 			r.Format = p.Format
 			switch p.Format {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/enmei-project/enmei/internal/agentrepo"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/gc"
@@ -95,6 +96,9 @@ maven-metadata.xml are written by the server; published files never change.`,
 			}
 			if pom != "" || dir != "" {
 				return usagef("--pom and --dir are for maven products; %s is not one", args[0])
+			}
+			if r, err := a.st.Repo(cmd.Context(), args[0]); err == nil && r.ProductID == agentrepo.ProductID {
+				return usagef("%s is the agent's public repository: publish the agent with enmeid agent publish, which checks that only the agent goes there", args[0])
 			}
 			p, err := a.publisher(cmd)
 			if err != nil {

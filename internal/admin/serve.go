@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/adminapi"
+	"github.com/enmei-project/enmei/internal/agentrepo"
 	"github.com/enmei-project/enmei/internal/advisory/csaf"
 	"github.com/enmei-project/enmei/internal/desk"
 	"github.com/enmei-project/enmei/internal/errs"
@@ -290,6 +291,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	mvn.Register(srv.Handle)
 	adminapi.New(adminapi.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log}).Register(srv.Handle)
 	sboms.Register(srv.Handle)
+	agentrepo.Register(srv.Handle, agentrepo.Config{PublicURL: public, PublicKey: pubKey, Repo: a.st.Repo, Log: a.log})
 	// CSAF documents, signed by enmeid advisory commands and served here
 	// from the manifest they stored.
 	csafTree := &csaf.Current{Settings: a.st, Blobs: a.blobs}

@@ -126,7 +126,7 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 	if err != nil {
 		return Result{}, err
 	}
-	files, err := expand(paths)
+	files, err := Expand(paths)
 	if err != nil {
 		return Result{}, err
 	}
@@ -814,9 +814,9 @@ func packageID(blobSum, location string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// expand turns the command line's files and directories into a sorted list of
+// Expand turns the command line's files and directories into a sorted list of
 // files; directories contribute their *.rpm and *.deb files.
-func expand(paths []string) ([]string, error) {
+func Expand(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		fi, err := os.Stat(p)

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
+	"github.com/enmei-project/enmei/internal/agentrepo"
 	"github.com/enmei-project/enmei/internal/api"
 	"github.com/enmei-project/enmei/internal/blob"
 	"github.com/enmei-project/enmei/internal/entitle"
@@ -192,6 +193,8 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /api/v1/advisories", s.limited(s.advisories))
 	mux.HandleFunc("GET /repos/{repo}/{path...}", s.repoFile)
 	mux.HandleFunc("HEAD /repos/{repo}/{path...}", s.repoFile)
+	mux.HandleFunc("GET /agent/{kind}/{path...}", s.agentFile)
+	mux.HandleFunc("HEAD /agent/{kind}/{path...}", s.agentFile)
 	s.mux = mux
 	return s
 }
@@ -517,8 +520,35 @@ func (s *Server) repoFile(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	repoID := r.PathValue("repo")
-	rel, ok := CleanRepoPath(r.PathValue("path"))
+	s.serveRepoFile(w, r, r.PathValue("repo"), r.PathValue("path"), func(repo store.Repo) error {
+		if repo.ProductID != host.ProductID {
+			return errs.E(errs.Forbidden, "this host's licence does not cover repository %s", repo.ID)
+		}
+		return nil
+	})
+}
+
+// agentFile serves the agent's public repositories (/agent/rpm/…,
+// /agent/deb/…) to anyone: they hold only the agent, which a host needs
+// before it has credentials.
+func (s *Server) agentFile(w http.ResponseWriter, r *http.Request) {
+	repoID, ok := agentrepo.RepoFor(r.PathValue("kind"))
+	if !ok {
+		s.fail(w, r, errs.E(errs.NotFound, "no agent repository %q: there are rpm and deb", r.PathValue("kind")))
+		return
+	}
+	s.serveRepoFile(w, r, repoID, r.PathValue("path"), func(repo store.Repo) error {
+		if repo.ProductID != agentrepo.ProductID {
+			return errs.E(errs.NotFound, "no agent repository")
+		}
+		return nil
+	})
+}
+
+// serveRepoFile serves one file of a repository's current publication, once
+// allow accepted the repository.
+func (s *Server) serveRepoFile(w http.ResponseWriter, r *http.Request, repoID, path string, allow func(store.Repo) error) {
+	rel, ok := CleanRepoPath(path)
 	if !ok {
 		s.fail(w, r, errs.E(errs.NotFound, "no such file in repository %s", repoID))
 		return
@@ -530,8 +560,8 @@ func (s *Server) repoFile(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, re.err)
 		return
 	}
-	if re.repo.ProductID != host.ProductID {
-		s.fail(w, r, errs.E(errs.Forbidden, "this host's licence does not cover repository %s", repoID))
+	if err := allow(re.repo); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	if re.repo.Current == 0 {

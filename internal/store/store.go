@@ -180,10 +180,16 @@ var (
 	ErrNoSeat     = errs.E(errs.Entitlement, "no seat left on this licence key: unregister a host, wait for an ephemeral host's lease to end, ask the vendor to release a lost host's seat, or buy more")
 )
 
+// FormatAgent is the format of the one product that holds the agent's own
+// public repositories: never sold, never listed by Products.
+const FormatAgent = "agent"
+
 // Catalog is products and repositories.
 type Catalog interface {
 	AddProduct(ctx context.Context, p Product) error
 	Product(ctx context.Context, id string) (Product, error)
+	// Products lists the products on sale, by ID: the agent's reserved
+	// product (format FormatAgent) is not one.
 	Products(ctx context.Context) ([]Product, error)
 	// UpdateProduct replaces a product's name, end of service, lifecycle
 	// and initial-only flag (NotFound if unknown); its format and OS

@@ -14,6 +14,7 @@ import (
 
 	"github.com/enmei-project/enmei/internal/account"
 
+	"github.com/enmei-project/enmei/internal/agentrepo"
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/store"
@@ -75,6 +76,9 @@ func (o *Ops) NewContractWith(ctx context.Context, c store.Contract, before func
 		p, err := o.Store.Product(ctx, id)
 		if err != nil {
 			return c, out, err
+		}
+		if agentrepo.Reserved(p) {
+			return c, out, errs.E(errs.Invalid, "%s is the agent's public repository, which anyone may use without a contract: it is not sold", p.ID)
 		}
 		if err := entitle.CheckOnSale(p.ID, p.EOL, o.Now()); err != nil {
 			return c, out, err

@@ -252,58 +252,75 @@ func writeHeader(region uint32, entries []entry) []byte {
 
 func sigPadding(n int) int { return (8 - n%8) % 8 }
 
+// ReadHeader reads an RPM's lead and headers, checks the header against the
+// digests the signature header holds, and returns what the header says. It
+// reads no payload.
+func ReadHeader(r io.Reader) (*Header, error) {
+	_, _, _, h, err := readPackage(r)
+	return h, err
+}
+
+// readPackage reads an RPM up to the end of its header.
+func readPackage(r io.Reader) (lead []byte, sig, hdr *rawHeader, h *Header, err error) {
+	lead = make([]byte, leadSize)
+	if n, err := io.ReadFull(r, lead); err != nil {
+		if n >= 4 && bytes.Equal(lead[:4], []byte{0xed, 0xab, 0xee, 0xdb}) {
+			return nil, nil, nil, nil, invalid("the file is truncated in its lead")
+		}
+		return nil, nil, nil, nil, invalid("it is not an RPM package (too short to hold an RPM lead)")
+	}
+	if !bytes.Equal(lead[:4], []byte{0xed, 0xab, 0xee, 0xdb}) {
+		if bytes.HasPrefix(lead, []byte("!<arch>\n")) {
+			return nil, nil, nil, nil, invalid("it is a Debian package, not an RPM")
+		}
+		return nil, nil, nil, nil, invalid("it is not an RPM package (bad lead magic)")
+	}
+	if lead[4] < 3 || lead[4] > 4 {
+		return nil, nil, nil, nil, invalid("it is an RPM of unsupported format version %d", lead[4])
+	}
+	if t := binary.BigEndian.Uint16(lead[6:8]); t != 0 {
+		return nil, nil, nil, nil, invalid("it is a source RPM; repositories hold binary RPMs")
+	}
+	sig, err = readHeader(r, regionSig)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if pad := sigPadding(len(sig.bytes)); pad > 0 {
+		if _, err := io.ReadFull(r, make([]byte, pad)); err != nil {
+			return nil, nil, nil, nil, invalid("the file is truncated after its signature header")
+		}
+	}
+	hdr, err = readHeader(r, regionHeader)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	// The header must match the digests the signature header holds.
+	if e := sig.get(sigSHA256); e != nil {
+		sum := sha256.Sum256(hdr.bytes)
+		if e.str() != hex.EncodeToString(sum[:]) {
+			return nil, nil, nil, nil, invalid("its header does not match its SHA-256 digest (the file is corrupted)")
+		}
+	}
+	if e := sig.get(sigSHA1); e != nil {
+		sum := sha1.Sum(hdr.bytes)
+		if e.str() != hex.EncodeToString(sum[:]) {
+			return nil, nil, nil, nil, invalid("its header does not match its SHA-1 digest (the file is corrupted)")
+		}
+	}
+	h, err = parseHeader(lead, hdr.bytes)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return lead, sig, hdr, h, nil
+}
+
 // Sign reads a whole RPM from r, validates it, and writes to w the same
 // package with a new signature header carrying an RSA header signature by
 // key (existing signatures are replaced; digests are kept). On error the
 // output is incomplete and must be discarded. The payload is streamed and
 // checked against the package's payload digest (or MD5 and size) as it goes.
 func Sign(r io.Reader, w io.Writer, key *sign.Key) (*Header, error) {
-	lead := make([]byte, leadSize)
-	if n, err := io.ReadFull(r, lead); err != nil {
-		if n >= 4 && bytes.Equal(lead[:4], []byte{0xed, 0xab, 0xee, 0xdb}) {
-			return nil, invalid("the file is truncated in its lead")
-		}
-		return nil, invalid("it is not an RPM package (too short to hold an RPM lead)")
-	}
-	if !bytes.Equal(lead[:4], []byte{0xed, 0xab, 0xee, 0xdb}) {
-		if bytes.HasPrefix(lead, []byte("!<arch>\n")) {
-			return nil, invalid("it is a Debian package, not an RPM")
-		}
-		return nil, invalid("it is not an RPM package (bad lead magic)")
-	}
-	if lead[4] < 3 || lead[4] > 4 {
-		return nil, invalid("it is an RPM of unsupported format version %d", lead[4])
-	}
-	if t := binary.BigEndian.Uint16(lead[6:8]); t != 0 {
-		return nil, invalid("it is a source RPM; repositories hold binary RPMs")
-	}
-	sig, err := readHeader(r, regionSig)
-	if err != nil {
-		return nil, err
-	}
-	if pad := sigPadding(len(sig.bytes)); pad > 0 {
-		if _, err := io.ReadFull(r, make([]byte, pad)); err != nil {
-			return nil, invalid("the file is truncated after its signature header")
-		}
-	}
-	hdr, err := readHeader(r, regionHeader)
-	if err != nil {
-		return nil, err
-	}
-	// The header must match the digests the signature header holds.
-	if e := sig.get(sigSHA256); e != nil {
-		sum := sha256.Sum256(hdr.bytes)
-		if e.str() != hex.EncodeToString(sum[:]) {
-			return nil, invalid("its header does not match its SHA-256 digest (the file is corrupted)")
-		}
-	}
-	if e := sig.get(sigSHA1); e != nil {
-		sum := sha1.Sum(hdr.bytes)
-		if e.str() != hex.EncodeToString(sum[:]) {
-			return nil, invalid("its header does not match its SHA-1 digest (the file is corrupted)")
-		}
-	}
-	h, err := parseHeader(lead, hdr.bytes)
+	lead, sig, hdr, h, err := readPackage(r)
 	if err != nil {
 		return nil, err
 	}

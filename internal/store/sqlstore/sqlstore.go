@@ -394,7 +394,7 @@ func (s *DB) Product(ctx context.Context, id string) (store.Product, error) {
 
 // Products implements store.Store.
 func (s *DB) Products(ctx context.Context) ([]store.Product, error) {
-	return queryAll(ctx, s, `SELECT `+productCols+` FROM products ORDER BY id`, nil, scanProduct)
+	return queryAll(ctx, s, `SELECT `+productCols+` FROM products WHERE format <> ? ORDER BY id`, []any{store.FormatAgent}, scanProduct)
 }
 
 const repoCols = `id, product_id, format, arch, suite, component, current_pub`

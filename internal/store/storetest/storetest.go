@@ -107,6 +107,11 @@ func testCatalog(t *testing.T, s store.Store) {
 	wantKind(t, "AddProduct(again)", err, errs.Exists)
 	must(t, s.AddProduct(ctx, store.Product{ID: "deb12", Name: "Debian", Format: "deb"}))
 	must(t, s.AddProduct(ctx, store.Product{ID: "amzn2", Name: "Amazon Linux 2", Format: "rpm"}))
+	// The agent's reserved product is found by ID but never listed.
+	must(t, s.AddProduct(ctx, store.Product{ID: "agent", Name: "agent", Format: store.FormatAgent}))
+	if got, err := s.Product(ctx, "agent"); err != nil || got.Format != store.FormatAgent {
+		t.Errorf("Product(agent) = %+v, %v", got, err)
+	}
 	got, err := s.Product(ctx, "alma9")
 	if err != nil || got != p {
 		t.Errorf("Product = %+v, %v; want %+v (a refused re-add must not change it)", got, err, p)
