@@ -19,8 +19,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/enmei-project/enmei/internal/adminapi"
-	"github.com/enmei-project/enmei/internal/agentrepo"
 	"github.com/enmei-project/enmei/internal/advisory/csaf"
+	"github.com/enmei-project/enmei/internal/agentrepo"
 	"github.com/enmei-project/enmei/internal/desk"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/exitcode"
