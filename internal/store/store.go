@@ -574,6 +574,11 @@ type Subscriptions interface {
 	DeleteWebhook(ctx context.Context, id string) error
 	// EnqueueDeliveries stores webhook POSTs to make.
 	EnqueueDeliveries(ctx context.Context, ds ...Delivery) error
+	// QueueNotices moves the cursor setting from `from` to `to` and stores
+	// the mails and deliveries, in one transaction; when the setting is no
+	// longer `from` (another replica moved it) nothing is stored and it
+	// returns false. Every notice is queued once, whatever the replicas.
+	QueueNotices(ctx context.Context, cursor string, from, to []byte, mails []Mail, ds []Delivery) (bool, error)
 	// ClaimDeliveries takes up to limit due deliveries at now, pushing
 	// their next attempt to lease so no other replica takes them meanwhile.
 	ClaimDeliveries(ctx context.Context, now, lease time.Time, limit int) ([]Delivery, error)

@@ -26,10 +26,8 @@ type NoticeStore interface {
 	CVEChanges(ctx context.Context, after int64, limit int) ([]advisory.Change, error)
 	ActiveSubscriptions(ctx context.Context) ([]store.Subscription, error)
 	Webhooks(ctx context.Context) ([]store.Webhook, error)
-	EnqueueMail(ctx context.Context, mails ...store.Mail) error
-	EnqueueDeliveries(ctx context.Context, ds ...store.Delivery) error
+	QueueNotices(ctx context.Context, cursor string, from, to []byte, mails []store.Mail, ds []store.Delivery) (bool, error)
 	Setting(ctx context.Context, name string) ([]byte, error)
-	PutSetting(ctx context.Context, name string, value []byte) error
 	PutSettingIfAbsent(ctx context.Context, name string, value []byte) ([]byte, error)
 }
 
@@ -44,8 +42,8 @@ const (
 // subscribers whose products and statuses match, and signed webhook
 // deliveries. It follows the history with a cursor, so a notice is never
 // lost to a crash or an SMTP outage: mail waits in the outbox until the
-// server takes it. A crash between queueing and moving the cursor sends a
-// notice twice rather than never.
+// server takes it. Queueing and moving the cursor are one transaction, so
+// a notice is queued once, also with several replicas each running one.
 type Notifier struct {
 	Store NoticeStore
 	Now   func() time.Time
@@ -180,17 +178,11 @@ func (n *Notifier) Once(ctx context.Context) (int, error) {
 			deliveries = append(deliveries, store.Delivery{WebhookID: h.ID, Body: body, CreatedAt: now, NextAt: now})
 		}
 	}
-	if len(mails) > 0 {
-		if err := n.Store.EnqueueMail(ctx, mails...); err != nil {
-			return 0, err
-		}
-	}
-	if len(deliveries) > 0 {
-		if err := n.Store.EnqueueDeliveries(ctx, deliveries...); err != nil {
-			return 0, err
-		}
-	}
-	if err := n.Store.PutSetting(ctx, cursorSetting, []byte(strconv.FormatInt(changes[len(changes)-1].Seq, 10))); err != nil {
+	// Every replica runs a notifier: the one whose cursor move commits
+	// queues the notices, the others find the cursor moved and stop.
+	next := []byte(strconv.FormatInt(changes[len(changes)-1].Seq, 10))
+	queued, err := n.Store.QueueNotices(ctx, cursorSetting, raw, next, mails, deliveries)
+	if err != nil || !queued {
 		return 0, err
 	}
 	if len(mails) > 0 && n.Queued != nil {

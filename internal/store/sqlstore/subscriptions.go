@@ -141,13 +141,51 @@ func scanDelivery(sc scanner) (store.Delivery, error) {
 func (s *DB) EnqueueDeliveries(ctx context.Context, ds ...store.Delivery) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, d := range ds {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO webhook_deliveries (webhook_id, body, status, created_at, next_at) VALUES (?, ?, ?, ?, ?)`),
-				d.WebhookID, nonNil(d.Body), notify.StatusQueued, ms(d.CreatedAt), ms(d.NextAt)); err != nil {
+			if err := s.insertDelivery(ctx, tx, d); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+func (s *DB) insertDelivery(ctx context.Context, tx *sql.Tx, d store.Delivery) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO webhook_deliveries (webhook_id, body, status, created_at, next_at) VALUES (?, ?, ?, ?, ?)`),
+		d.WebhookID, nonNil(d.Body), notify.StatusQueued, ms(d.CreatedAt), ms(d.NextAt))
+	return err
+}
+
+// QueueNotices implements store.Subscriptions: the cursor's compare-and-set
+// and the inserts share one transaction, so two replicas that read the same
+// cursor cannot both queue the same notices.
+func (s *DB) QueueNotices(ctx context.Context, cursor string, from, to []byte, mails []store.Mail, ds []store.Delivery) (bool, error) {
+	moved := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		moved = false
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE settings SET value = ? WHERE name = ? AND value = ?`), to, cursor, from)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return err
+		}
+		for _, m := range mails {
+			if err := s.enqueue(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		for _, d := range ds {
+			if err := s.insertDelivery(ctx, tx, d); err != nil {
+				return err
+			}
+		}
+		moved = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("queueing notices: %w", err)
+	}
+	return moved, nil
 }
 
 // ClaimDeliveries implements store.Subscriptions, as ClaimMail does.

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tracker", testTracker},
 		{"AdvisoryNumbers", testAdvisoryNumbers},
 		{"Subscriptions", testSubscriptions},
+		{"ConcurrentNotices", testConcurrentNotices},
 		{"SeatLeases", testSeatLeases},
 		{"SeatPeaks", testSeatPeaks},
 		{"ConcurrentLeases", testConcurrentLeases},

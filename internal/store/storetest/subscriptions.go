@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -99,5 +100,49 @@ func testSubscriptions(t *testing.T, s store.Store) {
 	wantKind(t, "DeleteWebhook(again)", s.DeleteWebhook(ctx, "wh_1"), errs.NotFound)
 	if left, _ := s.Deliveries(ctx, 10); len(left) != 1 || left[0].Status != notify.StatusSent {
 		t.Errorf("deleting a webhook left %d deliveries (want only the sent one)", len(left))
+	}
+}
+
+// testConcurrentNotices: notifiers on several replicas read the same cursor
+// and race to queue the same notices; exactly one queues them.
+func testConcurrentNotices(t *testing.T, s store.Store) {
+	now := time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
+	must(t, s.AddWebhook(ctx, store.Webhook{ID: "wh_1", URL: "https://hooks.example.jp/", Secret: "k", CreatedAt: now}))
+	from, err := s.PutSettingIfAbsent(ctx, "cursor", []byte("7"))
+	must(t, err)
+	const racers = 6
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mail := store.Mail{To: "a@example.jp", Subject: fmt.Sprint("notice ", i), Message: []byte("m"), Status: notify.StatusQueued, CreatedAt: now, NextAt: now}
+			d := store.Delivery{WebhookID: "wh_1", Body: []byte("b"), CreatedAt: now, NextAt: now}
+			ok, err := s.QueueNotices(ctx, "cursor", from, []byte("9"), []store.Mail{mail}, []store.Delivery{d})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if ok {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	mails, _ := s.Mails(ctx, 100)
+	ds, _ := s.Deliveries(ctx, 100)
+	if won != 1 || len(mails) != 1 || len(ds) != 1 {
+		t.Errorf("%d of %d racers queued; %d mails and %d deliveries queued, want 1 each", won, racers, len(mails), len(ds))
+	}
+	if v, _ := s.Setting(ctx, "cursor"); string(v) != "9" {
+		t.Errorf("cursor = %q, want 9", v)
+	}
+	// A stale cursor queues nothing.
+	if ok, err := s.QueueNotices(ctx, "cursor", from, []byte("10"), []store.Mail{mails[0]}, nil); ok || err != nil {
+		t.Errorf("QueueNotices from a stale cursor = %v, %v", ok, err)
 	}
 }
