@@ -12,13 +12,13 @@ import (
 	"github.com/enmei-project/enmei/internal/testutil/aptroot"
 )
 
-// buildAgent packages the agent (scripts/package, amd64 only) at version
-// into a new directory.
-func buildAgent(t *testing.T, version string) string {
+// buildPackages runs scripts/package for amd64 only, building packages
+// ("enmeid enmei", "enmei", …) at version into a new directory.
+func buildPackages(t *testing.T, packages, version string) string {
 	t.Helper()
 	dist := t.TempDir()
 	cmd := exec.Command("../../scripts/package", dist)
-	cmd.Env = append(os.Environ(), "ARCHES=amd64", "PACKAGES=enmei", "VERSION="+version)
+	cmd.Env = append(os.Environ(), "ARCHES=amd64", "PACKAGES="+packages, "VERSION="+version)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("scripts/package: %v\n%s", err, out)
 	}
@@ -47,7 +47,7 @@ func installScript(t *testing.T, url string, args ...string) (string, error) {
 // the apt source and key and installs the agent with the real apt-get. Only
 // the agent may go there; the products' repositories stay closed.
 func TestAgentRepository(t *testing.T) {
-	v1 := buildAgent(t, "9.8.7~agent1")
+	v1 := buildPackages(t, "enmei", "9.8.7~agent1")
 	v, c := demoVendor(t, "el9", 3)
 
 	// Before anything is published the script says so and fails.
@@ -57,14 +57,7 @@ func TestAgentRepository(t *testing.T) {
 
 	// Only the agent goes into the public repository: a product's package
 	// (here the server's own package) is refused and nothing is published.
-	enmeid := t.TempDir()
-	{
-		cmd := exec.Command("../../scripts/package", enmeid)
-		cmd.Env = append(os.Environ(), "ARCHES=amd64", "PACKAGES=enmeid", "VERSION=9.8.7~agent1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("scripts/package: %v\n%s", err, out)
-		}
-	}
+	enmeid := buildPackages(t, "enmeid", "9.8.7~agent1")
 	r := v.admin("agent", "publish", v1, enmeid)
 	if r.code != 1 || !strings.Contains(r.stderr, "not the agent's") {
 		t.Errorf("agent publish with enmeid's package: exit %d, %s", r.code, r.stderr)
@@ -129,7 +122,7 @@ func TestAgentRepository(t *testing.T) {
 	}
 
 	// A new agent release reaches the host through its own repository.
-	v.must("agent", "publish", buildAgent(t, "9.8.7~agent2"))
+	v.must("agent", "publish", buildPackages(t, "enmei", "9.8.7~agent2"))
 	if out, err := h.dnf("--refresh", "--disablerepo=*", "--enablerepo=enmei-agent", "upgrade", "enmei"); err != nil {
 		t.Fatalf("dnf upgrade enmei: %v\n%s", err, out)
 	}

@@ -12,12 +12,7 @@ import (
 // them with the real rpm and dpkg into scratch roots, and has
 // systemd-analyze verify the units they carry.
 func TestPackages(t *testing.T) {
-	dist := t.TempDir()
-	cmd := exec.Command("../../scripts/package", dist)
-	cmd.Env = append(os.Environ(), "ARCHES=amd64", "VERSION=9.8.7~test1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/package: %v\n%s", err, out)
-	}
+	dist := buildPackages(t, "enmeid enmei", "9.8.7~test1")
 	glob := func(p string) string {
 		m, _ := filepath.Glob(filepath.Join(dist, p))
 		if len(m) != 1 {
