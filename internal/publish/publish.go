@@ -160,7 +160,13 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 		}
 	}
 	// Pass 2: validate and prepare everything else, on every core (signing
-	// is the costly part); nothing is stored yet.
+	// is the costly part); nothing is stored yet. Index entries and facts
+	// wait in the spool, not in memory.
+	sp, err := newSpool(tmpDir)
+	if err != nil {
+		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
+	}
+	defer sp.close()
 	prepared := make([]prepared, len(files))
 	var done atomic.Int64
 	err = parallel(ctx, len(files), func(i int) error {
@@ -170,6 +176,13 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 			if pr, err = p.prepare(ctx, repo, files[i], tmpDir); err != nil {
 				return err
 			}
+			if pr.meta, err = sp.put(pr.pkg.Meta); err != nil {
+				return err
+			}
+			if pr.facts, err = sp.put(pr.pkg.Facts); err != nil {
+				return err
+			}
+			pr.pkg.Meta, pr.pkg.Facts = nil, nil
 		}
 		prepared[i] = pr
 		if p.Progress != nil {
@@ -211,7 +224,7 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 	if err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
 	}
-	if err := p.Store.PutPackages(ctx, added); err != nil {
+	if err := p.putPackages(ctx, sp, prepared); err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
 	}
 	pub, err := p.commitRetrying(ctx, repoID, func(repo store.Repo, current []store.Package) ([]store.Package, error) {
@@ -470,6 +483,51 @@ type prepared struct {
 	path    string // the bytes to store: the input, a signed copy, or "" when the blob is stored already
 	pkg     store.Package
 	wantSum string
+	// meta and facts are the record's Meta and Facts in the spool (empty
+	// for a reused record, which is stored already).
+	meta, facts span
+}
+
+// putPackages stores the prepared records, a batch at a time with their
+// index entries and facts read back from the spool.
+func (p *Publisher) putPackages(ctx context.Context, sp *spool, prepared []prepared) error {
+	const batch = 500
+	recs := make([]store.Package, 0, batch)
+	for start := 0; start < len(prepared); start += batch {
+		recs = recs[:0]
+		var reused []string
+		var at []int
+		for _, pr := range prepared[start:min(start+batch, len(prepared))] {
+			rec := pr.pkg
+			if pr.path == "" {
+				// A reused record is stored already; storing it again
+				// marks it used, whole, as gc may have taken it meanwhile.
+				reused, at = append(reused, rec.ID), append(at, len(recs))
+			}
+			var err error
+			if rec.Meta, err = sp.get(pr.meta); err != nil {
+				return err
+			}
+			if rec.Facts, err = sp.get(pr.facts); err != nil {
+				return err
+			}
+			recs = append(recs, rec)
+		}
+		err := p.Store.PackageMetas(ctx, reused, func(i int, meta []byte) error {
+			recs[at[i]].Meta = meta
+			return nil
+		})
+		if errs.Is(err, errs.NotFound) {
+			return errs.Wrap(errs.Other, err, "a package record was collected by gc while this publish ran: publish again")
+		}
+		if err != nil {
+			return err
+		}
+		if err := p.Store.PutPackages(ctx, recs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // reusable hashes every input and returns, by input index, the records of
@@ -718,10 +776,8 @@ func (p *Publisher) store(ctx context.Context, pr prepared) error {
 func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Package, rollbackOf int64) (store.Publication, error) {
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Location < pkgs[j].Location })
 	now := p.Now()
-	metas := make([][]byte, len(pkgs))
 	m := &manifest.Manifest{Repo: repo.ID, Format: repo.Format, Packages: make([]string, len(pkgs)), Files: make(map[string]manifest.FileRef, len(pkgs)+8)}
 	for i, pk := range pkgs {
-		metas[i] = pk.Meta
 		m.Packages[i] = pk.ID
 		m.Files[pk.Location] = manifest.FileRef{Sum: pk.Blob, Size: pk.Size}
 	}
@@ -735,7 +791,7 @@ func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Pa
 			extra = append(extra, rpm.Extra{Type: "updateinfo", XML: doc})
 		}
 	}
-	generated, err := Metadata(repo, metas, extra, p.Key.WithTime(func() time.Time { return now }), now)
+	generated, err := Metadata(ctx, repo, p.Store, m.Packages, extra, p.Key.WithTime(func() time.Time { return now }), now)
 	if err != nil {
 		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
 	}
@@ -777,14 +833,22 @@ type File struct {
 	Data []byte
 }
 
-// Metadata writes a repository's signed index files for the given index
-// entries, dated now: repodata for rpm (with the extra documents), dists/
-// for deb.
-func Metadata(repo store.Repo, metas [][]byte, extra []rpm.Extra, key *sign.Key, now time.Time) ([]File, error) {
+// Metas reads stored packages' index entries (Meta).
+type Metas interface {
+	PackageMetas(ctx context.Context, ids []string, f func(i int, meta []byte) error) error
+}
+
+// Metadata writes a repository's signed index files for the given packages
+// (their index entries read from st), dated now: repodata for rpm (with the
+// extra documents), streamed so memory does not grow with the repository;
+// dists/ for deb.
+func Metadata(ctx context.Context, repo store.Repo, st Metas, ids []string, extra []rpm.Extra, key *sign.Key, now time.Time) ([]File, error) {
 	var out []File
 	switch repo.Format {
 	case "rpm":
-		files, err := rpm.Repodata(metas, extra, key, now)
+		files, err := rpm.RepodataFrom(len(ids), func(yield func([]byte) error) error {
+			return st.PackageMetas(ctx, ids, func(_ int, meta []byte) error { return yield(meta) })
+		}, extra, key, now)
 		if err != nil {
 			return nil, fmt.Errorf("writing repodata: %w", err)
 		}
@@ -792,6 +856,10 @@ func Metadata(repo store.Repo, metas [][]byte, extra []rpm.Extra, key *sign.Key,
 			out = append(out, File{f.Path, f.Data})
 		}
 	case "deb":
+		metas := make([][]byte, len(ids))
+		if err := st.PackageMetas(ctx, ids, func(i int, meta []byte) error { metas[i] = meta; return nil }); err != nil {
+			return nil, fmt.Errorf("writing apt indexes: %w", err)
+		}
 		opts := deb.IndexOptions{Origin: "enmei", Label: repo.ProductID, Suite: repo.Suite, Codename: repo.Suite, Component: repo.Component}
 		if repo.Arch != "" {
 			opts.Architectures = []string{repo.Arch}

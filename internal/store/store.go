@@ -290,8 +290,14 @@ type Packages interface {
 	// marked as just used, so a concurrent gc keeps it.
 	PutPackages(ctx context.Context, pkgs []Package) error
 	// Packages returns the packages with the given IDs in that order
-	// (NotFound if one is missing).
+	// (NotFound if one is missing). Records read back carry neither Meta
+	// nor Facts: a repository's worth of those is read with PackageMetas
+	// (streamed) and PackageFacts.
 	Packages(ctx context.Context, ids []string) ([]Package, error)
+	// PackageMetas calls f with the index entry (Meta) of each package of
+	// ids, in that order, reading a bounded number at a time (NotFound if
+	// one is missing). f must not keep meta beyond its call's needs.
+	PackageMetas(ctx context.Context, ids []string, f func(i int, meta []byte) error) error
 	// PackagesByInput returns the stored packages made from the given input
 	// digests (any order; inputs without a record are absent).
 	PackagesByInput(ctx context.Context, inputs []string) ([]Package, error)

@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,27 +188,75 @@ type Extra struct {
 // (gzip, likewise), repomd.xml, and its detached armored signature
 // repomd.xml.asc.
 func Repodata(entries [][]byte, extra []Extra, key *sign.Key, now time.Time) ([]File, error) {
-	decoded := make([][3][]byte, len(entries))
-	for i, e := range entries {
-		d, err := decodeEntry(e)
+	return RepodataFrom(len(entries), func(yield func([]byte) error) error {
+		for _, e := range entries {
+			if err := yield(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, extra, key, now)
+}
+
+// streamChunk is how many entries are decoded and written at a time: the
+// three documents are written side by side, a chunk at a time, so memory
+// holds one chunk and the compressed output, whatever the repository's size.
+const streamChunk = 512
+
+// RepodataFrom is Repodata for n entries that each hands over in order, so
+// a repository of any size is written without all its entries in memory.
+// Entries are kept until written (a chunk at a time): their bytes must not
+// be reused by the caller.
+func RepodataFrom(n int, each func(yield func(entry []byte) error) error, extra []Extra, key *sign.Key, now time.Time) ([]File, error) {
+	var writers [3]*xmlWriter
+	for k := range kinds {
+		w, err := newXMLWriter(k, n)
 		if err != nil {
 			return nil, err
 		}
-		decoded[i] = d
+		writers[k] = w
+	}
+	chunk := make([][3][]byte, 0, streamChunk)
+	flush := func() {
+		var wg sync.WaitGroup
+		for _, w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, e := range chunk {
+					w.write(e[w.k])
+				}
+			}()
+		}
+		wg.Wait()
+		chunk = chunk[:0]
+	}
+	count := 0
+	err := each(func(e []byte) error {
+		d, err := decodeEntry(e)
+		if err != nil {
+			return err
+		}
+		count++
+		if chunk = append(chunk, d); len(chunk) == streamChunk {
+			flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	flush()
+	if count != n {
+		return nil, fmt.Errorf("repodata: %d entries announced, %d given", n, count)
 	}
 	var results [3]built
-	var errs [3]error
-	var wg sync.WaitGroup
-	for k := range kinds {
-		wg.Add(1)
-		go func(k int) {
-			defer wg.Done()
-			results[k], errs[k] = buildXML(k, decoded)
-		}(k)
-	}
-	wg.Wait()
-	if err := errors.Join(errs[:]...); err != nil {
-		return nil, err
+	for k, w := range writers {
+		r, err := w.close()
+		if err != nil {
+			return nil, err
+		}
+		results[k] = r
 	}
 	ts := now.Unix()
 	var repomd bytes.Buffer
@@ -254,29 +303,40 @@ func gzipDoc(doc []byte) (built, error) {
 	return built{gz: gz.Bytes(), sum: hex.EncodeToString(sum[:]), openSum: hex.EncodeToString(open[:]), size: gz.Len(), openSize: len(doc)}, nil
 }
 
-func buildXML(k int, entries [][3][]byte) (built, error) {
-	openHash := sha256.New()
-	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+// xmlWriter writes one of the three documents through gzip, hashing the
+// open and compressed bytes as they pass.
+type xmlWriter struct {
+	k        int
+	openHash hash.Hash
+	gz       bytes.Buffer
+	zw       *gzip.Writer
+	size     int
+}
+
+func newXMLWriter(k, n int) (*xmlWriter, error) {
+	w := &xmlWriter{k: k, openHash: sha256.New()}
+	zw, err := gzip.NewWriterLevel(&w.gz, gzip.DefaultCompression)
 	if err != nil {
+		return nil, err
+	}
+	w.zw = zw
+	w.write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n"))
+	w.write([]byte(fmt.Sprintf(kinds[k].open, n)))
+	return w, nil
+}
+
+func (w *xmlWriter) write(b []byte) {
+	w.openHash.Write(b)
+	w.zw.Write(b) // a bytes.Buffer does not fail; Close reports the rest
+	w.size += len(b)
+}
+
+func (w *xmlWriter) close() (built, error) {
+	w.write([]byte(kinds[w.k].close))
+	if err := w.zw.Close(); err != nil {
 		return built{}, err
 	}
-	size := 0
-	write := func(b []byte) {
-		openHash.Write(b)
-		zw.Write(b)
-		size += len(b)
-	}
-	write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n"))
-	write([]byte(fmt.Sprintf(kinds[k].open, len(entries))))
-	for _, e := range entries {
-		write(e[k])
-	}
-	write([]byte(kinds[k].close))
-	if err := zw.Close(); err != nil {
-		return built{}, err
-	}
-	sum := sha256.Sum256(gz.Bytes())
-	return built{gz: gz.Bytes(), sum: hex.EncodeToString(sum[:]), openSum: hex.EncodeToString(openHash.Sum(nil)),
-		size: gz.Len(), openSize: size}, nil
+	sum := sha256.Sum256(w.gz.Bytes())
+	return built{gz: w.gz.Bytes(), sum: hex.EncodeToString(sum[:]), openSum: hex.EncodeToString(w.openHash.Sum(nil)),
+		size: w.gz.Len(), openSize: w.size}, nil
 }

@@ -870,7 +870,7 @@ func (s *DB) PutPackages(ctx context.Context, pkgs []store.Package) error {
 		// as used now, so a gc running beside this publish keeps it. SBOM
 		// facts are the exception: a record stored without them (by an
 		// older enmei) gets them from a republish.
-		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO packages (`+packageCols+`, touched_at, facts)
+		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO packages (`+packageCols+`, meta, touched_at, facts)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET touched_at = excluded.touched_at,
 			facts = CASE WHEN length(packages.facts) = 0 THEN excluded.facts ELSE packages.facts END`))
 		if err != nil {
@@ -879,7 +879,7 @@ func (s *DB) PutPackages(ctx context.Context, pkgs []store.Package) error {
 		defer stmt.Close()
 		now := ms(time.Now())
 		for _, p := range pkgs {
-			if _, err := stmt.ExecContext(ctx, p.ID, p.Blob, p.Format, p.Name, p.Version, p.Arch, p.Location, p.Size, nonNil(p.Meta), p.Input, p.Signer, now, nonNil(p.Facts)); err != nil {
+			if _, err := stmt.ExecContext(ctx, p.ID, p.Blob, p.Format, p.Name, p.Version, p.Arch, p.Location, p.Size, p.Input, p.Signer, nonNil(p.Meta), now, nonNil(p.Facts)); err != nil {
 				return fmt.Errorf("storing package %s: %w", p.Location, err)
 			}
 		}
@@ -887,7 +887,52 @@ func (s *DB) PutPackages(ctx context.Context, pkgs []store.Package) error {
 	})
 }
 
-const packageCols = `id, blob, format, name, version, arch, location, size, meta, input, signer`
+// packageCols are a record's columns but its index entry (meta) and SBOM
+// facts, which are read apart (PackageMetas, PackageFacts) so that a
+// repository's records stay small in memory however large it grows.
+const packageCols = `id, blob, format, name, version, arch, location, size, input, signer`
+
+// PackageMetas implements store.Packages: 500 records per query, in the
+// order of ids.
+func (s *DB) PackageMetas(ctx context.Context, ids []string, f func(i int, meta []byte) error) error {
+	const chunk = 500
+	byID := make(map[string][]byte, chunk)
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		clear(byID)
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, meta FROM packages WHERE id IN (?`+strings.Repeat(", ?", len(part)-1)+`)`), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id string
+			var meta []byte
+			if err := rows.Scan(&id, &meta); err != nil {
+				rows.Close()
+				return err
+			}
+			byID[id] = meta
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i, id := range part {
+			meta, ok := byID[id]
+			if !ok {
+				return errs.E(errs.NotFound, "package %s is not stored", id)
+			}
+			if err := f(start+i, meta); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // PackageFacts implements store.Packages.
 func (s *DB) PackageFacts(ctx context.Context, ids []string) (map[string][]byte, error) {
@@ -930,7 +975,7 @@ func (s *DB) queryPackages(ctx context.Context, query string, args []any, f func
 	defer rows.Close()
 	for rows.Next() {
 		var p store.Package
-		if err := rows.Scan(&p.ID, &p.Blob, &p.Format, &p.Name, &p.Version, &p.Arch, &p.Location, &p.Size, &p.Meta, &p.Input, &p.Signer); err != nil {
+		if err := rows.Scan(&p.ID, &p.Blob, &p.Format, &p.Name, &p.Version, &p.Arch, &p.Location, &p.Size, &p.Input, &p.Signer); err != nil {
 			return err
 		}
 		f(p)

@@ -478,12 +478,24 @@ func testPackages(t *testing.T, s store.Store) {
 	changed.Meta, changed.Size = []byte("changed"), 1
 	must(t, s.PutPackages(ctx, []store.Package{changed, q, q}))
 	got, err := s.Packages(ctx, []string{"id2", "id1"})
-	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[0], q) || !reflect.DeepEqual(got[1], p) {
-		t.Fatalf("Packages = %+v, %v; want %+v and %+v", got, err, q, p)
+	// Records come back without their index entries, which PackageMetas reads.
+	wantQ, wantP := q, p
+	wantQ.Meta, wantP.Meta = nil, nil
+	if err != nil || len(got) != 2 || !reflect.DeepEqual(got[0], wantQ) || !reflect.DeepEqual(got[1], wantP) {
+		t.Fatalf("Packages = %+v, %v; want %+v and %+v", got, err, wantQ, wantP)
 	}
-	if !bytes.Equal(got[1].Meta, meta) {
-		t.Errorf("Meta = %q, want %q", got[1].Meta, meta)
+	var metas [][]byte
+	must(t, s.PackageMetas(ctx, []string{"id2", "id1", "id1"}, func(i int, m []byte) error {
+		if i != len(metas) {
+			t.Errorf("PackageMetas called for %d after %d calls", i, len(metas))
+		}
+		metas = append(metas, m)
+		return nil
+	}))
+	if len(metas) != 3 || !bytes.Equal(metas[0], q.Meta) || !bytes.Equal(metas[1], meta) || !bytes.Equal(metas[2], meta) {
+		t.Errorf("PackageMetas = %q, want %q, %q, %q", metas, q.Meta, meta, meta)
 	}
+	wantKind(t, "PackageMetas(missing)", s.PackageMetas(ctx, []string{"id1", "missing"}, func(int, []byte) error { return nil }), errs.NotFound)
 	// Asking for an ID twice returns it twice.
 	if got, err := s.Packages(ctx, []string{"id1", "id1"}); err != nil || len(got) != 2 || got[1].ID != "id1" {
 		t.Errorf("Packages(id1, id1) = %d packages, %v", len(got), err)
@@ -536,9 +548,20 @@ func testManyPackages(t *testing.T, s store.Store) {
 		t.Fatalf("Packages(%d ids) = %d, %v", n, len(got), err)
 	}
 	for i := range got {
-		if got[i].ID != ids[i] || got[i].Meta[0] != byte(n-1-i) {
+		if got[i].ID != ids[i] {
 			t.Fatalf("Packages order: [%d] = %s, want %s", i, got[i].ID, ids[i])
 		}
+	}
+	calls := 0
+	must(t, s.PackageMetas(ctx, ids, func(i int, meta []byte) error {
+		if i != calls || len(meta) != 1 || meta[0] != byte(n-1-i) {
+			t.Fatalf("PackageMetas order: call %d is [%d] = %v, want %d", calls, i, meta, byte(n-1-i))
+		}
+		calls++
+		return nil
+	}))
+	if calls != n {
+		t.Errorf("PackageMetas called f %d times, want %d", calls, n)
 	}
 }
 
