@@ -72,7 +72,7 @@ func (a *app) productCommand() *cobra.Command {
 	add.Flags().StringVar(&p.OSVersion, "os-version", "", "with --os: the OS version it serves (os-release VERSION_ID or its major part, e.g. 9)")
 	add.MarkFlagRequired("name")
 	add.MarkFlagRequired("format")
-	cmd.AddCommand(add, a.productLifecycleCommand(), a.productEndCommand())
+	cmd.AddCommand(add, a.productLifecycleCommand(), a.productEndCommand(), a.productUpgradePathCommand())
 	return cmd
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/enmei-project/enmei/internal/notify"
 	"github.com/enmei-project/enmei/internal/obs"
 	"github.com/enmei-project/enmei/internal/pki"
+	"github.com/enmei-project/enmei/internal/registersh"
 	"github.com/enmei-project/enmei/internal/sbomapi"
 	"github.com/enmei-project/enmei/internal/server"
 	"github.com/enmei-project/enmei/internal/sign"
@@ -232,8 +233,14 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	// The tracker in serve only reads: releases, which sign, happen in
 	// enmeid advisory publish.
 	trk := &tracker.Service{Store: a.st, Now: a.now, Log: a.log, PublicURL: public}
+	// The desk reads mail (--smtp-listen), serves the portal's tickets and
+	// takes the bundles hosts attach to their tickets.
+	supportDesk, err := a.desk(ctx)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Config{Store: a.st, Blobs: a.blobs, PublicKey: pubKey, Now: a.now, Log: a.log,
-		APIRate: o.apiRate, APIBurst: o.apiBurst, TrustedProxies: trusted, Tracker: trk,
+		APIRate: o.apiRate, APIBurst: o.apiBurst, TrustedProxies: trusted, Tracker: trk, PublicURL: public, Desk: supportDesk,
 		Hooks: server.Hooks{
 			Registration: o11y.Registration,
 			Host:         func(r *http.Request, id string) { obs.SetHostID(r.Context(), id) },
@@ -256,10 +263,6 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	// The Maven repositories of maven products; the portal tells it when a
 	// developer's password changes, and renders its directory pages.
 	var mvn *mavenrepo.Handler
-	supportDesk, err := a.desk(ctx)
-	if err != nil {
-		return err
-	}
 	portal, err := web.New(web.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log, PublicURL: public, Desk: supportDesk,
 		AllowPasswordReset: a.cfg.AllowPasswordReset,
 		PasswordChanged:    func(name string) { mvn.PasswordChanged(name) },
@@ -292,6 +295,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	adminapi.New(adminapi.Config{Store: a.st, Ops: a.ops(), Now: a.now, Log: a.log}).Register(srv.Handle)
 	sboms.Register(srv.Handle)
 	agentrepo.Register(srv.Handle, agentrepo.Config{PublicURL: public, PublicKey: pubKey, Repo: a.st.Repo, Log: a.log})
+	registersh.Register(srv.Handle, registersh.Config{PublicURL: public, PublicKey: pubKey, Log: a.log})
 	// CSAF documents, signed by enmeid advisory commands and served here
 	// from the manifest they stored.
 	csafTree := &csaf.Current{Settings: a.st, Blobs: a.blobs}

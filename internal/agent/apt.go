@@ -12,7 +12,9 @@ import (
 )
 
 // aptFiles renders the deb822 sources, the binary keyring Signed-By names,
-// the credentials (0600) and, for a CA or a proxy, an apt.conf.d snippet.
+// the credentials (0600; with s.authConf only the lines of the managed
+// block of /etc/apt/auth.conf) and, for a CA or a proxy, an apt.conf.d
+// snippet.
 func aptFiles(s settings) ([]file, error) {
 	keyring, err := dearmor(s.armored)
 	if err != nil {
@@ -29,14 +31,20 @@ func aptFiles(s settings) ([]file, error) {
 		// credential (apt picks the entry whose path prefixes the URI).
 		fmt.Fprintf(&auth, "machine %s%s login %s password %s\n", s.server, r.Path, r.hostID, r.secret)
 	}
-	files := []file{
-		{aptSources, []byte(src.String()), 0o644},
-		{aptKeyring, keyring, 0o644},
-		{aptAuth, []byte(auth.String()), 0o600},
-	}
 	u, err := url.Parse(s.server)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the server URL: %w", err)
+	}
+	authFile := file{aptAuth, []byte(auth.String()), 0o600}
+	if s.authConf {
+		// Only the block's lines: HostState.files puts them into the
+		// host's auth.conf.
+		authFile = file{aptAuthConf, []byte(legacyAuthLines(s, u.Hostname())), 0o600}
+	}
+	files := []file{
+		{aptSources, []byte(src.String()), 0o644},
+		{aptKeyring, keyring, 0o644},
+		authFile,
 	}
 	var conf strings.Builder
 	if s.ca {

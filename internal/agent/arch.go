@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/enmei-project/enmei/internal/api"
+	"github.com/enmei-project/enmei/internal/repoconf"
 )
 
 // unameArch maps Go's GOARCH to what uname -m prints, the names rpm uses.
@@ -26,48 +27,18 @@ func hostArch(env func(string) string) string {
 	return runtime.GOARCH
 }
 
-// archAliases maps Debian's and rpm's other names for an architecture to
-// the uname -m name; "" means the repository fits every host.
-var archAliases = map[string]string{
-	"": "", "noarch": "", "all": "", "any": "",
-	"amd64": "x86_64", "x86-64": "x86_64",
-	"arm64": "aarch64",
-	"i386":  "i686", "i486": "i686", "i586": "i686", "x86": "i686",
-	"armhf": "armv7l", "armv7hl": "armv7l",
-	"ppc64el": "ppc64le",
-	"loong64": "loongarch64",
-}
-
 // canonicalArch is arch in uname -m form ("" for noarch and Debian's all).
-func canonicalArch(arch string) string {
-	a := strings.ToLower(strings.TrimSpace(arch))
-	if c, ok := archAliases[a]; ok {
-		return c
-	}
-	return a
-}
+func canonicalArch(arch string) string { return repoconf.CanonicalArch(arch) }
 
 // archFits reports whether a repository of repoArch serves a host of
-// hostArch (uname -m form). An x86_64 RPM host also takes i686 packages
-// (multilib); Debian's multiarch is opt-in, so a deb host does not.
+// hostArch (see repoconf.ArchFits, which enmeid uses for register.sh too).
 func archFits(family, hostArch, repoArch string) bool {
-	r, h := canonicalArch(repoArch), canonicalArch(hostArch)
-	return r == "" || r == h || (family == FamilyRPM && h == "x86_64" && r == "i686")
+	return repoconf.ArchFits(family, hostArch, repoArch)
 }
 
 // hostRepos picks the repositories of resp for this host: its package
 // family, and an architecture it can install. skipped are those of the
 // family that fit another architecture.
 func hostRepos(all []api.Repo, family, arch string) (repos, skipped []api.Repo) {
-	for _, r := range all {
-		if r.Format != family {
-			continue
-		}
-		if archFits(family, arch, r.Arch) {
-			repos = append(repos, r)
-		} else {
-			skipped = append(skipped, r)
-		}
-	}
-	return repos, skipped
+	return repoconf.HostRepos(all, family, arch)
 }

@@ -7,19 +7,24 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+
+	"github.com/enmei-project/enmei/internal/repoconf"
 )
 
 // Paths register writes, as on the host (joined under --root).
 const (
-	yumRepoPath = "/etc/yum.repos.d/enmei.repo"
-	rpmKeyPath  = "/etc/pki/rpm-gpg/RPM-GPG-KEY-enmei"
+	yumRepoPath = repoconf.YumRepoPath
+	rpmKeyPath  = repoconf.RPMKeyPath
 	aptSources  = "/etc/apt/sources.list.d/enmei.sources"
 	aptKeyring  = "/etc/apt/keyrings/enmei.gpg"
 	aptAuth     = "/etc/apt/auth.conf.d/enmei.conf"
 	aptConf     = "/etc/apt/apt.conf.d/80enmei"
-	caPath      = "/etc/enmei/ca.pem"
+	caPath      = repoconf.CAPath
 	statePath   = "/etc/enmei/host.json"
-	stateDir    = "/etc/enmei"
+	// scriptStatePath is where register.sh (EL6 hosts) keeps its seat's
+	// credential; the agent never writes it.
+	scriptStatePath = "/etc/enmei/register.conf"
+	stateDir        = "/etc/enmei"
 )
 
 // ownFiles are the only files unregister removes, whatever host.json says,

@@ -204,9 +204,20 @@ func (a *app) buildSecrets() error {
 		add("enmei-repo", yumRepoPath)
 		add("enmei-key", rpmKeyPath)
 		rep.Run = "dnf -y upgrade && dnf clean all"
+		if osr, err := readOSRelease(a.root); err == nil {
+			if tr, err := releaseTraits(a.root, osr); err == nil && tr.PM == pmYum {
+				rep.Run = "yum -y update && yum clean all"
+			}
+		}
 	} else {
 		add("enmei-sources", aptSources)
-		add("enmei-auth", aptAuth)
+		if st.AuthConfBlock {
+			// The whole file: the user's other lines come along, as
+			// they would in a build on this host.
+			add("enmei-auth", aptAuthConf)
+		} else {
+			add("enmei-auth", aptAuth)
+		}
 		add("enmei-keyring", aptKeyring)
 		if _, err := os.Stat(filepath.Join(a.root, aptConf)); err == nil {
 			add("enmei-apt-conf", aptConf)

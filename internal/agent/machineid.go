@@ -13,12 +13,23 @@ import (
 // MachineIdentity is what the server sees of <root>/etc/machine-id: a digest,
 // since machine-id(5) asks that the raw ID be kept confidential. The same
 // machine always yields the same value, so registering again reuses its seat.
+// Hosts older than systemd (EL6) have only D-Bus's /var/lib/dbus/machine-id,
+// of the same form, which is read then; register.sh computes the same digest
+// from the same files. Links are followed only inside root.
 func MachineIdentity(root string) (string, error) {
-	p := filepath.Join(root, "etc/machine-id")
-	data, err := os.ReadFile(p)
-	id := strings.TrimSpace(string(data))
-	if err != nil || id == "" || id == "uninitialized" {
-		return "", errs.E(errs.Invalid, "this host has no machine identity in %s: run systemd-machine-id-setup (or dbus-uuidgen --ensure=/etc/machine-id) and register again", p)
+	id := ""
+	if r, err := os.OpenRoot(root); err == nil {
+		for _, p := range []string{"etc/machine-id", "var/lib/dbus/machine-id"} {
+			data, err := r.ReadFile(p)
+			if v := strings.TrimSpace(string(data)); err == nil && v != "" && v != "uninitialized" {
+				id = v
+				break
+			}
+		}
+		r.Close()
+	}
+	if id == "" {
+		return "", errs.E(errs.Invalid, "this host has no machine identity in %s (nor in /var/lib/dbus/machine-id): run systemd-machine-id-setup (or dbus-uuidgen --ensure=/etc/machine-id) and register again", filepath.Join(root, "etc/machine-id"))
 	}
 	sum := sha256.Sum256([]byte("enmei-machine-id:" + id))
 	return hex.EncodeToString(sum[:]), nil

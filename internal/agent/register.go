@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ type settings struct {
 	proxy   *url.URL // nil: direct
 	repos   []hostRepo
 	armored string // the signing key
+	// authConf: apt reads no auth.conf.d (before 1.5), so the
+	// credentials go into a managed block of /etc/apt/auth.conf.
+	authConf bool
 }
 
 // hostRepo is a repository with the credential of the registration that
@@ -130,6 +134,10 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 	if err != nil {
 		return err
 	}
+	tr, err := releaseTraits(a.root, osr)
+	if err != nil {
+		return err
+	}
 	arch := hostArch(a.env)
 	var caPEM []byte
 	if o.ca != "" {
@@ -143,6 +151,11 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 		return err
 	}
 	defer unlock()
+	if _, err := os.Stat(filepath.Join(a.root, scriptStatePath)); err == nil {
+		// register.sh keeps its seat's credential there, not in host.json:
+		// writing over its enmei.repo would leave that seat taken.
+		return errs.E(errs.Invalid, "this host was registered by register.sh (%s records its seat): give the seat back with register.sh --unregister first, then run enmei register", scriptStatePath)
+	}
 	prev, err := LoadState(a.root)
 	switch {
 	case err == nil:
@@ -163,6 +176,9 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 		return err
 	}
 	proxy := proxyFor(server, o.proxy, a.env)
+	if err := checkProxyFor(tr, osr, proxy); err != nil {
+		return err
+	}
 	c, err := newClient(server, o.ca, proxy)
 	if err != nil {
 		return err
@@ -234,7 +250,10 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 	reg := Registration{HostID: resp.HostID, Secret: resp.Secret, SupportID: resp.Contract.SupportID,
 		Product: resp.Contract.Product, Repos: repos}
 	st := &HostState{Server: server, Family: family, CA: caPEM != nil, Proxy: proxy, Fingerprint: fpr, SigningKey: resp.SigningKey,
-		MachineID: generated}
+		MachineID: generated, AuthConfBlock: family == FamilyDeb && !tr.AptAuthD}
+	if prev != nil && prev.AuthConfBlock {
+		st.AuthConfCreated = prev.AuthConfCreated
+	}
 	var replaced []Registration
 	placed := false
 	if prev != nil {
@@ -254,7 +273,7 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 	if !placed {
 		st.Registrations = append(st.Registrations, reg)
 	}
-	files, err := st.files(caPEM)
+	files, err := st.files(a.root, caPEM)
 	if err != nil {
 		return giveBack(err)
 	}
@@ -272,17 +291,26 @@ func (a *app) register(ctx context.Context, o registerOptions) error {
 		if err := removeFiles(a.root, stale); err != nil {
 			fmt.Fprintf(a.stderr, "enmei: warning: %v: remove it by hand\n", err)
 		}
+		if prev.AuthConfBlock && !st.AuthConfBlock {
+			if err := removeAuthBlock(a.root, prev.AuthConfCreated); err != nil {
+				fmt.Fprintf(a.stderr, "enmei: warning: %v: remove the block between %q and %q by hand\n", err, blockBegin, blockEnd)
+			}
+		}
 	}
 	for _, r := range replaced {
 		if r.HostID != reg.HostID {
 			fmt.Fprintf(a.stderr, "Note: this host held the seat of host %s for %s (%s) before; if the vendor still counts it (a changed machine identity, a cloned machine), have it released (enmeid seat release).\n", r.HostID, r.SupportID, r.Product)
 		}
 	}
-	a.registerSummary(&resp, st, family, arch, repos, skipped)
+	a.registerSummary(&resp, st, tr, family, arch, repos, skipped)
 	if a.json {
-		return a.printJSON(RegisterReport{SupportID: reg.SupportID, Product: reg.Product, HostID: resp.HostID,
+		rep := RegisterReport{SupportID: reg.SupportID, Product: reg.Product, HostID: resp.HostID,
 			Reused: resp.Reused, Family: family, Repos: repoIDs(repos), Skipped: repoIDs(skipped), Files: st.Files,
-			Fingerprint: fpr, Registrations: len(st.Registrations), Lease: resp.Lease})
+			Fingerprint: fpr, Registrations: len(st.Registrations), Lease: resp.Lease}
+		if st.AuthConfBlock {
+			rep.ManagedBlock = aptAuthConf
+		}
+		return a.printJSON(rep)
 	}
 	return nil
 }
@@ -390,6 +418,9 @@ type RegisterReport struct {
 	Fingerprint   string     `json:"fingerprint"`       // of the signing key, upper-case hex
 	Registrations int        `json:"registrations"`     // how many this host now holds
 	Lease         *api.Lease `json:"lease,omitempty"`   // an ephemeral seat's lease
+	// ManagedBlock is a file of the user's in which enmei keeps a managed
+	// block (/etc/apt/auth.conf where apt is older than 1.5).
+	ManagedBlock string `json:"managed_block,omitempty"`
 }
 
 func repoIDs(repos []api.Repo) []string {
@@ -437,7 +468,7 @@ func checkResponse(r *api.RegisterResponse) error {
 	return nil
 }
 
-func (a *app) registerSummary(resp *api.RegisterResponse, st *HostState, family, arch string, repos, skipped []api.Repo) {
+func (a *app) registerSummary(resp *api.RegisterResponse, st *HostState, tr traits, family, arch string, repos, skipped []api.Repo) {
 	w := a.stderr
 	seat := "took a new seat"
 	if resp.Reused {
@@ -471,9 +502,26 @@ func (a *app) registerSummary(resp *api.RegisterResponse, st *HostState, family,
 		return
 	}
 	fmt.Fprintf(w, "Configured repositories: %s\n", strings.Join(repoIDs(repos), ", "))
-	if family == FamilyRPM {
-		fmt.Fprintln(w, "Next: dnf upgrade   (yum update on older releases)")
-	} else {
+	if st.AuthConfBlock {
+		fmt.Fprintf(w, "Credentials: in a managed block of %s (apt %s reads no auth.conf.d).\n", aptAuthConf, orDash(tr.AptVersion))
+	}
+	switch {
+	case tr.PM == pmYum:
+		// yum 3 asks before importing the key repo_gpgcheck needs.
+		fmt.Fprintln(w, "Next: yum -y makecache (imports the signing key once), then yum update")
+	case family == FamilyRPM:
+		fmt.Fprintln(w, "Next: dnf upgrade")
+	default:
 		fmt.Fprintln(w, "Next: apt-get update && apt-get upgrade")
 	}
+}
+
+// checkProxyFor refuses a proxy the release's package manager cannot use:
+// yum on EL6 and EL7 hands proxy= to a libcurl older than 7.52, which
+// knows no https:// proxies.
+func checkProxyFor(tr traits, osr OSRelease, proxy string) error {
+	if tr.PM != pmYum || osr.ID == "amzn" || !strings.HasPrefix(strings.ToLower(proxy), "https://") {
+		return nil
+	}
+	return errs.E(errs.Invalid, "yum on %s cannot use the https:// proxy %s (its libcurl is older than 7.52), and enmei writes the proxy into its configuration: pass the proxy's http:// address with --proxy; nothing was changed", tr.Release, redactProxy(proxy))
 }

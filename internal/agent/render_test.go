@@ -25,7 +25,7 @@ func TestYumFiles(t *testing.T) {
 		want string
 	}{
 		{"plain", settings{server: "http://127.0.0.1:8080", repos: cred(repos[:1], "h_1", "s3"), armored: "KEY"},
-			`# Written by enmei register; enmei unregister removes it.
+			`# Written by enmei register (or register.sh); unregistering removes it.
 
 [enmei-el9-x86_64]
 name=AlmaLinux 9 ELS (x86_64)
@@ -39,7 +39,7 @@ gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-enmei
 `},
 		{"CA and proxy with credentials, two repos", settings{server: "https://els.example.jp", ca: true,
 			proxy: mustURL(t, "http://u:p%40ss@proxy.example.jp:3128"), repos: cred(repos, "h_1", "s3"), armored: "KEY"},
-			`# Written by enmei register; enmei unregister removes it.
+			`# Written by enmei register (or register.sh); unregistering removes it.
 
 [enmei-el9-x86_64]
 name=AlmaLinux 9 ELS (x86_64)
@@ -70,7 +70,7 @@ proxy_username=u
 proxy_password=p@ss
 `},
 		{"proxy without credentials", settings{server: "https://els.example.jp", proxy: mustURL(t, "http://proxy:3128"), repos: cred(repos[:1], "h", "s"), armored: "KEY"},
-			`# Written by enmei register; enmei unregister removes it.
+			`# Written by enmei register (or register.sh); unregistering removes it.
 
 [enmei-el9-x86_64]
 name=AlmaLinux 9 ELS (x86_64)

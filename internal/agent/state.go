@@ -40,6 +40,13 @@ type HostState struct {
 	// MachineID is the identity generated for a host without
 	// /etc/machine-id (a container), so registering again keeps its seat.
 	MachineID string `json:"machine_id,omitempty"`
+	// AuthConfBlock: the apt credentials are in enmei's managed block of
+	// /etc/apt/auth.conf (apt before 1.5 reads no auth.conf.d), which is
+	// not in Files since the file is the user's too; AuthConfCreated:
+	// enmei created that file, so unregister removes it when nothing else
+	// is left in it.
+	AuthConfBlock   bool `json:"auth_conf_block,omitempty"`
+	AuthConfCreated bool `json:"auth_conf_created,omitempty"`
 
 	HostID    string `json:"host_id"`
 	Secret    string `json:"secret"`
@@ -113,9 +120,11 @@ func (s *HostState) encode() ([]byte, error) {
 // files renders every file the state describes: the package-manager
 // configuration for the repositories of all registrations (each with its
 // own credential), the CA copy when caPEM is given, and host.json itself,
-// last, since it is the record of a complete registration. It sets
-// s.Files.
-func (s *HostState) files(caPEM []byte) ([]file, error) {
+// last, since it is the record of a complete registration. With
+// s.AuthConfBlock the apt credentials are merged into root's
+// /etc/apt/auth.conf. It sets s.Files (and clears s.AuthConfBlock when no
+// credentials are written).
+func (s *HostState) files(root string, caPEM []byte) ([]file, error) {
 	var repos []hostRepo
 	seen := map[string]bool{}
 	for _, r := range s.Registrations {
@@ -129,7 +138,8 @@ func (s *HostState) files(caPEM []byte) ([]file, error) {
 			repos = append(repos, hostRepo{Repo: repo, hostID: r.HostID, secret: r.Secret})
 		}
 	}
-	set := settings{server: s.Server, ca: s.CA, proxy: proxyURL(s.Proxy), repos: repos, armored: s.SigningKey}
+	s.AuthConfBlock = s.AuthConfBlock && s.Family == FamilyDeb && len(repos) > 0
+	set := settings{server: s.Server, ca: s.CA, proxy: proxyURL(s.Proxy), repos: repos, armored: s.SigningKey, authConf: s.AuthConfBlock}
 	var out []file
 	switch {
 	case len(repos) == 0:
@@ -142,12 +152,28 @@ func (s *HostState) files(caPEM []byte) ([]file, error) {
 			return nil, err
 		}
 	}
+	for i, f := range out {
+		if f.path != aptAuthConf {
+			continue
+		}
+		merged, created, err := authConfFile(root, string(f.data))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = merged
+		s.AuthConfCreated = s.AuthConfCreated || created
+	}
+	if !s.AuthConfBlock {
+		s.AuthConfCreated = false
+	}
 	if caPEM != nil {
 		out = append(out, file{caPath, caPEM, 0o644})
 	}
 	s.Files = nil
 	for _, f := range out {
-		s.Files = append(s.Files, f.path)
+		if f.path != aptAuthConf { // the user's file too: never removed whole
+			s.Files = append(s.Files, f.path)
+		}
 	}
 	if s.CA && caPEM == nil {
 		s.Files = append(s.Files, caPath) // kept as it is

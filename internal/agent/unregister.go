@@ -89,6 +89,12 @@ func (a *app) unregister(ctx context.Context, product string) error {
 	// later call failed, so a retry does not present dead credentials.
 	keep = append(keep, gone[len(done):]...)
 	if len(keep) == 0 {
+		// The block first: host.json, removed last, is what a retry needs.
+		if st.AuthConfBlock {
+			if err := removeAuthBlock(a.root, st.AuthConfCreated); err != nil {
+				return fmt.Errorf("%w: the seats are returned; remove the block between %q and %q by hand, then run enmei unregister again", err, blockBegin, blockEnd)
+			}
+		}
 		if err := removeFiles(a.root, append(st.Files, statePath)); err != nil {
 			return fmt.Errorf("%w: the seats are returned; remove the remaining files by hand", err)
 		}
@@ -97,7 +103,7 @@ func (a *app) unregister(ctx context.Context, product string) error {
 	}
 	next := *st
 	next.Registrations = keep
-	files, err := next.files(nil)
+	files, err := next.files(a.root, nil)
 	if err == nil {
 		err = writeFiles(a.root, files)
 	}
@@ -112,6 +118,11 @@ func (a *app) unregister(ctx context.Context, product string) error {
 	}
 	if err := removeFiles(a.root, stale); err != nil {
 		fmt.Fprintf(a.stderr, "enmei: warning: %v: remove it by hand\n", err)
+	}
+	if st.AuthConfBlock && !next.AuthConfBlock {
+		if err := removeAuthBlock(a.root, st.AuthConfCreated); err != nil {
+			fmt.Fprintf(a.stderr, "enmei: warning: %v: remove the block between %q and %q by hand\n", err, blockBegin, blockEnd)
+		}
 	}
 	var left []string
 	for _, r := range keep {

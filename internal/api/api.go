@@ -3,11 +3,14 @@
 //
 // Endpoints (all JSON; errors are an Error document with the HTTP status):
 //
-//	POST /api/v1/register     RegisterRequest → RegisterResponse (no auth; the licence key is the credential)
+//	POST /api/v1/register     RegisterRequest → RegisterResponse (no auth; the licence key is the credential);
+//	                          with ?format=yum-repo → the host's enmei.repo as text/plain (register.sh)
 //	POST /api/v1/unregister   (HTTP Basic: host ID + secret) → 204
 //	GET  /api/v1/status       (HTTP Basic) → Status
 //	GET  /api/v1/signing-key  → the armored OpenPGP public key (text/plain)
 //	GET  /api/v1/advisories   (HTTP Basic) ?since=SEQ → Advisories, with an ETag
+//	GET  /api/v1/upgrade-paths (HTTP Basic) → UpgradePaths
+//	POST /api/v1/tickets/{ticket}/attachments?name=FILE (HTTP Basic) body: the file → 201 Attached
 //	GET  /repos/<repo-id>/…   (HTTP Basic) → repository files
 package api
 

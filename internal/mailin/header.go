@@ -255,17 +255,18 @@ func filename(dparams, ctparams map[string]string) string {
 	if name == "" {
 		return ""
 	}
-	return cleanFilename(decodeHeader(name))
+	return CleanFilename(decodeHeader(name))
 }
 
 var drivePrefixRe = regexp.MustCompile(`^[A-Za-z]:`)
 
-// cleanFilename reduces a decoded file name to a base name that is safe to
-// store and offer for download: NFC (macOS sends decomposed kana), no
+// CleanFilename reduces a decoded file name (of a mail part, or of a file a
+// host uploads to a ticket) to a base name that is safe to store and offer
+// for download: NFC (macOS sends decomposed kana), no
 // control or bidirectional-override characters (the "gpj.exe" trick), no
 // directories (both separators and a drive letter), never "." or "..", and
 // at most 255 bytes with the extension kept.
-func cleanFilename(s string) string {
+func CleanFilename(s string) string {
 	s = norm.NFC.String(s)
 	s = strings.Map(func(r rune) rune {
 		switch {

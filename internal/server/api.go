@@ -20,6 +20,10 @@ import (
 var machineIDShape = regexp.MustCompile(`^[0-9A-Za-z_-]{16,128}$`)
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	if f := r.URL.Query().Get("format"); f != "" && f != FormatYumRepo {
+		s.refused(w, r, errs.E(errs.Invalid, "the registration format %.32q is not one this server knows (%s, or none for JSON): update the script or agent that sent it", f, FormatYumRepo))
+		return
+	}
 	var req api.RegisterRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
 		s.refused(w, r, errs.E(errs.Invalid, "the registration request is not valid JSON: update the enmei agent"))
@@ -47,6 +51,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if err := checkOS(product, &req); err != nil {
 		s.refused(w, r, err)
 		return
+	}
+	if r.URL.Query().Get("format") == FormatYumRepo {
+		if err := s.checkYumRepos(ctx, product, req.Arch); err != nil {
+			s.refused(w, r, err)
+			return
+		}
 	}
 	pub, err := s.cfg.PublicKey(ctx)
 	if err != nil {
@@ -107,6 +117,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Hooks.Registration(result)
 	}
 	s.cfg.Log.Info("host registered", "host", host.ID, "support_id", host.SupportID, "product", host.ProductID, "reused", reused)
+	if r.URL.Query().Get("format") == FormatYumRepo {
+		s.writeYumRepo(w, r, host, secret, repos, req.Arch)
+		return
+	}
 	writeJSON(w, api.RegisterResponse{
 		HostID: host.ID, Secret: secret, Reused: reused,
 		Contract: contract, Repos: repos, SigningKey: string(armored), Lease: leaseOf(host),

@@ -55,6 +55,8 @@ type Store interface {
 	PruneSeats(ctx context.Context, expiredBefore, spansBefore time.Time) (int, error)
 	Publication(ctx context.Context, id int64) (store.Publication, error)
 	Publications(ctx context.Context, repoID string) ([]store.Publication, error)
+	UpgradeRules(ctx context.Context, productIDs ...string) ([]store.UpgradeRule, error)
+	PackagesByName(ctx context.Context, names []string) ([]store.Package, error)
 }
 
 // Blobs is what the server reads of the blob store.
@@ -98,6 +100,12 @@ type Config struct {
 	Hooks          Hooks
 	// Tracker serves /api/v1/advisories (nil: not offered).
 	Tracker Tracker
+	// PublicURL is how hosts reach the server (enmeid serve --public-url);
+	// the .repo sent to register.sh points at it. "" : the address a
+	// request came to.
+	PublicURL string
+	// Desk takes the files hosts attach to their tickets (nil: not offered).
+	Desk Desk
 }
 
 // Cache sizes: enough for every host of a large vendor, and a fixed bound on
@@ -191,6 +199,8 @@ func New(cfg Config) *Server {
 	mux.Handle("POST /api/v1/heartbeat", s.limited(s.heartbeat))
 	mux.Handle("GET /api/v1/signing-key", s.limited(s.signingKey))
 	mux.Handle("GET /api/v1/advisories", s.limited(s.advisories))
+	mux.Handle("GET /api/v1/upgrade-paths", s.limited(s.upgradePaths))
+	mux.Handle("POST /api/v1/tickets/{ticket}/attachments", s.limited(s.ticketAttachment))
 	mux.HandleFunc("GET /repos/{repo}/{path...}", s.repoFile)
 	mux.HandleFunc("HEAD /repos/{repo}/{path...}", s.repoFile)
 	mux.HandleFunc("GET /agent/{kind}/{path...}", s.agentFile)
@@ -705,6 +715,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, kind, msg string) {
+	if wantsText(r) {
+		writeTextError(w, r, status, msg)
+		return
+	}
 	api.WriteError(w, r, status, kind, msg)
 }
 

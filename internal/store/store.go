@@ -304,6 +304,10 @@ type Packages interface {
 	// PackageFacts returns the stored SBOM facts of the given packages
 	// (packages stored without facts are absent).
 	PackageFacts(ctx context.Context, ids []string) (map[string][]byte, error)
+	// PackagesByName returns the stored packages of the given names, every
+	// version of every repository (any order; names without a record are
+	// absent), without Meta or Facts.
+	PackagesByName(ctx context.Context, names []string) ([]Package, error)
 	// PackageIDs calls f with every stored package ID and blob, in batches.
 	PackageIDs(ctx context.Context, f func(id, blob string) error) error
 	// DeletePackages deletes the given records unless they were stored or
@@ -611,6 +615,7 @@ type Store interface {
 	Tracker
 	Subscriptions
 	Desk
+	UpgradePaths
 	Dumper
 	// Ping checks the database answers (readiness).
 	Ping(ctx context.Context) error
@@ -746,6 +751,34 @@ type Desk interface {
 	// AttachmentBlobs calls f with the blob of every kept attachment (gc
 	// keeps them).
 	AttachmentBlobs(ctx context.Context, f func(blob string) error) error
+}
+
+// UpgradeRule is a product's upgrade-path rule for one package and target
+// line (enmeid product upgrade-path): the lines updated directly to it, and
+// the line older versions update to first. Lines are version prefixes of
+// dot-separated numbers, as package upgradepath defines them.
+type UpgradeRule struct {
+	ProductID string
+	Package   string
+	To        string   // the target line, e.g. "9.6"
+	From      []string // the lines updated directly to To, e.g. "9.4", "9.5"
+	Via       string   // the line older versions update to first (one of From); "" none: reinstall
+	Note      string   // the vendor's remark, e.g. "a new licence is needed from 8.1"
+}
+
+// UpgradePaths is the upgrade-path rules products declare, which the agent
+// checks before it updates a host.
+type UpgradePaths interface {
+	// PutUpgradeRule stores a rule, replacing the product's rule for the
+	// same package and target line (NotFound if the product is unknown).
+	PutUpgradeRule(ctx context.Context, r UpgradeRule) error
+	// DeleteUpgradeRule removes the product's rule for a package and
+	// target line (NotFound if there is none).
+	DeleteUpgradeRule(ctx context.Context, productID, pkg, to string) error
+	// UpgradeRules lists the rules of the given products, or of every
+	// product when none is given, by product, package and target line (as
+	// text).
+	UpgradeRules(ctx context.Context, productIDs ...string) ([]UpgradeRule, error)
 }
 
 // TableDump is one table of a snapshot: its columns and a row iterator

@@ -302,6 +302,11 @@ ALTER TABLE hosts ADD COLUMN virt TEXT NOT NULL DEFAULT '';
 ALTER TABLE hosts ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE contracts ADD COLUMN els_updates INTEGER NOT NULL DEFAULT 0;
 INSERT INTO counters (name, value) VALUES ('generation', 0)
+`, `
+CREATE TABLE upgrade_rules (product_id TEXT NOT NULL REFERENCES products(id), package_name TEXT NOT NULL, to_line TEXT NOT NULL,
+  from_lines TEXT NOT NULL, via_line TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (product_id, package_name, to_line));
+CREATE INDEX packages_name ON packages(name)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.

@@ -23,6 +23,11 @@ func testSnapshotLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 	must(t, err)
 	must(t, src.PutSetting(ctx, "k", []byte{0, 1, 2, 0xff}))
+	// Upgrade-path rules are the vendor's data like any other: a backup
+	// must carry them.
+	rule := lifekeeperRule
+	rule.ProductID = "p"
+	must(t, src.PutUpgradeRule(ctx, rule))
 
 	var tables []store.TableRows
 	version := 0
@@ -74,6 +79,9 @@ func testSnapshotLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	must(t, err)
 	if string(v) != string([]byte{0, 1, 2, 0xff}) {
 		t.Errorf("setting after load %v", v)
+	}
+	if rules, err := dst.UpgradeRules(ctx); err != nil || len(rules) != 1 || !reflect.DeepEqual(rules[0], rule) {
+		t.Errorf("upgrade rules after load %+v, %v; want %+v", rules, err, rule)
 	}
 	// New rows continue the numbering instead of colliding.
 	tk2, err := dst.AddTicket(ctx, newTicket("ENM-B", at), func(store.Ticket) (store.TicketChange, error) { return store.TicketChange{}, nil })

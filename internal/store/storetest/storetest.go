@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Generation", testGeneration},
 		{"ConcurrentConfirmations", testConcurrentConfirmations},
 		{"ContactsAndNotices", testContactsAndNotices},
+		{"UpgradePaths", testUpgradePaths},
+		{"PackagesByName", testPackagesByName},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
