@@ -40,7 +40,9 @@ func (h *host) dnfWith(conf string, args ...string) (string, error) {
 
 func (h *host) rpmQuery(name string) string {
 	h.t.Helper()
-	out, err := exec.Command("rpm", "--root", h.root, "-q", "--qf", "%{EPOCH}:%{VERSION}-%{RELEASE}", name).CombinedOutput()
+	cmd := exec.Command("rpm", "--root", h.root, "-q", "--qf", "%{EPOCH}:%{VERSION}-%{RELEASE}", name)
+	cmd.Env = append(cleanEnv(), h.env...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "not installed: " + strings.TrimSpace(string(out))
 	}
