@@ -195,6 +195,12 @@ func (a *app) update(ctx context.Context, o updateOptions) error {
 	if u.cl == nil {
 		return u.plain(ctx, plan)
 	}
+	if len(plan) == 0 && !mine(u.v.cl.lock, u.node) {
+		// No failover for nothing: the node stays in service.
+		return u.step("summary", func() (event, error) {
+			return event{Message: fmt.Sprintf("nothing to update: node %s stayed in service, the cluster was not touched", u.node)}, nil
+		})
+	}
 	return u.clustered(ctx, plan)
 }
 

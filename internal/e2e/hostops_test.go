@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +147,35 @@ func TestPreflight(t *testing.T) {
 		t.Errorf("a refused update changed enmei-demo-hello to %s", got)
 	}
 	v.must("product", "upgrade-path", "el9", "--remove", "--package", "enmei-demo-hello", "--to", "2.0")
+
+	// Without the rule the plain update runs: preflight, plan, the real
+	// dnf, and a summary whose transaction dnf history undo reverses.
+	r = h.enmei("update", "--cluster", "none", "--json")
+	if r.code != 0 {
+		t.Fatalf("update: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	ev := events(t, r)
+	for _, step := range []string{"preflight", "plan", "upgrade", "summary"} {
+		if ev[step].Status != "ok" {
+			t.Errorf("step %s = %+v, want ok", step, ev[step])
+		}
+	}
+	if _, ok := ev["standby"]; ok {
+		t.Error("a host that is no cluster node went through standby")
+	}
+	if p := ev["summary"].Packages; len(p) != 1 || p[0].Name != "enmei-demo-hello" || p[0].From != "1.0-1" || p[0].To != "2.0-1" {
+		t.Errorf("summary packages %+v, want enmei-demo-hello 1.0-1 → 2.0-1", p)
+	}
+	trans := ev["upgrade"].Transaction
+	if trans == 0 || !strings.HasSuffix(ev["summary"].Undo, fmt.Sprintf("history undo %d", trans)) {
+		t.Errorf("upgrade %+v / summary %+v: want the transaction and its undo", ev["upgrade"], ev["summary"])
+	}
+	if out, err := h.dnf("history", "undo", fmt.Sprint(trans)); err != nil {
+		t.Fatalf("dnf history undo %d: %v\n%s", trans, err, out)
+	}
+	if got := h.rpmQuery("enmei-demo-hello"); !strings.HasSuffix(got, "1.0-1") {
+		t.Errorf("after dnf history undo enmei-demo-hello = %s, want 1.0-1 again", got)
+	}
 
 	// An unsupported OS fails.
 	osr := filepath.Join(h.root, "etc/os-release")
@@ -341,4 +375,119 @@ func onCluster(env []string, sim *clustertest.Sim) []string {
 		}
 	}
 	return append(out, sim.Env()...)
+}
+
+// TestHostSupportBundle collects a registered cluster node's bundle with
+// secrets planted in its repository configuration and logs, finds none of
+// them anywhere in the archive, and sends it to a ticket of the host's
+// contract, where the vendor sees it.
+func TestHostSupportBundle(t *testing.T) {
+	const proxyPass, authPass, logPass = "PlantedProxyPass1x", "PlantedAuthPass2x", "PlantedLogPass3x"
+	v, c := demoVendor(t, "el9", 2)
+	sim := clustertest.Start(t, "two-node")
+	h := elHost(t, machineID(720))
+	h.mustEnmei("register", "--server", v.url, "--key", c.LicenseKey)
+	if out, err := h.dnf("install", "enmei-demo-hello"); err != nil {
+		t.Fatalf("dnf install: %v\n%s", err, out)
+	}
+	h.env = append(h.env, sim.EnvAs("node1")...)
+	secret := h.identity().Secret
+	plant := map[string]string{
+		"etc/yum.repos.d/corp.repo": "[corp]\nname=Corporate mirror\nbaseurl=https://mirror:" + proxyPass + "@mirror.corp.example/el9/\nproxy=http://proxy.corp.example:3128\nproxy_username=ops\nproxy_password=" + proxyPass + "\n",
+		"etc/apt/auth.conf":         "machine mirror.corp.example login ops password " + authPass + "\n",
+		"var/log/dnf.librepo.log":   "2026-11-24T10:00:00Z INFO Downloading https://ops:" + logPass + "@mirror.corp.example/el9/repodata/repomd.xml\n",
+	}
+	for p, content := range plant {
+		must(t, os.MkdirAll(filepath.Dir(filepath.Join(h.root, p)), 0o755))
+		must(t, os.WriteFile(filepath.Join(h.root, p), []byte(content), 0o600))
+	}
+	out := t.TempDir()
+	r := h.enmei("support-bundle", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("support-bundle: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	path := strings.TrimSpace(r.stdout)
+	if ok, _ := regexp.MatchString(`^`+regexp.QuoteMeta(out)+`/host-`+machineID(720)[:6]+`\.enmei\.\d{14}\.tar\.gz$`, path); !ok {
+		t.Errorf("bundle path %q, want %s/<hostname>.enmei.<YYYYmmddHHMMSS>.tar.gz", path, out)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("bundle %s: %v, want mode 0600", path, err)
+	}
+	entries := readTarGz(t, path)
+	var all strings.Builder
+	for name, data := range entries {
+		all.WriteString(name + "\n")
+		all.Write(data)
+	}
+	for _, s := range []string{secret, proxyPass, authPass, logPass, c.LicenseKey} {
+		if strings.Contains(all.String(), s) {
+			t.Errorf("the bundle contains the secret %q", s)
+		}
+	}
+	want := map[string]string{
+		"/packages.txt":               "enmei-demo-hello",
+		"/enmei/host.json":            c.SupportID,
+		"/etc/yum.repos.d/enmei.repo": "baseurl=" + v.url,
+		"/etc/yum.repos.d/corp.repo":  "proxy_password",
+		"/etc/os-release":             "AlmaLinux",
+		"/cluster/status.xml":         "node1",
+		"/logs/dnf.librepo.log":       "mirror.corp.example/el9/repodata/repomd.xml",
+		"/etc/apt/auth.conf":          "machine mirror.corp.example login ops",
+	}
+	for suffix, text := range want {
+		found := false
+		for name, data := range entries {
+			if strings.HasSuffix(name, suffix) && strings.Contains(string(data), text) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no entry *%s containing %q", suffix, text)
+		}
+	}
+
+	// Sent to a ticket of the host's contract.
+	cmd := exec.Command(bin.enmeid, "mail", "ingest")
+	cmd.Env = append(cleanEnv(), v.env()...)
+	cmd.Stdin = strings.NewReader(string(japaneseMail("ops@example.co.jp", "クラスタ更新の失敗", "ノード1の更新が止まりました。", "hb1@example.co.jp")))
+	o, err := cmd.CombinedOutput()
+	id := regexp.MustCompile(`ENM-T-\d{6}`).FindString(string(o))
+	if err != nil || id == "" {
+		t.Fatalf("mail ingest: %v\n%s", err, o)
+	}
+	r = h.enmei("support-bundle", "--out", out, "--ticket", id)
+	if r.code != 0 || !strings.Contains(r.stdout, "sent to ticket "+id) {
+		t.Fatalf("support-bundle --ticket: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	sent := filepath.Base(strings.SplitN(r.stdout, "\n", 2)[0])
+	if show := v.must("ticket", "show", id); !strings.Contains(show, sent) {
+		t.Errorf("ticket show %s does not list %s:\n%s", id, sent, show)
+	}
+	// A ticket of nobody's: refused, the bundle kept.
+	r = h.enmei("support-bundle", "--out", out, "--ticket", "ENM-T-999999")
+	if r.code == 0 || !strings.Contains(r.stderr, "no ticket ENM-T-999999") || !strings.Contains(r.stderr, "the bundle is at") {
+		t.Errorf("support-bundle to an unknown ticket: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// readTarGz reads every regular file of a .tar.gz.
+func readTarGz(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	must(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	must(t, err)
+	tr := tar.NewReader(zr)
+	out := map[string][]byte{}
+	for {
+		hd, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		must(t, err)
+		data, err := io.ReadAll(tr)
+		must(t, err)
+		out[hd.Name] = data
+	}
 }
