@@ -126,6 +126,10 @@ func (p *pkgManager) command(ctx context.Context, args ...string) *exec.Cmd {
 		cmd = exec.CommandContext(ctx, "apt-get", append(p.aptArgs(), args...)...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	default:
+		if p.underRoot() {
+			// dnf fails without its log directory; a fresh image root may lack it.
+			_ = os.MkdirAll(filepath.Join(p.root, "var/log"), 0o755)
+		}
 		cmd = exec.CommandContext(ctx, p.kind, append(p.rpmArgs(), args...)...)
 		cmd.Env = os.Environ()
 	}

@@ -39,6 +39,19 @@ import (
 	"github.com/enmei-project/enmei/internal/cluster"
 )
 
+// TB is what the simulator needs of a test: testing.TB has it, and so can
+// a benchmark program that plays a cluster outside go test.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
+var _ TB = testing.TB(nil)
+
 // Interval is the simulator's period, what a cluster's reaction time is
 // here.
 const Interval = 150 * time.Millisecond
@@ -49,7 +62,7 @@ const MonitorInterval = 10 * time.Second
 
 // Sim is a running simulated cluster.
 type Sim struct {
-	t    testing.TB
+	t    TB
 	path string // the CIB file the code under test works on
 	work string // the simulator's own files
 
@@ -76,7 +89,7 @@ type Stats struct {
 
 // Fixture is the path of the CIB fixture name (without .xml) in
 // internal/cluster/testdata.
-func Fixture(t testing.TB, name string) string {
+func Fixture(t TB, name string) string {
 	t.Helper()
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
@@ -92,7 +105,7 @@ func Fixture(t testing.TB, name string) string {
 // Start copies the fixture (a name from internal/cluster/testdata such as
 // "two-node", or a path to a CIB file) into t.TempDir(), settles it with
 // one simulation and starts the simulator, which t.Cleanup stops.
-func Start(t testing.TB, fixture string) *Sim {
+func Start(t TB, fixture string) *Sim {
 	t.Helper()
 	for _, tool := range []string{"crm_simulate", "crm_mon", "cibadmin", "crm_attribute"} {
 		if _, err := exec.LookPath(tool); err != nil {

@@ -49,7 +49,7 @@ var (
 )
 
 // parts are the names -skip accepts, in the order they run.
-var parts = []string{"full", "republish", "update", "deb", "download", "maven", "leases", "facts", "hostsbom", "advisories", "scan", "desk", "scale", "large"}
+var parts = []string{"full", "republish", "update", "deb", "download", "maven", "leases", "facts", "hostsbom", "advisories", "scan", "desk", "scale", "large", "hostops"}
 
 // atExit holds clean-ups (servers, gpg-agent, the scratch directory) that
 // run on success and on failure alike, newest first.
@@ -86,7 +86,7 @@ func main() {
 	defer cleanup()
 	fmt.Printf("enmei bench on %d CPUs, %s\n", cpus(), time.Now().Format(time.RFC3339))
 	run := map[string]func(){"full": benchFull, "republish": benchRepublish, "update": benchUpdate,
-		"deb": benchDeb, "download": benchDownload, "maven": benchMaven, "leases": benchLeases, "facts": benchPublishFacts, "hostsbom": benchHostSBOM, "advisories": benchAdvisories, "scan": benchScan, "desk": benchDesk, "scale": benchScale, "large": benchLarge}
+		"deb": benchDeb, "download": benchDownload, "maven": benchMaven, "leases": benchLeases, "facts": benchPublishFacts, "hostsbom": benchHostSBOM, "advisories": benchAdvisories, "scan": benchScan, "desk": benchDesk, "scale": benchScale, "large": benchLarge, "hostops": benchHostOps}
 	for _, p := range parts {
 		if !skipped[p] {
 			run[p]()
