@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/enmei-project/enmei/internal/api"
+	"github.com/enmei-project/enmei/internal/bytesize"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/inventory"
 	"github.com/enmei-project/enmei/internal/upgradepath"
@@ -222,24 +223,14 @@ func diskCheck(root string, pm *pkgManager) Check {
 		at = parent
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	msg := fmt.Sprintf("%s free for the package cache %s", humanBytes(free), dir)
+	msg := fmt.Sprintf("%s free for the package cache %s", bytesize.About(free), dir)
 	switch {
 	case free < cacheSpaceFail:
-		return Check{Name: "disk", Status: checkFail, Message: msg + fmt.Sprintf(": an update needs at least %s; free space on that file system", humanBytes(cacheSpaceFail))}
+		return Check{Name: "disk", Status: checkFail, Message: msg + fmt.Sprintf(": an update needs at least %s; free space on that file system", bytesize.About(cacheSpaceFail))}
 	case free < cacheSpaceWarn:
-		return Check{Name: "disk", Status: checkWarn, Message: msg + fmt.Sprintf(": less than %s; a large update may not fit", humanBytes(cacheSpaceWarn))}
+		return Check{Name: "disk", Status: checkWarn, Message: msg + fmt.Sprintf(": less than %s; a large update may not fit", bytesize.About(cacheSpaceWarn))}
 	}
 	return Check{Name: "disk", Status: checkPass, Message: msg}
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d KiB", n>>10)
 }
 
 // repoChecks look for conflicting third-party repositories and report what

@@ -12,15 +12,14 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
-	"fmt"
 	"io"
 	"os"
 	"strings"
-	"text/template"
 
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/pkgfmt/deb"
 	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
+	"github.com/enmei-project/enmei/internal/shellscript"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
 )
@@ -163,29 +162,16 @@ func inspect(p string) (format, name string, err error) {
 //go:embed install.sh
 var script string
 
-var scriptTmpl = template.Must(template.New("install.sh").Delims("@@", "@@").Parse(script))
+var scriptTmpl = shellscript.Parse("install.sh", script)
 
 // Script returns /install.sh for a server reachable at publicURL whose
-// repositories are signed by key. The key is in the script itself, so the
-// host trusts what came over the one HTTPS connection it chose to trust.
+// repositories are signed by key.
 func Script(publicURL string, key *sign.PublicKey) ([]byte, error) {
-	armored, err := key.ArmoredPublic()
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	err = scriptTmpl.Execute(&b, map[string]string{
-		"Server":      shellQuote(strings.TrimRight(publicURL, "/")),
-		"Fingerprint": sign.FormatFingerprint(key.Fingerprint()),
-		"Key":         strings.TrimSpace(string(armored)),
-		"Suite":       Suite,
-		"Component":   Component,
-		"Package":     Package,
+	return shellscript.Render(scriptTmpl, publicURL, key, map[string]string{
+		"Suite":     Suite,
+		"Component": Component,
+		"Package":   Package,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("writing install.sh: %w", err)
-	}
-	return b.Bytes(), nil
 }
 
 // Unpublished is /install.sh before the vendor published the agent: a
@@ -195,6 +181,3 @@ const Unpublished = `#!/bin/sh
 echo "install.sh: this server does not offer the enmei agent yet (its vendor publishes it with: enmeid agent publish FILE…); ask your vendor, or install the agent's package by hand" >&2
 exit 1
 `
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/shellscript"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
 )
@@ -30,28 +31,18 @@ func Register(handle func(pattern string, h http.Handler), cfg Config) {
 }
 
 func (c Config) installScript(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/x-shellscript; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
 	published, err := c.published(r.Context())
 	if err != nil {
 		c.Log.Warn("install.sh: the agent's repositories cannot be read", "err", err)
 		http.Error(w, "the server cannot read its agent repository right now: try again in a minute", http.StatusServiceUnavailable)
 		return
 	}
-	key, err := c.PublicKey(r.Context())
-	if !published || errs.Is(err, errs.NotFound) {
+	if !published {
+		shellscript.Headers(w)
 		w.Write([]byte(Unpublished))
 		return
 	}
-	if err == nil {
-		var b []byte
-		if b, err = Script(c.PublicURL, key); err == nil {
-			w.Write(b)
-			return
-		}
-	}
-	c.Log.Warn("install.sh cannot be written", "err", err)
-	http.Error(w, "the server cannot read its signing key right now: try again in a minute", http.StatusServiceUnavailable)
+	shellscript.Serve(w, r, c.Log, c.PublicKey, func(k *sign.PublicKey) ([]byte, error) { return Script(c.PublicURL, k) }, Unpublished)
 }
 
 // published reports whether either agent repository has a publication.

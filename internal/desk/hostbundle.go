@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/enmei-project/enmei/internal/bytesize"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/mailin"
 	"github.com/enmei-project/enmei/internal/store"
@@ -67,7 +68,7 @@ func (d *Desk) AttachFromHost(ctx context.Context, h store.Host, n int64, name s
 	c := &capped{r: body, limit: cfg.MaxAttachment}
 	info, err := d.Blobs.Put(ctx, c)
 	if c.over {
-		return store.TicketAttachment{}, errs.E(errs.Invalid, "the file is larger than the support desk's limit of %s: send a smaller bundle or ask the vendor to raise it (enmeid support config --max-attachment)", byteSize(cfg.MaxAttachment))
+		return store.TicketAttachment{}, errs.E(errs.Invalid, "the file is larger than the support desk's limit of %s: send a smaller bundle or ask the vendor to raise it (enmeid support config --max-attachment)", bytesize.Exact(cfg.MaxAttachment))
 	}
 	if err != nil {
 		return store.TicketAttachment{}, fmt.Errorf("storing %s from host %s: %w", name, h.ID, err)
@@ -128,17 +129,6 @@ func contentType(name string) string {
 		return "text/plain"
 	}
 	return "application/octet-stream"
-}
-
-// byteSize writes a limit as people read it: "20 MiB", "1536 KiB".
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // capped reads at most limit bytes and fails the read that goes past it,

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/enmei-project/enmei/internal/bytesize"
 	"github.com/enmei-project/enmei/internal/inventory"
 	"github.com/enmei-project/enmei/internal/version"
 )
@@ -68,7 +69,7 @@ func (c *collector) put(ctx context.Context, name string, data []byte, source st
 	if err := c.a.add(name, data, source, n); err != nil {
 		return err
 	}
-	c.progress("collected %s (%s)", name, size(int64(len(data))))
+	c.progress("collected %s (%s)", name, bytesize.Exact(int64(len(data))))
 	return nil
 }
 
@@ -228,7 +229,7 @@ func (c *collector) logs(ctx context.Context) error {
 		if limit <= 0 {
 			if f, _, err := c.h.open(p); err == nil {
 				f.Close()
-				c.miss(p, fmt.Sprintf("left out: the bundle's %s for logs and history are used up", size(c.o.lim.total)))
+				c.miss(p, fmt.Sprintf("left out: the bundle's %s for logs and history are used up", bytesize.Exact(c.o.lim.total)))
 			}
 			continue
 		}
@@ -239,7 +240,7 @@ func (c *collector) logs(ctx context.Context) error {
 		}
 		c.budget -= int64(len(data))
 		if cut > 0 {
-			note := fmt.Sprintf("[enmei support-bundle: the first %d bytes of %s are left out; this is its last %s]\n", cut, p, size(int64(len(data))))
+			note := fmt.Sprintf("[enmei support-bundle: the first %d bytes of %s are left out; this is its last %s]\n", cut, p, bytesize.Exact(int64(len(data))))
 			data = append([]byte(note), data...)
 		}
 		if err := c.put(ctx, "logs/"+strings.TrimPrefix(p, "/var/log/"), data, p, false); err != nil {
@@ -272,7 +273,7 @@ func (c *collector) history(ctx context.Context) error {
 		f.Close()
 		limit := min(c.o.lim.history, c.budget)
 		if fi.Size() > limit {
-			c.miss(p, fmt.Sprintf("%s, more than the %s the bundle has left for it; left out", size(fi.Size()), size(max(limit, 0))))
+			c.miss(p, fmt.Sprintf("%s, more than the %s the bundle has left for it; left out", bytesize.Exact(fi.Size()), bytesize.Exact(max(limit, 0))))
 			continue
 		}
 		data, err := c.h.readFile(p, limit)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/enmei-project/enmei/internal/bytesize"
 	"github.com/enmei-project/enmei/internal/errs"
 )
 
@@ -121,7 +122,7 @@ func (h *hostFS) readFile(p string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: over %s", errTooLarge, size(limit))
+		return nil, fmt.Errorf("%w: over %s", errTooLarge, bytesize.Exact(limit))
 	}
 	return data, nil
 }
@@ -191,15 +192,4 @@ func reason(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-// size formats a byte count for people.
-func size(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

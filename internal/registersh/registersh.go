@@ -9,47 +9,30 @@
 package registersh
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
-	"text/template"
 
-	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/repoconf"
+	"github.com/enmei-project/enmei/internal/shellscript"
 	"github.com/enmei-project/enmei/internal/sign"
 )
 
 //go:embed register.sh
 var script string
 
-var scriptTmpl = template.Must(template.New("register.sh").Delims("@@", "@@").Parse(script))
+var scriptTmpl = shellscript.Parse("register.sh", script)
 
 // Script returns /register.sh for a server reachable at publicURL whose
-// repositories are signed by key. The key is in the script itself, so the
-// host trusts what came over the one connection it chose to trust.
+// repositories are signed by key.
 func Script(publicURL string, key *sign.PublicKey) ([]byte, error) {
-	armored, err := key.ArmoredPublic()
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	err = scriptTmpl.Execute(&b, map[string]string{
-		"Server":         shellQuote(strings.TrimRight(publicURL, "/")),
-		"Fingerprint":    sign.FormatFingerprint(key.Fingerprint()),
-		"Key":            strings.TrimSpace(string(armored)),
+	return shellscript.Render(scriptTmpl, publicURL, key, map[string]string{
 		"RepoPath":       repoconf.YumRepoPath,
 		"KeyPath":        repoconf.RPMKeyPath,
 		"StatePath":      StatePath,
 		"AgentStatePath": "/etc/enmei/host.json",
 	})
-	if err != nil {
-		return nil, fmt.Errorf("writing register.sh: %w", err)
-	}
-	return b.Bytes(), nil
 }
 
 // StatePath is where the script keeps its seat's credential (the agent
@@ -79,23 +62,5 @@ func Register(handle func(pattern string, h http.Handler), cfg Config) {
 }
 
 func (c Config) serve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/x-shellscript; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	key, err := c.PublicKey(r.Context())
-	if errs.Is(err, errs.NotFound) {
-		w.Write([]byte(NoKey))
-		return
-	}
-	if err == nil {
-		var b []byte
-		if b, err = Script(c.PublicURL, key); err == nil {
-			w.Write(b)
-			return
-		}
-	}
-	c.Log.Warn("register.sh cannot be written", "err", err)
-	http.Error(w, "the server cannot read its signing key right now: try again in a minute", http.StatusServiceUnavailable)
+	shellscript.Serve(w, r, c.Log, c.PublicKey, func(k *sign.PublicKey) ([]byte, error) { return Script(c.PublicURL, k) }, NoKey)
 }
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enmei-project/enmei/internal/api"
+	"github.com/enmei-project/enmei/internal/bytesize"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/store"
 )
@@ -103,16 +104,5 @@ func (s *Server) ticketAttachment(w http.ResponseWriter, r *http.Request) {
 // tooLarge refuses a file over the desk's limit with 413, naming it.
 func (s *Server) tooLarge(w http.ResponseWriter, r *http.Request, limit int64) {
 	s.writeError(w, r, http.StatusRequestEntityTooLarge, "too_large",
-		fmt.Sprintf("the file is larger than the support desk's limit of %s: send a smaller bundle, or ask the vendor to raise the limit", byteSize(limit)))
-}
-
-// byteSize writes a size limit as people read it: "20 MiB", "64 KiB".
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
+		fmt.Sprintf("the file is larger than the support desk's limit of %s: send a smaller bundle, or ask the vendor to raise the limit", bytesize.Exact(limit)))
 }
