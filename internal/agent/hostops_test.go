@@ -158,3 +158,34 @@ func TestRpmArgsUnderRoot(t *testing.T) {
 		t.Errorf("on / dnf got extra arguments %v", got)
 	}
 }
+
+// TestOSCheckNamesWhatOldReleasesLack: preflight's os check passes a
+// current release, warns with what an old one lacks, and fails an
+// unsupported one; yum hosts get yum, never dnf.
+func TestOSCheckNamesWhatOldReleasesLack(t *testing.T) {
+	for _, c := range []struct {
+		name, osRelease, status, want, pm string
+	}{
+		{"AlmaLinux 9", "ID=almalinux\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=9.4\nPRETTY_NAME=\"AlmaLinux 9.4\"\n", checkPass, "supported", pmDNF},
+		{"CentOS 7", "ID=centos\nID_LIKE=\"rhel fedora\"\nVERSION_ID=7\nPRETTY_NAME=\"CentOS Linux 7 (Core)\"\n", checkWarn, "yum 3 asks before it imports", pmYum},
+		{"Ubuntu 16.04", "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"16.04\"\nPRETTY_NAME=\"Ubuntu 16.04.7 LTS\"\n", checkWarn, "auth.conf.d", pmApt},
+		{"Debian 9", "ID=debian\nVERSION_ID=\"9\"\nPRETTY_NAME=\"Debian GNU/Linux 9 (stretch)\"\n", checkFail, "not a release enmei supports", pmApt},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := writeRoot(t, map[string]string{"etc/os-release": c.osRelease})
+			v := &hostView{}
+			v.rel, v.relErr = readOSRelease(root)
+			var err error
+			if v.traits, err = releaseTraits(root, v.rel); err != nil {
+				t.Fatal(err)
+			}
+			got := osCheck(v)
+			if got.Status != c.status || !strings.Contains(got.Message, c.want) {
+				t.Errorf("os check = %+v, want %s containing %q", got, c.status, c.want)
+			}
+			if pm := newPkgManager(root, v.rel, v.traits.PM); pm.kind != c.pm {
+				t.Errorf("package manager %s, want %s", pm.kind, c.pm)
+			}
+		})
+	}
+}
