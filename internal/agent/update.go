@@ -158,14 +158,14 @@ func (a *app) update(ctx context.Context, o updateOptions) error {
 		u.v.pm.out = a.stderr
 	}
 	if err != nil {
-		if !a.json {
-			for _, c := range checks {
-				if c.Status != checkPass {
-					fmt.Fprintf(a.stderr, "%-4s  %-20s %s\n", strings.ToUpper(c.Status), c.Name, c.Message)
-				}
+		// The step's line already gave every reason.
+		var names []string
+		for _, c := range checks {
+			if c.Status == checkFail {
+				names = append(names, c.Name)
 			}
 		}
-		return err
+		return errs.E(errs.Other, "preflight failed (%s), so nothing was changed: fix what the preflight line above says, then run enmei update again", strings.Join(names, ", "))
 	}
 	u.cl, u.node = u.v.cl.cl, u.v.cl.node
 	u.owner = u.node

@@ -140,8 +140,8 @@ func TestPreflight(t *testing.T) {
 	if u := checks["upgrade-path"]; r.code != 1 || u.Status != "fail" || !strings.Contains(u.Message, "1.5") {
 		t.Errorf("upgrade path 1.0 → 2.0: exit %d %+v, want exit 1 and a failure naming 1.5", r.code, u)
 	}
-	if r := h.enmei("update", "--cluster", "none"); r.code != 1 || !strings.Contains(r.stderr, "1.5") {
-		t.Errorf("update across an unsupported jump: exit %d\n%s", r.code, r.stderr)
+	if r := h.enmei("update", "--cluster", "none"); r.code != 1 || !strings.Contains(r.stdout, "1.5") || !strings.Contains(r.stderr, "preflight failed (upgrade-path)") {
+		t.Errorf("update across an unsupported jump: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if got := h.rpmQuery("enmei-demo-hello"); !strings.HasSuffix(got, "1.0-1") {
 		t.Errorf("a refused update changed enmei-demo-hello to %s", got)
@@ -284,16 +284,16 @@ func TestClusterUpdate(t *testing.T) {
 	// changes; so is a node offline.
 	bad := clustertest.Start(t, "failed-resource")
 	r = run(t, onCluster(h.env, bad), bin.enmei, "--root", h.root, "update", "--node", "node1")
-	if r.code != 1 || !strings.Contains(r.stderr, "db") {
-		t.Errorf("update with a failed resource: exit %d\n%s", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stdout, "db (on node2)") || !strings.Contains(r.stderr, "cluster-resources") {
+		t.Errorf("update with a failed resource: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if l, _ := bad.Cluster("node1").Locked(t.Context()); l != nil {
 		t.Errorf("a refused update left the lock %+v", l)
 	}
 	offline := clustertest.Start(t, "node-offline")
 	r = run(t, onCluster(h.env, offline), bin.enmei, "--root", h.root, "update", "--node", "node1")
-	if r.code != 1 || !strings.Contains(r.stderr, "node2") {
-		t.Errorf("update with node2 offline: exit %d\n%s", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stdout, "nodes offline (bring them back before updating): node2") {
+		t.Errorf("update with node2 offline: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if got := h.rpmQuery("enmei-demo-hello"); !strings.HasSuffix(got, "1.0-1") {
 		t.Errorf("a refused update changed enmei-demo-hello to %s", got)
@@ -352,8 +352,8 @@ func TestClusterUpdate(t *testing.T) {
 	}
 	// Node2 is refused, naming node1 and its note.
 	r = run(t, h.env, bin.enmei, "--root", h.root, "update", "--node", "node2")
-	if r.code != 1 || !strings.Contains(r.stderr, "node1") {
-		t.Errorf("node2 while node1's update is stopped: exit %d\n%s", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stdout, "the update of node node1 stopped and holds the lock") || !strings.Contains(r.stderr, "cluster-lock") {
+		t.Errorf("node2 while node1's update is stopped: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// Giving up: --unlock takes node1 out of standby and releases the lock.
 	h.mustEnmei("update", "--node", "node1", "--unlock")
