@@ -217,6 +217,14 @@ func withoutCheck(failed []string, name string) []string {
 // dryRun prints the steps an update would take.
 func (u *updater) dryRun(plan []pkgUpdate) error {
 	p := func(step, msg string) { u.emit(event{Step: step, Status: "planned", Message: msg}) }
+	if len(plan) == 0 {
+		msg := "dry run: nothing to update"
+		if u.cl != nil {
+			msg += fmt.Sprintf("; node %s would stay in service", u.node)
+		}
+		u.emit(event{Step: "summary", Status: "ok", Message: msg})
+		return nil
+	}
 	if u.cl != nil {
 		var here []string
 		for _, r := range u.v.cl.status.RunningOn(u.node) {

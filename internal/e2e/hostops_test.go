@@ -269,6 +269,12 @@ func TestClusterUpdate(t *testing.T) {
 		t.Errorf("the dry run changed enmei-demo-hello to %s", got)
 	}
 
+	// Only the packages after --: the library has no newer version.
+	r = h.enmei("update", "--node", "node1", "--dry-run", "--json", "--", "enmei-demo-lib")
+	if ev := events(t, r); r.code != 0 || ev["plan"].Message != "0 packages to update of enmei-demo-lib" || ev["summary"].Message != "dry run: nothing to update; node node1 would stay in service" {
+		t.Errorf("dry run of enmei-demo-lib: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
 	// Another node holds the lock: refused, naming it, nothing changed.
 	must(t, sim.Cluster("node2").Lock(t.Context(), cluster.Lock{Owner: "node2", Node: "node2", Expires: time.Now().Add(time.Hour)}))
 	r = h.enmei("update", "--node", "node1")
