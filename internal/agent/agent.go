@@ -63,7 +63,7 @@ entitlement, 4 the server could not be reached (network, TLS, proxy).`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return exitcode.AsUsage(err) })
 	root.PersistentFlags().StringVar(&a.root, "root", "/", "directory standing for the host's / (for scratch roots and image builds)")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print machine-readable JSON on standard output")
-	root.AddCommand(a.registerCommand(), a.unregisterCommand(), a.statusCommand(), a.heartbeatCommand(), a.buildSecretsCommand(), a.versionCommand(), a.certCommand(), a.sbomCommand(), a.scanCommand(), a.preflightCommand(), a.updateCommand(), a.supportBundleCommand())
+	root.AddCommand(a.registerCommand(), a.unregisterCommand(), a.statusCommand(), a.heartbeatCommand(), a.buildSecretsCommand(), a.versionCommand(), a.certCommand(), a.sbomCommand(), a.scanCommand(), a.preflightCommand(), a.updateCommand(), a.supportBundleCommand(), a.switchCommand())
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.Version = version.Get().String()
 	root.SetVersionTemplate("{{.Version}}\n")

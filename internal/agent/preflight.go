@@ -146,9 +146,11 @@ func (a *app) preflight(ctx context.Context, o clusterOptions, pkgs []string) ([
 	wg.Go(func() { final = a.finalVersionsCheck(ctx, v) })
 	wg.Go(func() { clu = a.clusterChecks(ctx, v, o) })
 	upgrade := upgradePathCheck(v, pkgs)
+	sw := a.switchCheck(v)
 	wg.Wait()
 	checks := append(local, remote...)
 	checks = append(checks, final...)
+	checks = append(checks, sw...)
 	checks = append(checks, upgrade...)
 	return append(checks, clu...), v
 }
@@ -519,4 +521,28 @@ func upgradePathCheck(v *hostView, pkgs []string) []Check {
 	}
 	c.Status, c.Message = checkFail, strings.Join(msgs, "; ")
 	return []Check{c}
+}
+
+// switchCheck: in the extended phase the community no longer publishes, so
+// a host should update from the vendor's mirrors and ELS repositories only
+// (enmei switch); before it, switching is the step to plan.
+func (a *app) switchCheck(v *hostView) []Check {
+	if v.phase == "" {
+		return nil
+	}
+	recs, _, err := distroFiles(a.root)
+	if err != nil {
+		return []Check{{"distribution-repos", checkWarn, "cannot read the repository configuration: " + oneSentence(err)}}
+	}
+	var names []string
+	for _, r := range recs {
+		names = append(names, r.Repos...)
+	}
+	switch {
+	case len(names) == 0:
+		return []Check{{"distribution-repos", checkPass, "no repository of the distribution's own servers is enabled"}}
+	case v.phase == "extended" || v.phase == "end":
+		return []Check{{"distribution-repos", checkWarn, fmt.Sprintf("in the extended phase the host still uses the distribution's own repositories (%s), which no longer get fixes: run enmei switch", strings.Join(names, ", "))}}
+	}
+	return []Check{{"distribution-repos", checkPass, fmt.Sprintf("the distribution's own repositories are in use (%s); run enmei switch before the extended phase starts", strings.Join(names, ", "))}}
 }

@@ -497,3 +497,72 @@ func readTarGz(t *testing.T, path string) map[string][]byte {
 		out[hd.Name] = data
 	}
 }
+
+// TestSwitch turns off the distribution's repositories on a registered
+// AlmaLinux root in the extended phase, so the real dnf sees only the
+// vendor's, and --revert puts the files back byte for byte.
+func TestSwitch(t *testing.T) {
+	v, c := demoVendor(t, "el9", 2)
+	v.must("product", "lifecycle", "el9", "--full-until", date(today().AddDate(-3, 0, 0)), "--security-until", date(today().AddDate(-1, 0, 0)), "--extended-until", date(today().AddDate(3, 0, 0)))
+	h := elHost(t, machineID(730))
+	h.mustEnmei("register", "--server", v.url, "--key", c.LicenseKey)
+	if out, err := h.dnf("install", "enmei-demo-hello"); err != nil {
+		t.Fatalf("dnf install: %v\n%s", err, out)
+	}
+	distro := map[string]string{
+		"etc/yum.repos.d/almalinux-baseos.repo":    "[baseos]\nname=AlmaLinux $releasever - BaseOS\nmirrorlist=https://mirrors.almalinux.org/mirrorlist/$releasever/baseos\n# baseurl=https://repo.almalinux.org/almalinux/$releasever/BaseOS/$basearch/os/\nenabled=1\ngpgcheck=1\ncountme=1\nsslverify=1\nmetadata_expire=86400\nenabled_metadata=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-9\n",
+		"etc/yum.repos.d/almalinux-appstream.repo": "[appstream]\nname=AlmaLinux $releasever - AppStream\nmirrorlist=https://mirrors.almalinux.org/mirrorlist/$releasever/appstream\nenabled=1\ngpgcheck=1\ncountme=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-9\n\n[appstream-debuginfo]\nname=AlmaLinux $releasever - AppStream debuginfo\nbaseurl=https://vault.almalinux.org/$releasever/AppStream/debug/$basearch/\nenabled=0\n",
+	}
+	for p, content := range distro {
+		must(t, os.WriteFile(filepath.Join(h.root, p), []byte(content), 0o644))
+	}
+	checks, r := h.preflight("--cluster", "none")
+	if d := checks["distribution-repos"]; r.code != 0 || d.Status != "warn" || !strings.Contains(d.Message, "appstream, baseos") || !strings.Contains(d.Message, "enmei switch") {
+		t.Errorf("extended phase with the distribution's repositories: exit %d %+v", r.code, d)
+	}
+
+	out := h.mustEnmei("switch")
+	if !strings.Contains(out, "/etc/yum.repos.d/almalinux-baseos.repo: baseos") || !strings.Contains(out, "/var/lib/enmei/switch/") {
+		t.Errorf("switch output:\n%s", out)
+	}
+	list, err := h.dnf("-q", "repolist", "--enabled")
+	if err != nil || !strings.Contains(list, "enmei-el9-x86_64") || strings.Contains(list, "baseos") || strings.Contains(list, "appstream") {
+		t.Errorf("dnf repolist --enabled after switch: %v\n%s", err, list)
+	}
+	backups, _ := filepath.Glob(filepath.Join(h.root, "var/lib/enmei/switch/*/etc_yum.repos.d_almalinux-baseos.repo"))
+	if len(backups) != 1 {
+		t.Fatalf("backups: %v", backups)
+	}
+	if b, _ := os.ReadFile(backups[0]); string(b) != distro["etc/yum.repos.d/almalinux-baseos.repo"] {
+		t.Errorf("the backup differs from the original:\n%s", b)
+	}
+	if checks, _ := h.preflight("--cluster", "none"); checks["distribution-repos"].Status != "pass" {
+		t.Errorf("after switch: %+v", checks["distribution-repos"])
+	}
+	if r := h.enmei("switch"); r.code != 1 || !strings.Contains(r.stderr, "already switched") {
+		t.Errorf("switch twice: exit %d\n%s", r.code, r.stderr)
+	}
+
+	h.mustEnmei("switch", "--revert")
+	for p, content := range distro {
+		if b, _ := os.ReadFile(filepath.Join(h.root, p)); string(b) != content {
+			t.Errorf("%s after --revert:\n%s", p, b)
+		}
+	}
+	if r := h.enmei("switch", "--revert"); r.code != 1 || !strings.Contains(r.stderr, "was not switched") {
+		t.Errorf("revert twice: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// A file changed after switch is not overwritten by --revert.
+	h.mustEnmei("switch")
+	p := filepath.Join(h.root, "etc/yum.repos.d/almalinux-appstream.repo")
+	changed, _ := os.ReadFile(p)
+	changed = append(changed, []byte("# the admin's own note\n")...)
+	must(t, os.WriteFile(p, changed, 0o644))
+	if r := h.enmei("switch", "--revert"); r.code != 1 || !strings.Contains(r.stderr, "almalinux-appstream.repo was changed after enmei switch") {
+		t.Errorf("revert over a changed file: exit %d\n%s", r.code, r.stderr)
+	}
+	if b, _ := os.ReadFile(p); string(b) != string(changed) {
+		t.Error("the refused revert changed the file")
+	}
+}
