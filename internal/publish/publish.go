@@ -93,6 +93,27 @@ type Options struct {
 	// Replace lets a file replace a published package of the same name,
 	// version and architecture whose content differs.
 	Replace bool
+	// KeepSignatures publishes RPMs as they are, with the signature their
+	// distribution gave them, instead of signing them with the vendor's
+	// key: a mirror of community repositories, whose packages dnf checks
+	// against the distribution's key (the repository metadata is still
+	// signed by the vendor). The caller has verified those signatures.
+	KeepSignatures bool
+	// Signer is the fingerprint of the key that signed kept packages (""
+	// when the caller has none), recorded so a record is reused only for
+	// the same kind of publish.
+	Signer string
+}
+
+// signer is what a package record of this publish says signed it.
+func (p *Publisher) signer(opts Options) string {
+	if !opts.KeepSignatures {
+		return p.Key.Fingerprint()
+	}
+	if opts.Signer == "" {
+		return "upstream"
+	}
+	return "upstream:" + opts.Signer
 }
 
 // Result describes a publish.
@@ -155,7 +176,7 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 	// makes the very same records; only RPMs need this pass.
 	reusable := map[int]prepared{}
 	if repo.Format == "rpm" {
-		if reusable, err = p.reusable(ctx, repo, files); err != nil {
+		if reusable, err = p.reusable(ctx, repo, files, opts); err != nil {
 			return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
 		}
 	}
@@ -173,7 +194,7 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 		pr, ok := reusable[i]
 		if !ok {
 			var err error
-			if pr, err = p.prepare(ctx, repo, files[i], tmpDir); err != nil {
+			if pr, err = p.prepare(ctx, repo, files[i], tmpDir, opts); err != nil {
 				return err
 			}
 			if pr.meta, err = sp.put(pr.pkg.Meta); err != nil {
@@ -534,7 +555,7 @@ func (p *Publisher) putPackages(ctx context.Context, sp *spool, prepared []prepa
 // inputs this repository can serve as they were published before: an rpm
 // signed with the current key, a deb in this component's pool. Their blobs
 // are touched so a concurrent gc keeps them.
-func (p *Publisher) reusable(ctx context.Context, repo store.Repo, files []string) (map[int]prepared, error) {
+func (p *Publisher) reusable(ctx context.Context, repo store.Repo, files []string, opts Options) (map[int]prepared, error) {
 	digests := make([]string, len(files))
 	err := parallel(ctx, len(files), func(i int) error {
 		d, err := hashFile(ctx, files[i])
@@ -572,7 +593,7 @@ func (p *Publisher) reusable(ctx context.Context, repo store.Repo, files []strin
 	var mu sync.Mutex
 	err = parallel(ctx, len(files), func(i int) error {
 		for _, pk := range byInput[digests[i]] {
-			if !p.fits(repo, pk) {
+			if !p.fits(repo, pk, p.signer(opts)) {
 				continue
 			}
 			if err := p.Blobs.Touch(ctx, pk.Blob); err != nil {
@@ -589,13 +610,13 @@ func (p *Publisher) reusable(ctx context.Context, repo store.Repo, files []strin
 }
 
 // fits reports whether a stored record can be served by repo as is.
-func (p *Publisher) fits(repo store.Repo, pk store.Package) bool {
+func (p *Publisher) fits(repo store.Repo, pk store.Package, signer string) bool {
 	if pk.Format != repo.Format || !archFits(repo, pk.Arch) {
 		return false
 	}
 	switch repo.Format {
 	case "rpm":
-		return pk.Signer == p.Key.Fingerprint()
+		return pk.Signer == signer
 	case "deb":
 		return strings.HasPrefix(pk.Location, "pool/"+repo.Component+"/")
 	}
@@ -628,7 +649,7 @@ func hashFile(ctx context.Context, name string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func (p *Publisher) prepare(ctx context.Context, repo store.Repo, name, tmpDir string) (prepared, error) {
+func (p *Publisher) prepare(ctx context.Context, repo store.Repo, name, tmpDir string, opts Options) (prepared, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return prepared{}, errs.Wrap(errs.Invalid, err, fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err)))
@@ -650,7 +671,7 @@ func (p *Publisher) prepare(ctx context.Context, repo store.Repo, name, tmpDir s
 		if isDeb {
 			return prepared{}, refuse(fmt.Sprintf("it is a Debian package, but repository %s holds rpm packages", repo.ID))
 		}
-		return p.prepareRPM(ctx, repo, name, in, tmpDir, refuse)
+		return p.prepareRPM(ctx, repo, name, in, tmpDir, refuse, opts)
 	case "deb":
 		if isRPM {
 			return prepared{}, refuse(fmt.Sprintf("it is an RPM package, but repository %s holds deb packages", repo.ID))
@@ -660,7 +681,7 @@ func (p *Publisher) prepare(ctx context.Context, repo store.Repo, name, tmpDir s
 	return prepared{}, errs.E(errs.Invalid, "repository %s has format %q, which publish does not handle", repo.ID, repo.Format)
 }
 
-func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string, in io.Reader, tmpDir string, refuse func(string) error) (prepared, error) {
+func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string, in io.Reader, tmpDir string, refuse func(string) error, opts Options) (prepared, error) {
 	out, err := os.CreateTemp(tmpDir, "signed-*.rpm")
 	if err != nil {
 		return prepared{}, err
@@ -669,7 +690,12 @@ func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string
 	h := sha256.New()
 	inHash := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(out, h), 64<<10)
-	hdr, err := rpm.Sign(bufio.NewReaderSize(io.TeeReader(in, inHash), 64<<10), bw, p.Key.WithTime(p.Now))
+	var hdr *rpm.Header
+	if opts.KeepSignatures {
+		hdr, err = keep(in, io.MultiWriter(bw, inHash))
+	} else {
+		hdr, err = rpm.Sign(bufio.NewReaderSize(io.TeeReader(in, inHash), 64<<10), bw, p.Key.WithTime(p.Now))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return prepared{}, ctx.Err()
@@ -705,9 +731,23 @@ func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string
 	}
 	return prepared{name: name, path: out.Name(), wantSum: sum, pkg: store.Package{
 		ID: packageID(sum, href), Blob: sum, Format: "rpm",
-		Input: hex.EncodeToString(inHash.Sum(nil)), Signer: p.Key.Fingerprint(),
+		Input: hex.EncodeToString(inHash.Sum(nil)), Signer: p.signer(opts),
 		Name: hdr.Name, Version: facts.EVR(), Arch: hdr.Arch, Location: href, Size: fi.Size(), Meta: meta, Facts: factsJSON,
 	}}, nil
+}
+
+// keep copies an RPM as it is while reading its header, which checks the
+// header against the digests its signature header holds.
+func keep(in io.Reader, w io.Writer) (*rpm.Header, error) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	hdr, err := rpm.ReadHeader(io.TeeReader(br, w))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(w, br); err != nil {
+		return nil, err
+	}
+	return hdr, nil
 }
 
 // prepareDeb validates a .deb and, unless SkipFacts, takes its SBOM facts:

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/manifest"
 	"github.com/enmei-project/enmei/internal/pkgfacts"
+	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
 	"github.com/enmei-project/enmei/internal/sign"
 	"github.com/enmei-project/enmei/internal/store"
 	"github.com/enmei-project/enmei/internal/store/sqlite"
@@ -412,5 +415,58 @@ func TestFactsKept(t *testing.T) {
 	raw2, _ := p.Store.PackageFacts(ctx, m2.Packages)
 	if res.Reused != 1 || string(raw2[m2.Packages[0]]) != string(raw[m.Packages[0]]) {
 		t.Errorf("republish: reused %d, facts changed", res.Reused)
+	}
+}
+
+// TestKeepSignatures: a mirror's publish serves a distribution's RPM byte
+// for byte, with its own signature, and the real rpm verifies it with the
+// distribution's key; a vendor publish of the same file signs it anew, and
+// neither record is reused for the other kind of publish.
+func TestKeepSignatures(t *testing.T) {
+	p, _ := setup(t)
+	ctx := context.Background()
+	distro, err := sign.Generate("distro", "packager@distro.example", time.Now())
+	must(t, err)
+	var signed bytes.Buffer
+	f, err := os.Open(rpmFile(t, "mirrored"))
+	must(t, err)
+	_, err = rpm.Sign(f, &signed, distro)
+	f.Close()
+	must(t, err)
+	in := filepath.Join(t.TempDir(), "mirrored-1-1.x86_64.rpm")
+	must(t, os.WriteFile(in, signed.Bytes(), 0o644))
+	inSum := fmt.Sprintf("%x", sha256.Sum256(signed.Bytes()))
+
+	blobOf := func(opts Options) string {
+		t.Helper()
+		_, err := p.Publish(ctx, "r", []string{in}, opts)
+		must(t, err)
+		_, files := served(t, p, "r")
+		return files["Packages/m/mirrored-1-1.x86_64.rpm"]
+	}
+	kept := blobOf(Options{KeepSignatures: true, Signer: distro.Fingerprint()})
+	if kept != inSum {
+		t.Errorf("kept package served as blob %s, want the input's bytes %s", kept, inSum)
+	}
+	// The real rpm checks the kept signature with the distribution's key.
+	dbdir := t.TempDir()
+	pub, err := distro.ArmoredPublic()
+	must(t, err)
+	keyFile := filepath.Join(t.TempDir(), "distro.asc")
+	must(t, os.WriteFile(keyFile, pub, 0o644))
+	rpmArgs := []string{"--dbpath", dbdir}
+	if out, err := exec.Command("rpm", append(rpmArgs, "--import", keyFile)...).CombinedOutput(); err != nil {
+		t.Fatalf("rpm --import: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("rpm", append(rpmArgs, "-K", in)...).CombinedOutput(); err != nil || !strings.Contains(string(out), "signatures OK") {
+		t.Errorf("rpm -K of the kept package: %v\n%s", err, out)
+	}
+
+	resigned := blobOf(Options{})
+	if resigned == inSum || resigned == "" {
+		t.Errorf("a vendor publish served the distribution's bytes (%s): it must sign them", resigned)
+	}
+	if again := blobOf(Options{KeepSignatures: true, Signer: distro.Fingerprint()}); again != inSum {
+		t.Errorf("the mirror publish after a vendor one served %s, want the kept bytes", again)
 	}
 }
