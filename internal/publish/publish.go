@@ -103,6 +103,9 @@ type Options struct {
 	// when the caller has none), recorded so a record is reused only for
 	// the same kind of publish.
 	Signer string
+	// Sync marks the publish of enmeid repo sync, the only one a mirror
+	// repository takes: the vendor's fixes go to its ELS repositories.
+	Sync bool
 }
 
 // signer is what a package record of this publish says signed it.
@@ -146,6 +149,9 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 	repo, err := p.Store.Repo(ctx, repoID)
 	if err != nil {
 		return Result{}, err
+	}
+	if repo.Mirror != nil && !opts.Sync {
+		return Result{}, errs.E(errs.Invalid, "repository %s mirrors %s and changes only with enmeid repo sync: publish the vendor's fixes into the product's ELS repositories", repoID, repo.Mirror.URL)
 	}
 	files, err := Expand(paths)
 	if err != nil {

@@ -470,3 +470,21 @@ func TestKeepSignatures(t *testing.T) {
 		t.Errorf("the mirror publish after a vendor one served %s, want the kept bytes", again)
 	}
 }
+
+// TestMirrorTakesOnlySyncs: a mirror repository refuses a plain publish,
+// naming the command that changes it, and takes its sync's.
+func TestMirrorTakesOnlySyncs(t *testing.T) {
+	p, _ := setup(t)
+	ctx := context.Background()
+	must(t, p.Store.(interface {
+		SetMirror(context.Context, string, *store.Mirror) error
+	}).SetMirror(ctx, "r", &store.Mirror{URL: "https://repo.almalinux.org/almalinux/9/BaseOS/x86_64/os/"}))
+	in := rpmFile(t, "fix")
+	_, err := p.Publish(ctx, "r", []string{in}, Options{})
+	if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), "changes only with enmeid repo sync") {
+		t.Errorf("plain publish into a mirror: %v", err)
+	}
+	if _, err := p.Publish(ctx, "r", []string{in}, Options{Sync: true}); err != nil {
+		t.Errorf("the sync's publish: %v", err)
+	}
+}

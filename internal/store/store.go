@@ -52,6 +52,27 @@ type Repo struct {
 	Component string // deb
 	// Current is the ID of the publication being served; 0 before the first publish.
 	Current int64
+	// Mirror is what the repository mirrors (enmeid repo sync); nil for
+	// the vendor's own repositories. A mirror takes no plain publish.
+	Mirror *Mirror
+}
+
+// Mirror is an upstream repository a repository mirrors, and where its
+// last sync left it.
+type Mirror struct {
+	URL string `json:"url"`
+	// Key is the upstream's armored OpenPGP keyring: its signatures on the
+	// packages are kept, and hosts are given it beside the vendor's key.
+	Key  string   `json:"key,omitempty"`
+	Arch []string `json:"arch,omitempty"` // "" : every architecture
+	// Suite and Components are an APT upstream's.
+	Suite      string   `json:"suite,omitempty"`
+	Components []string `json:"components,omitempty"`
+	// Frozen pins the mirror to the community's last state (a date or a
+	// snapshot name): later syncs are refused unless forced.
+	Frozen   string    `json:"frozen,omitempty"`
+	Revision string    `json:"revision,omitempty"` // the upstream metadata's, at the last sync
+	SyncedAt time.Time `json:"synced_at,omitzero"`
 }
 
 // Contract is a customer's contract, as the entitlement rules define it.
@@ -200,6 +221,9 @@ type Catalog interface {
 	Repo(ctx context.Context, id string) (Repo, error)
 	// Repos lists the repositories of a product, or all of them when productID is "".
 	Repos(ctx context.Context, productID string) ([]Repo, error)
+	// SetMirror records what a repository mirrors (nil: it is the
+	// vendor's own again); NotFound if the repository is unknown.
+	SetMirror(ctx context.Context, repoID string, m *Mirror) error
 }
 
 // Contracts is contracts and their licence keys.

@@ -307,6 +307,8 @@ CREATE TABLE upgrade_rules (product_id TEXT NOT NULL REFERENCES products(id), pa
   from_lines TEXT NOT NULL, via_line TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (product_id, package_name, to_line));
 CREATE INDEX packages_name ON packages(name)
+`, `
+ALTER TABLE repos ADD COLUMN mirror TEXT NOT NULL DEFAULT ''
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -402,12 +404,30 @@ func (s *DB) Products(ctx context.Context) ([]store.Product, error) {
 	return queryAll(ctx, s, `SELECT `+productCols+` FROM products WHERE format <> ? ORDER BY id`, []any{store.FormatAgent}, scanProduct)
 }
 
-const repoCols = `id, product_id, format, arch, suite, component, current_pub`
+const repoCols = `id, product_id, format, arch, suite, component, current_pub, mirror`
 
 func scanRepo(sc scanner) (store.Repo, error) {
 	var r store.Repo
-	err := sc.Scan(&r.ID, &r.ProductID, &r.Format, &r.Arch, &r.Suite, &r.Component, &r.Current)
-	return r, err
+	var mirror string
+	if err := sc.Scan(&r.ID, &r.ProductID, &r.Format, &r.Arch, &r.Suite, &r.Component, &r.Current, &mirror); err != nil {
+		return r, err
+	}
+	if mirror != "" {
+		r.Mirror = new(store.Mirror)
+		if err := json.Unmarshal([]byte(mirror), r.Mirror); err != nil {
+			return r, fmt.Errorf("repository %s: mirror: %w", r.ID, err)
+		}
+	}
+	return r, nil
+}
+
+// mirrorColumn is a repository's mirror as stored: "" for none.
+func mirrorColumn(m *store.Mirror) (string, error) {
+	if m == nil {
+		return "", nil
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
 }
 
 // AddRepo implements store.Store.
@@ -420,8 +440,12 @@ func (s *DB) AddRepo(ctx context.Context, r store.Repo) error {
 		if n == 0 {
 			return errs.E(errs.NotFound, "no product %q: add it with enmeid product add", r.ProductID)
 		}
-		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO repos (`+repoCols+`) VALUES (?, ?, ?, ?, ?, ?, 0)`),
-			r.ID, r.ProductID, r.Format, r.Arch, r.Suite, r.Component)
+		mirror, err := mirrorColumn(r.Mirror)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO repos (`+repoCols+`) VALUES (?, ?, ?, ?, ?, ?, 0, ?)`),
+			r.ID, r.ProductID, r.Format, r.Arch, r.Suite, r.Component, mirror)
 		if err != nil && s.d.IsUnique(err) {
 			return errs.E(errs.Exists, "repository %q already exists", r.ID)
 		}
@@ -441,6 +465,22 @@ func (s *DB) Repos(ctx context.Context, productID string) ([]store.Repo, error) 
 		return queryAll(ctx, s, `SELECT `+repoCols+` FROM repos ORDER BY id`, nil, scanRepo)
 	}
 	return queryAll(ctx, s, `SELECT `+repoCols+` FROM repos WHERE product_id = ? ORDER BY id`, []any{productID}, scanRepo)
+}
+
+// SetMirror implements store.Store.
+func (s *DB) SetMirror(ctx context.Context, repoID string, m *store.Mirror) error {
+	mirror, err := mirrorColumn(m)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE repos SET mirror = ? WHERE id = ?`), mirror, repoID)
+	if err != nil {
+		return fmt.Errorf("recording the mirror of %s: %w", repoID, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return errs.E(errs.NotFound, "no repository %q: add it with enmeid repo add", repoID)
+	}
+	return nil
 }
 
 const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at, lang, inquiries, els_updates`

@@ -1,0 +1,43 @@
+package storetest
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/store"
+)
+
+func testMirrors(t *testing.T, s store.Store) {
+	must(t, s.AddProduct(ctx, store.Product{ID: "alma9", Name: "AlmaLinux 9", Format: "rpm"}))
+	must(t, s.AddRepo(ctx, store.Repo{ID: "alma9-baseos", ProductID: "alma9", Format: "rpm", Arch: "x86_64"}))
+	must(t, s.AddRepo(ctx, store.Repo{ID: "alma9-els", ProductID: "alma9", Format: "rpm", Arch: "x86_64"}))
+	if r, err := s.Repo(ctx, "alma9-baseos"); err != nil || r.Mirror != nil {
+		t.Fatalf("a new repository: %+v, %v; want no mirror", r, err)
+	}
+	m := &store.Mirror{URL: "https://repo.almalinux.org/almalinux/9.4/BaseOS/x86_64/os/", Key: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n…",
+		Arch: []string{"x86_64", "noarch"}, Frozen: "2026-05-31", Revision: "1717000000", SyncedAt: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+	must(t, s.SetMirror(ctx, "alma9-baseos", m))
+	r, err := s.Repo(ctx, "alma9-baseos")
+	must(t, err)
+	if !reflect.DeepEqual(r.Mirror, m) {
+		t.Errorf("Repo().Mirror = %+v, want %+v", r.Mirror, m)
+	}
+	repos, err := s.Repos(ctx, "alma9")
+	must(t, err)
+	if len(repos) != 2 || repos[0].Mirror == nil || repos[0].Mirror.URL != m.URL || repos[1].Mirror != nil {
+		t.Errorf("Repos(alma9) = %+v", repos)
+	}
+	deb := &store.Mirror{URL: "http://archive.debian.org/debian/", Suite: "buster", Components: []string{"main", "contrib"}}
+	must(t, s.AddProduct(ctx, store.Product{ID: "deb10", Name: "Debian 10", Format: "deb"}))
+	must(t, s.AddRepo(ctx, store.Repo{ID: "deb10-main", ProductID: "deb10", Format: "deb", Suite: "buster", Component: "main", Mirror: deb}))
+	if r, err := s.Repo(ctx, "deb10-main"); err != nil || !reflect.DeepEqual(r.Mirror, deb) {
+		t.Errorf("AddRepo with a mirror: %+v, %v", r.Mirror, err)
+	}
+	must(t, s.SetMirror(ctx, "alma9-baseos", nil))
+	if r, err := s.Repo(ctx, "alma9-baseos"); err != nil || r.Mirror != nil {
+		t.Errorf("after SetMirror(nil): %+v, %v", r.Mirror, err)
+	}
+	wantKind(t, "SetMirror(unknown)", s.SetMirror(ctx, "nope", m), errs.NotFound)
+}
