@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/enmei-project/enmei/internal/api"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/proxyenv"
 )
 
 // requestTimeout bounds one API call, proxy and TLS handshake included.
@@ -37,75 +37,13 @@ type client struct {
 // setting is meant, and tests rely on it.
 func proxyFor(server, flag string, env func(string) string) string {
 	if flag != "" {
-		return normalizeProxy(flag)
-	}
-	get := func(k string) string {
-		if v := env(k); v != "" {
-			return v
-		}
-		return env(strings.ToLower(k))
+		return proxyenv.Normalize(flag)
 	}
 	u, err := url.Parse(server)
 	if err != nil {
 		return ""
 	}
-	if noProxy(u, get("NO_PROXY")) {
-		return ""
-	}
-	if u.Scheme == "https" {
-		return normalizeProxy(get("HTTPS_PROXY"))
-	}
-	return normalizeProxy(get("HTTP_PROXY"))
-}
-
-// normalizeProxy gives a scheme-less proxy ("proxy:3128") the http:// that
-// curl and Go assume.
-func normalizeProxy(p string) string {
-	p = strings.TrimSpace(p)
-	if p != "" && !strings.Contains(p, "://") {
-		return "http://" + p
-	}
-	return p
-}
-
-// noProxy reports whether the comma-separated NO_PROXY list exempts u:
-// "*", host names (".example.jp" and "*.example.jp" for sub-domains, a plain
-// name matches sub-domains too, as curl does), IP addresses, CIDR ranges,
-// each optionally with ":port".
-func noProxy(u *url.URL, list string) bool {
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	ip := net.ParseIP(host)
-	for _, e := range strings.Split(list, ",") {
-		e = strings.ToLower(strings.TrimSpace(e))
-		if e == "" {
-			continue
-		}
-		if e == "*" {
-			return true
-		}
-		if _, cidr, err := net.ParseCIDR(e); err == nil {
-			if ip != nil && cidr.Contains(ip) {
-				return true
-			}
-			continue
-		}
-		if h, p, err := net.SplitHostPort(e); err == nil {
-			if p != port {
-				continue
-			}
-			e = h
-		}
-		e = strings.Trim(e, "[]")
-		e = strings.TrimPrefix(strings.TrimPrefix(e, "*"), ".")
-		if e != "" && (host == e || strings.HasSuffix(host, "."+e)) {
-			return true
-		}
-	}
-	return false
+	return proxyenv.For(u, env)
 }
 
 // newClient makes a client for server, trusting caFile in addition to the
@@ -122,7 +60,7 @@ func newClient(server, caFile, proxy string) (*client, error) {
 	if proxy != "" {
 		pu, err := url.Parse(proxy)
 		if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
-			return nil, usageErr("the proxy %q is not a URL like http://user:password@proxy.example.jp:3128", redactProxy(proxy))
+			return nil, usageErr("the proxy %q is not a URL like http://user:password@proxy.example.jp:3128", proxyenv.Redact(proxy))
 		}
 		c.proxy = pu
 		tr.Proxy = http.ProxyURL(pu)
@@ -277,15 +215,4 @@ func (c *client) unreachable(err error) error {
 		env = "HTTP_PROXY"
 	}
 	return errs.Wrap(errs.Unavailable, err, fmt.Sprintf("cannot reach %s: %v: check the URL, the network or the proxy (--proxy or %s)", c.server, err, env))
-}
-
-// redactProxy hides a proxy password in messages.
-func redactProxy(p string) string {
-	if u, err := url.Parse(p); err == nil {
-		return u.Redacted()
-	}
-	if i := strings.LastIndex(p, "@"); i >= 0 {
-		return "…" + p[i:]
-	}
-	return p
 }

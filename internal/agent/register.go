@@ -18,6 +18,7 @@ import (
 	"github.com/enmei-project/enmei/internal/entitle"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/exitcode"
+	"github.com/enmei-project/enmei/internal/proxyenv"
 )
 
 // settings is what the package-manager configuration is rendered from.
@@ -523,5 +524,5 @@ func checkProxyFor(tr traits, osr OSRelease, proxy string) error {
 	if tr.PM != pmYum || osr.ID == "amzn" || !strings.HasPrefix(strings.ToLower(proxy), "https://") {
 		return nil
 	}
-	return errs.E(errs.Invalid, "yum on %s cannot use the https:// proxy %s (its libcurl is older than 7.52), and enmei writes the proxy into its configuration: pass the proxy's http:// address with --proxy; nothing was changed", tr.Release, redactProxy(proxy))
+	return errs.E(errs.Invalid, "yum on %s cannot use the https:// proxy %s (its libcurl is older than 7.52), and enmei writes the proxy into its configuration: pass the proxy's http:// address with --proxy; nothing was changed", tr.Release, proxyenv.Redact(proxy))
 }

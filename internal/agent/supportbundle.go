@@ -17,6 +17,7 @@ import (
 	"github.com/enmei-project/enmei/internal/api"
 	"github.com/enmei-project/enmei/internal/errs"
 	"github.com/enmei-project/enmei/internal/hostbundle"
+	"github.com/enmei-project/enmei/internal/proxyenv"
 )
 
 func (a *app) supportBundleCommand() *cobra.Command {
@@ -76,7 +77,7 @@ func (a *app) supportBundle(ctx context.Context, out, ticket string, o clusterOp
 	}
 	opts := hostbundle.Options{Root: a.root, OutDir: out, Now: time.Now()}
 	if stErr == nil {
-		view := bundleState{Server: st.Server, Family: st.Family, CA: st.CA, Proxy: redactProxy(st.Proxy), Fingerprint: st.Fingerprint, Files: st.Files}
+		view := bundleState{Server: st.Server, Family: st.Family, CA: st.CA, Proxy: proxyenv.Redact(st.Proxy), Fingerprint: st.Fingerprint, Files: st.Files}
 		opts.Secrets = append(opts.Secrets, st.Secret)
 		if u, err := url.Parse(st.Proxy); err == nil && u.User != nil {
 			if pw, ok := u.User.Password(); ok {

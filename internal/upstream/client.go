@@ -7,15 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/proxyenv"
 )
 
 // stallTimeout ends a transfer that has sent nothing for this long: the
@@ -45,96 +44,9 @@ func (s *Source) client() *http.Client {
 	return defaultClient()
 }
 
-// proxyFromEnv picks the proxy for a request as curl and dnf do:
-// HTTPS_PROXY for https URLs, HTTP_PROXY for http ones, either case, unless
-// NO_PROXY names the host. Credentials in the proxy URL are sent as Basic
-// Proxy-Authorization by net/http. Unlike http.ProxyFromEnvironment it reads
-// the environment on every request (no process-wide cache) and proxies
-// loopback hosts too: an explicit setting is meant.
-func proxyFromEnv(req *http.Request) (*url.URL, error) {
-	p := proxyFor(req.URL, os.Getenv)
-	if p == "" {
-		return nil, nil
-	}
-	u, err := url.Parse(p)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, errs.E(errs.Invalid, "the proxy %q is not a URL like http://user:password@proxy.example.jp:3128: correct HTTPS_PROXY or HTTP_PROXY", redactProxy(p))
-	}
-	return u, nil
-}
-
-// proxyFor is the proxy URL for u from env, or "" for a direct connection.
-func proxyFor(u *url.URL, env func(string) string) string {
-	get := func(k string) string {
-		if v := env(k); v != "" {
-			return v
-		}
-		return env(strings.ToLower(k))
-	}
-	if noProxy(u, get("NO_PROXY")) {
-		return ""
-	}
-	p := get("HTTP_PROXY")
-	if u.Scheme == "https" {
-		p = get("HTTPS_PROXY")
-	}
-	p = strings.TrimSpace(p)
-	if p != "" && !strings.Contains(p, "://") {
-		p = "http://" + p // "proxy:3128", as curl takes it
-	}
-	return p
-}
-
-// noProxy reports whether the comma-separated NO_PROXY list exempts u: "*",
-// host names (".example.jp" and "*.example.jp" for sub-domains; a plain
-// name matches sub-domains too, as curl does), IP addresses and CIDR
-// ranges, each optionally with ":port".
-func noProxy(u *url.URL, list string) bool {
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	ip := net.ParseIP(host)
-	for _, e := range strings.Split(list, ",") {
-		e = strings.ToLower(strings.TrimSpace(e))
-		if e == "" {
-			continue
-		}
-		if e == "*" {
-			return true
-		}
-		if _, cidr, err := net.ParseCIDR(e); err == nil {
-			if ip != nil && cidr.Contains(ip) {
-				return true
-			}
-			continue
-		}
-		if h, p, err := net.SplitHostPort(e); err == nil {
-			if p != port {
-				continue
-			}
-			e = h
-		}
-		e = strings.Trim(e, "[]")
-		e = strings.TrimPrefix(strings.TrimPrefix(e, "*"), ".")
-		if e != "" && (host == e || strings.HasSuffix(host, "."+e)) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactProxy hides a proxy password in messages.
-func redactProxy(p string) string {
-	if u, err := url.Parse(p); err == nil {
-		return u.Redacted()
-	}
-	if i := strings.LastIndex(p, "@"); i >= 0 {
-		return "…" + p[i:]
-	}
-	return p
-}
+// proxyFromEnv picks the proxy for a request as curl and dnf do, reading
+// the environment on every request (see proxyenv).
+var proxyFromEnv = proxyenv.Request(os.Getenv)
 
 // get sends a GET for u (with a Range from offset when offset > 0) and
 // returns the response of a 2xx answer; other answers become errors naming
@@ -193,8 +105,8 @@ func (s *Source) proxyName(u *url.URL) string {
 	if s.Client != nil {
 		return ""
 	}
-	if p := proxyFor(u, os.Getenv); p != "" {
-		return " " + redactProxy(p)
+	if p := proxyenv.For(u, os.Getenv); p != "" {
+		return " " + proxyenv.Redact(p)
 	}
 	return ""
 }

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"bytes"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -28,27 +27,6 @@ func TestLocalPath(t *testing.T) {
 		got, err := localPath(href)
 		if (err != nil) != (want == "") || got != want {
 			t.Errorf("localPath(%q) = %q, %v; want %q", href, got, err, want)
-		}
-	}
-}
-
-func TestProxyFor(t *testing.T) {
-	for _, tc := range []struct {
-		url  string
-		env  map[string]string
-		want string
-	}{
-		{"https://repo.example.org/9/", map[string]string{"HTTPS_PROXY": "http://u:p@proxy:3128", "HTTP_PROXY": "http://other:1"}, "http://u:p@proxy:3128"},
-		{"http://repo.example.org/9/", map[string]string{"HTTPS_PROXY": "http://proxy:3128", "http_proxy": "plain:8080"}, "http://plain:8080"},
-		{"https://repo.example.org/9/", map[string]string{"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "example.org"}, ""},
-		{"https://repo.example.org/9/", map[string]string{"https_proxy": "http://proxy:3128", "no_proxy": "localhost,.example.org"}, ""},
-		{"https://10.1.2.3/9/", map[string]string{"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "10.0.0.0/8"}, ""},
-		{"https://repo.example.org/9/", map[string]string{"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "other.example"}, "http://proxy:3128"},
-		{"https://repo.example.org/9/", nil, ""},
-	} {
-		u, _ := url.Parse(tc.url)
-		if got := proxyFor(u, func(k string) string { return tc.env[k] }); got != tc.want {
-			t.Errorf("proxyFor(%s, %v) = %q, want %q", tc.url, tc.env, got, tc.want)
 		}
 	}
 }

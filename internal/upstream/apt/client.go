@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/proxyenv"
 )
 
 // Getter fetches a URL. It is an interface so the caller can share its own
@@ -90,66 +91,14 @@ func envVar(getenv func(string) string, k string) string {
 	return getenv(strings.ToLower(k))
 }
 
-// proxyFunc picks the proxy of a request from the environment read now.
+// proxyFunc picks the proxy of a request from the environment read now
+// (see proxyenv).
 func proxyFunc(getenv func(string) string) func(*http.Request) (*url.URL, error) {
-	httpProxy, httpsProxy := envVar(getenv, "HTTP_PROXY"), envVar(getenv, "HTTPS_PROXY")
-	noProxyList := envVar(getenv, "NO_PROXY")
-	return func(req *http.Request) (*url.URL, error) {
-		p := httpProxy
-		if req.URL.Scheme == "https" {
-			p = httpsProxy
-		}
-		p = strings.TrimSpace(p)
-		if p == "" || noProxy(req.URL, noProxyList) {
-			return nil, nil
-		}
-		if !strings.Contains(p, "://") {
-			p = "http://" + p // curl's and Go's default
-		}
-		u, err := url.Parse(p)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, errs.E(errs.Invalid, "the proxy in the environment is not a URL like http://user:password@proxy.example.jp:3128: fix HTTPS_PROXY or HTTP_PROXY")
-		}
-		return u, nil
+	snap := map[string]string{}
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"} {
+		snap[k] = envVar(getenv, k)
 	}
-}
-
-// noProxy reports whether the comma-separated NO_PROXY list exempts u:
-// "*", host names (a leading "." or "*." optional; sub-domains match, as
-// with curl), IP addresses and CIDR ranges, each optionally with ":port".
-func noProxy(u *url.URL, list string) bool {
-	host := strings.ToLower(u.Hostname())
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	ip := net.ParseIP(host)
-	for _, e := range strings.Split(list, ",") {
-		e = strings.ToLower(strings.TrimSpace(e))
-		switch {
-		case e == "":
-			continue
-		case e == "*":
-			return true
-		}
-		if _, cidr, err := net.ParseCIDR(e); err == nil {
-			if ip != nil && cidr.Contains(ip) {
-				return true
-			}
-			continue
-		}
-		if h, p, err := net.SplitHostPort(e); err == nil {
-			if p != port {
-				continue
-			}
-			e = h
-		}
-		e = strings.TrimPrefix(strings.TrimPrefix(strings.Trim(e, "[]"), "*"), ".")
-		if e != "" && (host == e || strings.HasSuffix(host, "."+e)) {
-			return true
-		}
-	}
-	return false
+	return proxyenv.Request(func(k string) string { return snap[strings.ToUpper(k)] })
 }
 
 // fetchSmall GETs a metadata file of at most limit bytes. found is false
