@@ -264,7 +264,7 @@ func (a *app) repoCommand() *cobra.Command {
 	add.Flags().StringVar(&r.Suite, "suite", "", "deb suite (default stable)")
 	add.Flags().StringVar(&r.Component, "component", "", "deb component (default main)")
 	add.MarkFlagRequired("product")
-	cmd.AddCommand(add)
+	cmd.AddCommand(add, a.repoSyncCommand(), a.repoKeyCommand())
 	return cmd
 }
 
@@ -290,8 +290,12 @@ func productJSON(p store.Product) map[string]any {
 }
 
 func repoJSON(r store.Repo) map[string]any {
-	return map[string]any{"id": r.ID, "product": r.ProductID, "format": r.Format, "arch": r.Arch,
+	out := map[string]any{"id": r.ID, "product": r.ProductID, "format": r.Format, "arch": r.Arch,
 		"suite": r.Suite, "component": r.Component, "current_publication": r.Current}
+	if r.Mirror != nil {
+		out["mirror"] = map[string]any{"url": r.Mirror.URL, "frozen": r.Mirror.Frozen, "revision": r.Mirror.Revision, "synced_at": r.Mirror.SyncedAt}
+	}
+	return out
 }
 
 // endAnnouncement is the end-of-service mail, subject and body, naming the

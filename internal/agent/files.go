@@ -7,6 +7,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/enmei-project/enmei/internal/repoconf"
 )
@@ -32,6 +34,17 @@ const (
 var ownFiles = map[string]bool{
 	yumRepoPath: true, rpmKeyPath: true, aptSources: true, aptKeyring: true,
 	aptAuth: true, aptConf: true, caPath: true, statePath: true,
+}
+
+// repoIDShape is a repository ID as enmeid allows them: a file name part
+// that cannot leave its directory.
+var repoIDShape = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// isUpstreamKey reports whether p is a mirror's distribution key register
+// wrote.
+func isUpstreamKey(p string) bool {
+	id, ok := strings.CutPrefix(p, repoconf.UpstreamKeyPathPrefix)
+	return ok && repoIDShape.MatchString(id) && !strings.Contains(id, "..")
 }
 
 // file is one file register writes.
@@ -128,7 +141,7 @@ func removeFiles(root string, paths []string) error {
 	var errList []error
 	for _, p := range paths {
 		p = path.Clean("/" + p)
-		if !ownFiles[p] {
+		if !ownFiles[p] && !isUpstreamKey(p) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(root, p)); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -16,10 +16,16 @@ func yumFiles(s settings) []file {
 	for _, r := range s.repos {
 		y.Repos = append(y.Repos, repoconf.Repo{Repo: r.Repo, HostID: r.hostID, Secret: r.secret})
 	}
-	return []file{
+	files := []file{
 		{yumRepoPath, y.Render(), 0o600},
 		{rpmKeyPath, []byte(s.armored), 0o644},
 	}
+	for _, r := range s.repos {
+		if r.UpstreamKey != "" && repoIDShape.MatchString(r.ID) {
+			files = append(files, file{repoconf.UpstreamKeyPath(r.ID), []byte(r.UpstreamKey), 0o644})
+		}
+	}
+	return files
 }
 
 // oneLine keeps a server-provided name from breaking the file's syntax.

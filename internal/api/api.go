@@ -107,6 +107,10 @@ type Repo struct {
 	Suite     string `json:"suite,omitempty"`
 	Component string `json:"component,omitempty"`
 	Path      string `json:"path"` // "/repos/<id>/", relative to the server URL
+	// UpstreamKey is a mirror's distribution key (armored): its packages
+	// keep the distribution's signatures, so dnf checks them with this key
+	// beside the vendor's, which signs the metadata.
+	UpstreamKey string `json:"upstream_key,omitempty"`
 }
 
 // Status is what the server says about a registered host.

@@ -403,6 +403,16 @@ func (p *Publisher) commitRetrying(ctx context.Context, repoID string, pick choo
 	}
 }
 
+// Current lists the packages of a repository's current publication (none
+// before its first publish).
+func (p *Publisher) Current(ctx context.Context, repoID string) ([]store.Package, error) {
+	repo, err := p.Store.Repo(ctx, repoID)
+	if err != nil {
+		return nil, err
+	}
+	return p.currentPackages(ctx, repo)
+}
+
 func (p *Publisher) currentPackages(ctx context.Context, repo store.Repo) ([]store.Package, error) {
 	if repo.Current == 0 {
 		return nil, nil

@@ -27,6 +27,13 @@ const (
 	CAPath      = "/etc/enmei/ca.pem"
 )
 
+// UpstreamKeyPathPrefix begins the path of every mirror's distribution key
+// (UpstreamKeyPath), which unregister may remove.
+const UpstreamKeyPathPrefix = "/etc/pki/rpm-gpg/RPM-GPG-KEY-enmei-upstream-"
+
+// UpstreamKeyPath is where a mirror's distribution key is written.
+func UpstreamKeyPath(repoID string) string { return UpstreamKeyPathPrefix + repoID }
+
 // Repo is a repository with the credential of the registration that grants
 // it.
 type Repo struct {
@@ -65,8 +72,13 @@ func (y Yum) Render() []byte {
 		if name == "" {
 			name = r.ID
 		}
-		fmt.Fprintf(&b, "\n[enmei-%s]\nname=%s\nbaseurl=%s%s\nenabled=1\nusername=%s\npassword=%s\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file://%s\n",
-			r.ID, oneLine(name), y.Server, r.Path, r.HostID, r.Secret, RPMKeyPath)
+		keys := "file://" + RPMKeyPath
+		if r.UpstreamKey != "" {
+			// A mirror's packages carry the distribution's signatures.
+			keys += " file://" + UpstreamKeyPath(r.ID)
+		}
+		fmt.Fprintf(&b, "\n[enmei-%s]\nname=%s\nbaseurl=%s%s\nenabled=1\nusername=%s\npassword=%s\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s\n",
+			r.ID, oneLine(name), y.Server, r.Path, r.HostID, r.Secret, keys)
 		if y.CA {
 			fmt.Fprintf(&b, "sslcacert=%s\n", CAPath)
 		}

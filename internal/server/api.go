@@ -324,10 +324,14 @@ func (s *Server) hostView(ctx context.Context, host store.Host) (api.Contract, [
 	}
 	repos := make([]api.Repo, 0, len(rs))
 	for _, r := range rs {
-		repos = append(repos, api.Repo{
+		ar := api.Repo{
 			ID: r.ID, Name: product.Name + " (" + r.ID + ")", Format: r.Format, Arch: r.Arch,
 			Suite: r.Suite, Component: r.Component, Path: "/repos/" + r.ID + "/",
-		})
+		}
+		if r.Mirror != nil && r.Format == "rpm" {
+			ar.UpstreamKey = r.Mirror.Key
+		}
+		repos = append(repos, ar)
 	}
 	return api.Contract{
 		SupportID: c.SupportID, Customer: c.Customer, Plan: c.Plan, Products: c.Products, Product: host.ProductID,

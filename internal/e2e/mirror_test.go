@@ -1,0 +1,298 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/enmei-project/enmei/internal/demo"
+	"github.com/enmei-project/enmei/internal/sign"
+)
+
+// upstreamRepo is a distribution's dnf repository built by the test with
+// the tools a distribution uses: rpmsign (through gpg) signs the packages,
+// createrepo_c writes the metadata, gpg signs repomd.xml; nginx serves it.
+type upstreamRepo struct {
+	t      *testing.T
+	dir    string // nginx's root: the repository
+	gnupg  string
+	keys   map[string]string // name → fingerprint
+	pubKey map[string]string // name → armored public key file
+	url    string
+	log    string // nginx's access log
+}
+
+func newUpstream(t *testing.T, limitRate string) *upstreamRepo {
+	t.Helper()
+	// A short path: gpg-agent's socket path must fit in 108 bytes.
+	home, err := os.MkdirTemp("", "enmei-up-")
+	must(t, err)
+	t.Cleanup(func() {
+		exec.Command("gpgconf", "--homedir", home, "--kill", "gpg-agent").Run()
+		os.RemoveAll(home)
+	})
+	u := &upstreamRepo{t: t, gnupg: home, keys: map[string]string{}, pubKey: map[string]string{}}
+	// Keys made in Go (gpg takes seconds to find primes here), handed to gpg.
+	for _, name := range []string{"distro", "stranger"} {
+		k, err := sign.GenerateBits("Upstream "+name, "", name+"@distro.example", 2048, time.Now().Add(-time.Hour))
+		must(t, err)
+		priv, err := k.ArmoredPrivate()
+		must(t, err)
+		f := filepath.Join(home, name+".key")
+		must(t, os.WriteFile(f, priv, 0o600))
+		if out, err := exec.Command("gpg", "--homedir", home, "--batch", "--import", f).CombinedOutput(); err != nil {
+			t.Fatalf("gpg --import: %v\n%s", err, out)
+		}
+		pub, err := k.ArmoredPublic()
+		must(t, err)
+		u.keys[name] = k.Fingerprint()
+		u.pubKey[name] = filepath.Join(t.TempDir(), name+".asc")
+		must(t, os.WriteFile(u.pubKey[name], pub, 0o644))
+	}
+	root := t.TempDir()
+	u.dir = filepath.Join(root, "www")
+	must(t, os.MkdirAll(filepath.Join(u.dir, "Packages"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(root, "tmp"), 0o755))
+	addr := freePort(t)
+	u.log = filepath.Join(root, "access.log")
+	rate := ""
+	if limitRate != "" {
+		rate = "limit_rate " + limitRate + ";"
+	}
+	conf := fmt.Sprintf(`daemon off; user root; worker_processes 1; pid %[1]s/nginx.pid; error_log %[1]s/error.log;
+events { worker_connections 64; }
+http { access_log %[1]s/access.log; sendfile on; %[3]s
+  client_body_temp_path %[1]s/tmp; proxy_temp_path %[1]s/tmp; fastcgi_temp_path %[1]s/tmp; uwsgi_temp_path %[1]s/tmp; scgi_temp_path %[1]s/tmp;
+  server { listen %[2]s; root %[1]s/www; } }
+`, root, addr, rate)
+	must(t, os.WriteFile(filepath.Join(root, "nginx.conf"), []byte(conf), 0o644))
+	ng := exec.Command("nginx", "-c", filepath.Join(root, "nginx.conf"))
+	must(t, ng.Start())
+	t.Cleanup(func() { ng.Process.Signal(syscall.SIGTERM); ng.Wait() })
+	waitPort(t, addr)
+	u.url = "http://" + addr + "/"
+	return u
+}
+
+// add builds a package, signs it with the named key, and rewrites and
+// signs the repository's metadata.
+func (u *upstreamRepo) add(spec demo.Spec, key string) {
+	u.t.Helper()
+	data, err := demo.RPM(spec)
+	must(u.t, err)
+	p := filepath.Join(u.dir, "Packages", fmt.Sprintf("%s-%s-%s.%s.rpm", spec.Name, spec.Version, spec.Release, spec.Arch))
+	must(u.t, os.WriteFile(p, data, 0o644))
+	gpg, err := exec.LookPath("gpg")
+	must(u.t, err)
+	if out, err := exec.Command("rpmsign", "--define", "__gpg "+gpg, "--define", "_gpg_path "+u.gnupg,
+		"--define", "_gpg_name "+u.keys[key], "--addsign", p).CombinedOutput(); err != nil {
+		u.t.Fatalf("rpmsign: %v\n%s", err, out)
+	}
+	u.index()
+}
+
+// index runs createrepo_c and signs repomd.xml with the distribution's key.
+func (u *upstreamRepo) index() {
+	u.t.Helper()
+	if out, err := exec.Command("createrepo_c", "--quiet", "--update", u.dir).CombinedOutput(); err != nil {
+		u.t.Fatalf("createrepo_c: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("gpg", "--homedir", u.gnupg, "--batch", "--yes", "--local-user", u.keys["distro"],
+		"--detach-sign", "--armor", filepath.Join(u.dir, "repodata/repomd.xml")).CombinedOutput(); err != nil {
+		u.t.Fatalf("gpg --detach-sign: %v\n%s", err, out)
+	}
+}
+
+// syncReport is enmeid repo sync --json.
+type syncReport struct {
+	Publication int64    `json:"publication"`
+	New         []string `json:"new"`
+	Downloaded  int      `json:"downloaded"`
+	Resumed     int      `json:"resumed"`
+	Refused     []string `json:"refused"`
+	Frozen      string   `json:"frozen"`
+}
+
+func upstreamSpec(name, release string) demo.Spec {
+	return demo.Spec{Name: name, Version: "1.0", Release: release, Arch: "x86_64", Summary: name + " from the distribution",
+		Files: map[string]string{"/usr/share/" + name + "/README": name + " " + release + "\n"}}
+}
+
+// TestMirrorSync mirrors a distribution's dnf repository (signed packages
+// and metadata, served by nginx): the sync keeps the distribution's
+// signatures, a registered root installs from the mirror with the real dnf
+// (gpgcheck=1, repo_gpgcheck=1, both keys installed by register), a later
+// sync downloads only what is new, a package signed by another key is
+// refused with the mirror left as it was, a frozen mirror refuses syncs,
+// and a mirror refuses plain publish.
+func TestMirrorSync(t *testing.T) {
+	up := newUpstream(t, "")
+	up.add(upstreamSpec("distro-base", "1"), "distro")
+	up.add(upstreamSpec("distro-tool", "1"), "distro")
+
+	v := newVendor(t, "")
+	v.catalog()
+	v.must("repo", "add", "el9-baseos", "--product", "el9", "--arch", "x86_64")
+	c := v.contract("el9", 2, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
+	v.serve()
+
+	// Without the key the upstream's repomd signature cannot be checked.
+	var rep syncReport
+	v.mustJSON(&rep, "repo", "sync", "el9-baseos", "--from", up.url, "--gpgkey", up.pubKey["distro"], "--dry-run")
+	if len(rep.New) != 2 || rep.Publication != 0 {
+		t.Errorf("dry run: %+v, want 2 new and no publication", rep)
+	}
+	v.mustJSON(&rep, "repo", "sync", "el9-baseos", "--from", up.url, "--gpgkey", up.pubKey["distro"])
+	if rep.Publication == 0 || rep.Downloaded != 2 || len(rep.Refused) != 0 {
+		t.Fatalf("first sync: %+v", rep)
+	}
+	if key := v.must("repo", "key", "el9-baseos"); !strings.Contains(key, "BEGIN PGP PUBLIC KEY BLOCK") {
+		t.Errorf("repo key: %q", key)
+	}
+
+	// A registered root gets both keys and installs with the real dnf.
+	h := elHost(t, machineID(740))
+	h.mustEnmei("register", "--server", v.url, "--key", c.LicenseKey)
+	conf, err := os.ReadFile(filepath.Join(h.root, "etc/yum.repos.d/enmei.repo"))
+	must(t, err)
+	upKey := "/etc/pki/rpm-gpg/RPM-GPG-KEY-enmei-upstream-el9-baseos"
+	if !strings.Contains(string(conf), "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-enmei file://"+upKey) {
+		t.Errorf("enmei.repo does not name both keys for the mirror:\n%s", conf)
+	}
+	mirrorDNF := func(args ...string) (string, error) {
+		base := []string{"-y", "--installroot=" + h.root, "--releasever=9", "--noplugins",
+			"--setopt=reposdir=" + filepath.Join(h.root, "etc/yum.repos.d"),
+			"--setopt=cachedir=" + filepath.Join(h.root, "var/cache/dnf"),
+			"--setopt=logdir=" + filepath.Join(h.root, "var/log"),
+			"--setopt=gpgcheck=1", "--setopt=repo_gpgcheck=1",
+			"--setopt=enmei-el9-x86_64.gpgkey=file://" + filepath.Join(h.root, "etc/pki/rpm-gpg/RPM-GPG-KEY-enmei"),
+			"--setopt=enmei-el9-baseos.gpgkey=file://" + filepath.Join(h.root, "etc/pki/rpm-gpg/RPM-GPG-KEY-enmei") + " file://" + filepath.Join(h.root, upKey),
+		}
+		must(t, os.MkdirAll(filepath.Join(h.root, "var/log"), 0o755))
+		cmd := exec.Command("dnf", append(base, args...)...)
+		cmd.Env = append(cleanEnv(), h.env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := mirrorDNF("install", "distro-base"); err != nil {
+		t.Fatalf("dnf install from the mirror: %v\n%s", err, out)
+	}
+	if got := h.rpmQuery("distro-base"); !strings.HasSuffix(got, "1.0-1") {
+		t.Errorf("distro-base = %s", got)
+	}
+	// The kept signature is the distribution's: rpm names its key.
+	if out, _ := exec.Command("rpm", "-qp", "--qf", "%{RSAHEADER:pgpsig}", filepath.Join(up.dir, "Packages/distro-base-1.0-1.x86_64.rpm")).Output(); !strings.Contains(strings.ToLower(string(out)), strings.ToLower(up.keys["distro"][24:])) {
+		t.Errorf("upstream package signature %q does not name the distribution's key %s", out, up.keys["distro"])
+	}
+
+	// Incremental: one new package upstream, one download.
+	up.add(upstreamSpec("distro-extra", "1"), "distro")
+	v.mustJSON(&rep, "repo", "sync", "el9-baseos")
+	if rep.Downloaded != 1 || len(rep.New) != 1 || rep.New[0] != "distro-extra-1.0-1.x86_64" {
+		t.Errorf("incremental sync: %+v, want only distro-extra", rep)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if out, err := mirrorDNF("--refresh", "install", "distro-extra"); err != nil {
+		t.Fatalf("dnf install of the new package: %v\n%s", err, out)
+	}
+
+	// A package signed by a stranger: refused, named, nothing published.
+	before := v.must("publication", "list", "el9-baseos")
+	up.add(upstreamSpec("distro-evil", "1"), "stranger")
+	r := v.admin("repo", "sync", "el9-baseos")
+	if r.code != 1 || !strings.Contains(r.stderr, "distro-evil") || !strings.Contains(r.stderr, "keeps its current publication") {
+		t.Errorf("sync with a stranger's package: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after := v.must("publication", "list", "el9-baseos"); after != before {
+		t.Errorf("a refused sync changed the publications:\n%s\nnow\n%s", before, after)
+	}
+	must(t, os.Remove(filepath.Join(up.dir, "Packages/distro-evil-1.0-1.x86_64.rpm")))
+	up.index()
+
+	// Frozen at the community's last state; plain publish refused.
+	v.mustJSON(&rep, "repo", "sync", "el9-baseos", "--snapshot", "almalinux-9-final")
+	if rep.Frozen != "almalinux-9-final" {
+		t.Errorf("freeze: %+v", rep)
+	}
+	if r := v.admin("repo", "sync", "el9-baseos"); r.code != 1 || !strings.Contains(r.stderr, "frozen at almalinux-9-final") {
+		t.Errorf("sync of a frozen mirror: exit %d\n%s", r.code, r.stderr)
+	}
+	dir, _ := writeDemo(t, "rpm")
+	if r := v.admin("publish", "el9-baseos", dir); r.code != 1 || !strings.Contains(r.stderr, "changes only with enmeid repo sync") {
+		t.Errorf("publish into a mirror: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestMirrorSyncResumes kills a sync in the middle of a slow download and
+// runs it again: the finished files are not fetched again, the partial one
+// continues with a Range request, and no half publication ever appears.
+func TestMirrorSyncResumes(t *testing.T) {
+	up := newUpstream(t, "256k")
+	big := upstreamSpec("distro-big", "1")
+	noise := make([]byte, 1<<20) // incompressible: 4 s at nginx's limit_rate
+	_, err := rand.Read(noise)
+	must(t, err)
+	big.Files["/usr/share/distro-big/blob"] = string(noise)
+	up.add(upstreamSpec("distro-small", "1"), "distro")
+	up.add(big, "distro")
+
+	v := newVendor(t, "")
+	v.catalog()
+	v.must("repo", "add", "el9-baseos", "--product", "el9", "--arch", "x86_64")
+	cmd := exec.Command(bin.enmeid, "repo", "sync", "el9-baseos", "--from", up.url, "--gpgkey", up.pubKey["distro"], "--parallel", "1")
+	cmd.Env = append(cleanEnv(), v.env()...)
+	must(t, cmd.Start())
+	stage := filepath.Join(v.data, "sync", "el9-baseos")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		parts, _ := filepath.Glob(filepath.Join(stage, "Packages", "*.part"))
+		if len(parts) > 0 {
+			if fi, err := os.Stat(parts[0]); err == nil && fi.Size() > 64<<10 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no partial download appeared within 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if out := v.must("publication", "list", "el9-baseos"); strings.Count(strings.TrimSpace(out), "\n") > 1 {
+		t.Errorf("the killed sync left a publication:\n%s", out)
+	}
+	var rep syncReport
+	v.mustJSON(&rep, "repo", "sync", "el9-baseos")
+	if rep.Publication == 0 || rep.Resumed != 1 {
+		t.Errorf("the second sync: %+v, want a publication and one resumed download", rep)
+	}
+	log, err := os.ReadFile(up.log)
+	must(t, err)
+	if n := strings.Count(string(log), "distro-small-1.0-1.x86_64.rpm"); n != 1 {
+		t.Errorf("the finished package was fetched %d times, want once:\n%s", n, log)
+	}
+	if !strings.Contains(string(log), `distro-big-1.0-1.x86_64.rpm HTTP/1.1" 206`) {
+		t.Errorf("no Range request (206) continued the partial download:\n%s", log)
+	}
+	var cur struct {
+		Packages int  `json:"packages"`
+		Current  bool `json:"current"`
+	}
+	for line := range strings.Lines(v.must("--json", "publication", "list", "el9-baseos")) {
+		must(t, json.Unmarshal([]byte(line), &cur))
+		if cur.Current {
+			break
+		}
+	}
+	if !cur.Current || cur.Packages != 2 {
+		t.Errorf("the current publication after the resumed sync: %+v, want 2 packages", cur)
+	}
+}
