@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/enmei-project/enmei/internal/api"
 )
 
 const almaBaseOS = `[baseos]
@@ -73,6 +75,37 @@ func TestIsDistroURL(t *testing.T) {
 	} {
 		if got := isDistroURL(u); got != want {
 			t.Errorf("isDistroURL(%q) = %v, want %v", u, got, want)
+		}
+	}
+}
+
+// TestUpstreamKeyFiles: a mirror's distribution key is written beside the
+// vendor's and named by gpgkey=; only such paths, with a plain repository
+// ID, may be removed by unregister.
+func TestUpstreamKeyFiles(t *testing.T) {
+	s := settings{server: "https://els.example.jp", armored: "VENDOR KEY"}
+	s.repos = append(s.repos, hostRepo{Repo: api.Repo{ID: "alma9-baseos", Format: "rpm", Path: "/repos/alma9-baseos/", UpstreamKey: "DISTRO KEY"}, hostID: "h_1", secret: "s"},
+		hostRepo{Repo: api.Repo{ID: "el9-els", Format: "rpm", Path: "/repos/el9-els/"}, hostID: "h_1", secret: "s"})
+	files := yumFiles(s)
+	got := map[string]string{}
+	for _, f := range files {
+		got[f.path] = string(f.data)
+	}
+	if got["/etc/pki/rpm-gpg/RPM-GPG-KEY-enmei-upstream-alma9-baseos"] != "DISTRO KEY" || len(files) != 3 {
+		t.Errorf("files: %v", keys(got))
+	}
+	repo := got[yumRepoPath]
+	if !strings.Contains(repo, "[enmei-alma9-baseos]") || !strings.Contains(repo, "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-enmei file:///etc/pki/rpm-gpg/RPM-GPG-KEY-enmei-upstream-alma9-baseos\n") ||
+		!strings.Contains(repo, "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-enmei\n") {
+		t.Errorf("enmei.repo:\n%s", repo)
+	}
+	for p, want := range map[string]bool{
+		"/etc/pki/rpm-gpg/RPM-GPG-KEY-enmei-upstream-alma9-baseos": true,
+		"/etc/pki/rpm-gpg/RPM-GPG-KEY-enmei-upstream-../../passwd": false,
+		"/etc/pki/rpm-gpg/RPM-GPG-KEY-AlmaLinux-9":                 false,
+	} {
+		if isUpstreamKey(p) != want {
+			t.Errorf("isUpstreamKey(%q) = %v", p, !want)
 		}
 	}
 }
