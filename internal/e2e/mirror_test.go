@@ -14,6 +14,7 @@ import (
 
 	"github.com/enmei-project/enmei/internal/demo"
 	"github.com/enmei-project/enmei/internal/sign"
+	"github.com/enmei-project/enmei/internal/testutil/aptroot"
 )
 
 // upstreamRepo is a distribution's dnf repository built by the test with
@@ -294,5 +295,103 @@ func TestMirrorSyncResumes(t *testing.T) {
 	}
 	if !cur.Current || cur.Packages != 2 {
 		t.Errorf("the current publication after the resumed sync: %+v, want 2 packages", cur)
+	}
+}
+
+// addDeb puts a .deb into the upstream's pool and rewrites its signed
+// suite: apt-ftparchive writes Packages and Release, gpg clearsigns
+// InRelease with the distribution's key.
+func (u *upstreamRepo) addDeb(spec demo.Spec) {
+	u.t.Helper()
+	data, err := demo.Deb(spec)
+	must(u.t, err)
+	pool := filepath.Join(u.dir, "pool/main")
+	must(u.t, os.MkdirAll(pool, 0o755))
+	must(u.t, os.WriteFile(filepath.Join(pool, fmt.Sprintf("%s_%s-%s_amd64.deb", spec.Name, spec.Version, spec.Release)), data, 0o644))
+	dists := filepath.Join(u.dir, "dists/bookworm")
+	bin := filepath.Join(dists, "main/binary-amd64")
+	must(u.t, os.MkdirAll(bin, 0o755))
+	cmd := exec.Command("apt-ftparchive", "packages", "pool/main")
+	cmd.Dir = u.dir
+	pk, err := cmd.Output()
+	if err != nil {
+		u.t.Fatalf("apt-ftparchive packages: %v", err)
+	}
+	must(u.t, os.WriteFile(filepath.Join(bin, "Packages"), pk, 0o644))
+	if out, err := exec.Command("sh", "-c", "xz -kf "+filepath.Join(bin, "Packages")).CombinedOutput(); err != nil {
+		u.t.Fatalf("xz: %v\n%s", err, out)
+	}
+	cmd = exec.Command("apt-ftparchive", "-o", "APT::FTPArchive::Release::Suite=bookworm", "-o", "APT::FTPArchive::Release::Codename=bookworm",
+		"-o", "APT::FTPArchive::Release::Components=main", "-o", "APT::FTPArchive::Release::Architectures=amd64", "release", ".")
+	cmd.Dir = dists
+	rel, err := cmd.Output()
+	if err != nil {
+		u.t.Fatalf("apt-ftparchive release: %v", err)
+	}
+	must(u.t, os.WriteFile(filepath.Join(dists, "Release"), rel, 0o644))
+	if out, err := exec.Command("gpg", "--homedir", u.gnupg, "--batch", "--yes", "--local-user", u.keys["distro"],
+		"--clearsign", "--output", filepath.Join(dists, "InRelease"), filepath.Join(dists, "Release")).CombinedOutput(); err != nil {
+		u.t.Fatalf("gpg --clearsign: %v\n%s", err, out)
+	}
+}
+
+// TestMirrorSyncAPT mirrors a distribution's signed APT suite: the real
+// apt-get on a registered Debian root fetches the mirrored package through
+// the vendor's InRelease; a later sync downloads only the new package; a
+// suite signed by another key is refused.
+func TestMirrorSyncAPT(t *testing.T) {
+	up := newUpstream(t, "")
+	debSpec := func(name string) demo.Spec {
+		return demo.Spec{Name: name, Version: "1.0", Release: "1", Arch: "x86_64", Summary: name + " from Debian",
+			Files: map[string]string{"/usr/share/doc/" + name + "/README": name + "\n"}}
+	}
+	up.addDeb(debSpec("deb-base"))
+
+	v := newVendor(t, "")
+	v.catalog()
+	v.must("repo", "add", "deb12-mirror", "--product", "deb12", "--suite", "bookworm", "--component", "main")
+	c := v.contract("deb12", 2, date(today().AddDate(0, -1, 0)), date(today().AddDate(1, 0, 0)))
+	v.serve()
+	var rep syncReport
+	v.mustJSON(&rep, "repo", "sync", "deb12-mirror", "--from", up.url, "--suite", "bookworm", "--component", "main", "--arch", "amd64", "--gpgkey", up.pubKey["distro"])
+	if rep.Publication == 0 || rep.Downloaded != 1 {
+		t.Fatalf("first sync: %+v", rep)
+	}
+
+	h := newHost(t, debianRelease, machineID(750))
+	h.mustEnmei("register", "--server", v.url, "--key", c.LicenseKey)
+	ctx := t.Context()
+	apt := aptroot.New(t, h.root)
+	if out, err := apt.AptGet(ctx, "update"); err != nil {
+		t.Fatalf("apt-get update: %v\n%s", err, out)
+	}
+	got, err := apt.Download(ctx, "deb-base")
+	if err != nil {
+		t.Fatalf("apt-get download deb-base from the mirror: %v", err)
+	}
+	want, err := os.ReadFile(filepath.Join(up.dir, "pool/main/deb-base_1.0-1_amd64.deb"))
+	must(t, err)
+	if b, _ := os.ReadFile(got); string(b) != string(want) {
+		t.Error("the mirrored .deb differs from the distribution's")
+	}
+
+	up.addDeb(debSpec("deb-extra"))
+	v.mustJSON(&rep, "repo", "sync", "deb12-mirror")
+	if rep.Downloaded != 1 || len(rep.New) != 1 || !strings.HasPrefix(rep.New[0], "deb-extra ") {
+		t.Errorf("incremental sync: %+v, want only deb-extra", rep)
+	}
+
+	// The suite re-signed by a stranger: refused before any download.
+	before := v.must("publication", "list", "deb12-mirror")
+	dists := filepath.Join(up.dir, "dists/bookworm")
+	if out, err := exec.Command("gpg", "--homedir", up.gnupg, "--batch", "--yes", "--local-user", up.keys["stranger"],
+		"--clearsign", "--output", filepath.Join(dists, "InRelease"), filepath.Join(dists, "Release")).CombinedOutput(); err != nil {
+		t.Fatalf("gpg: %v\n%s", err, out)
+	}
+	if r := v.admin("repo", "sync", "deb12-mirror"); r.code == 0 || !strings.Contains(r.stderr, "InRelease") {
+		t.Errorf("sync of a suite signed by a stranger: exit %d\n%s", r.code, r.stderr)
+	}
+	if after := v.must("publication", "list", "deb12-mirror"); after != before {
+		t.Errorf("a refused sync changed the publications")
 	}
 }
