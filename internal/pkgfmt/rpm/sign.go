@@ -252,6 +252,31 @@ func writeHeader(region uint32, entries []entry) []byte {
 
 func sigPadding(n int) int { return (8 - n%8) % 8 }
 
+// payloadDigest is a hash of the algorithm PAYLOADDIGEST was made with and
+// the digest the header records; nil when the header has none (rpm before
+// 4.14) or names an algorithm rpm does not write.
+func payloadDigest(hdr *rawHeader) (hash.Hash, string) {
+	e := hdr.get(tagPayloadDigest)
+	if e == nil {
+		return nil, ""
+	}
+	algo, _ := hdr.get(tagPayloadDigestAlgo).uint()
+	var h hash.Hash
+	switch algo {
+	case 8:
+		h = sha256.New()
+	case 10:
+		h = sha512.New()
+	case 2:
+		h = sha1.New()
+	case 1:
+		h = md5.New()
+	default:
+		return nil, ""
+	}
+	return h, e.str()
+}
+
 // ReadHeader reads an RPM's lead and headers, checks the header against the
 // digests the signature header holds, and returns what the header says. It
 // reads no payload.
@@ -368,24 +393,9 @@ func Sign(r io.Reader, w io.Writer, key *sign.Key) (*Header, error) {
 	md := md5.New()
 	md.Write(hdr.bytes)
 	hashes := []io.Writer{md}
-	var payloadHash hash.Hash
-	wantPayload := ""
-	if e := hdr.get(tagPayloadDigest); e != nil {
-		algo, _ := hdr.get(tagPayloadDigestAlgo).uint()
-		switch algo {
-		case 8:
-			payloadHash = sha256.New()
-		case 10:
-			payloadHash = sha512.New()
-		case 2:
-			payloadHash = sha1.New()
-		case 1:
-			payloadHash = md5.New()
-		}
-		if payloadHash != nil {
-			wantPayload = e.str()
-			hashes = append(hashes, payloadHash)
-		}
+	payloadHash, wantPayload := payloadDigest(hdr)
+	if payloadHash != nil {
+		hashes = append(hashes, payloadHash)
 	}
 	n, err := io.Copy(io.MultiWriter(append(hashes, w)...), r)
 	if err != nil {

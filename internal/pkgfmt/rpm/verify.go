@@ -5,11 +5,9 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"io"
 	"strconv"
 )
@@ -90,20 +88,9 @@ func ReadSigned(r io.Reader) (*SignedHeader, error) {
 	md := md5.New()
 	md.Write(hdr.bytes)
 	hashes := []io.Writer{md}
-	var payloadHash hash.Hash
-	if e := hdr.get(tagPayloadDigest); e != nil {
-		algo, _ := hdr.get(tagPayloadDigestAlgo).uint()
-		switch algo {
-		case 8:
-			payloadHash = sha256.New()
-		case 10:
-			payloadHash = sha512.New()
-		case 2:
-			payloadHash = sha1.New()
-		}
-		if payloadHash != nil {
-			hashes = append(hashes, payloadHash)
-		}
+	payloadHash, wantPayload := payloadDigest(hdr)
+	if payloadHash != nil {
+		hashes = append(hashes, payloadHash)
 	}
 	n, err := io.Copy(io.MultiWriter(hashes...), r)
 	if err != nil {
@@ -113,7 +100,7 @@ func ReadSigned(r io.Reader) (*SignedHeader, error) {
 		return nil, invalid("it has no payload (the file is truncated)")
 	}
 	if payloadHash != nil {
-		if hex.EncodeToString(payloadHash.Sum(nil)) != hdr.get(tagPayloadDigest).str() {
+		if hex.EncodeToString(payloadHash.Sum(nil)) != wantPayload {
 			return nil, invalid("its payload does not match its digest (the file is truncated or corrupted)")
 		}
 		out.PayloadDigest = true
