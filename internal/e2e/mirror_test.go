@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -393,5 +397,30 @@ func TestMirrorSyncAPT(t *testing.T) {
 	}
 	if after := v.must("publication", "list", "deb12-mirror"); after != before {
 		t.Errorf("a refused sync changed the publications")
+	}
+}
+
+// TestMirrorSBOM: a mirrored package has an SBOM like a published one,
+// from the SBOM API over mutual TLS.
+func TestMirrorSBOM(t *testing.T) {
+	up := newUpstream(t, "")
+	up.add(upstreamSpec("distro-base", "1"), "distro")
+	v := newVendor(t, "")
+	v.catalog()
+	v.must("repo", "add", "el9-baseos", "--product", "el9", "--arch", "x86_64")
+	v.must("repo", "sync", "el9-baseos", "--from", up.url, "--gpgkey", up.pubKey["distro"])
+	c := v.contract("el9", 1, "2026-01-01", "2099-12-31")
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(v.must("ca", "export")))
+	v.serve("--tls", "auto")
+	v.extra = append(v.extra, "ENMEI_PUBLIC_URL="+v.url)
+	cert := v.downloadCert(t, pool, c.SupportID)
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
+	resp, err := cl.Get(v.url + "/api/v1/sbom/packages/distro-base/1.0-1/x86_64?format=spdx-json")
+	must(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"SPDX-2.3"`) || !strings.Contains(string(body), "distro-base") {
+		t.Errorf("SBOM of a mirrored package = %d: %.300s", resp.StatusCode, body)
 	}
 }
