@@ -10,7 +10,6 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -324,9 +323,7 @@ func (p *progressLine) step(w io.Writer, total int, name string) {
 		return
 	}
 	p.n++
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "\r\033[Kdownloading %d/%d %s", p.n, total, name)
-	w.Write(b.Bytes())
+	fmt.Fprintf(w, "\r\033[Kdownloading %d/%d %s", p.n, total, name)
 }
 
 func (p *progressLine) end(w io.Writer) {

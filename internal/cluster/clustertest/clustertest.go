@@ -209,18 +209,7 @@ func (s *Sim) step(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	in, err := os.ReadFile(s.path)
-	if err != nil {
-		return err
-	}
-	inFile, outFile := filepath.Join(s.work, "in.xml"), filepath.Join(s.work, "out.xml")
-	if err := os.WriteFile(inFile, in, 0o600); err != nil {
-		return err
-	}
-	if err := crmSimulate(ctx, "--simulate", "--xml-file", inFile, "--save-output", outFile); err != nil {
-		return err
-	}
-	out, err := os.ReadFile(outFile)
+	in, out, err := s.simulate(ctx, "in", "--simulate")
 	if err != nil {
 		return err
 	}
@@ -249,6 +238,24 @@ func (s *Sim) step(ctx context.Context) error {
 	s.stats.Applied++
 	s.mu.Unlock()
 	return nil
+}
+
+// simulate runs crm_simulate with args on a copy of the CIB file (named
+// after use, so step and inject never share one) and returns the file as
+// read and crm_simulate's result. The caller holds the CIB file lock.
+func (s *Sim) simulate(ctx context.Context, use string, args ...string) (in, out []byte, err error) {
+	if in, err = os.ReadFile(s.path); err != nil {
+		return nil, nil, err
+	}
+	inFile, outFile := filepath.Join(s.work, use+"-in.xml"), filepath.Join(s.work, use+"-out.xml")
+	if err := os.WriteFile(inFile, in, 0o600); err != nil {
+		return nil, nil, err
+	}
+	if err := crmSimulate(ctx, append([]string{"--xml-file", inFile, "--save-output", outFile}, args...)...); err != nil {
+		return nil, nil, err
+	}
+	out, err = os.ReadFile(outFile)
+	return in, out, err
 }
 
 // naiveStep is step without the discipline: read, simulate, install.
@@ -319,18 +326,7 @@ func (s *Sim) inject(args ...string) {
 			return err
 		}
 		defer unlock()
-		in, err := os.ReadFile(s.path)
-		if err != nil {
-			return err
-		}
-		inFile, outFile := filepath.Join(s.work, "inject-in.xml"), filepath.Join(s.work, "inject-out.xml")
-		if err := os.WriteFile(inFile, in, 0o600); err != nil {
-			return err
-		}
-		if err := crmSimulate(ctx, append([]string{"--xml-file", inFile, "--save-output", outFile}, args...)...); err != nil {
-			return err
-		}
-		out, err := os.ReadFile(outFile)
+		_, out, err := s.simulate(ctx, "inject", args...)
 		if err != nil {
 			return err
 		}

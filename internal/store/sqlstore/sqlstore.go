@@ -1030,18 +1030,25 @@ func (s *DB) queryPackages(ctx context.Context, query string, args []any, f func
 
 // PackagesByInput implements store.Store.
 func (s *DB) PackagesByInput(ctx context.Context, inputs []string) ([]store.Package, error) {
+	return s.packagesWhereIn(ctx, "input", inputs)
+}
+
+// packagesWhereIn reads the package records whose column is one of
+// values, 500 values per statement (SQLite's and PostgreSQL's limits on
+// bound parameters stay far away).
+func (s *DB) packagesWhereIn(ctx context.Context, column string, values []string) ([]store.Package, error) {
 	var out []store.Package
 	const chunk = 500
-	for start := 0; start < len(inputs); start += chunk {
-		part := inputs[start:min(start+chunk, len(inputs))]
+	for start := 0; start < len(values); start += chunk {
+		part := values[start:min(start+chunk, len(values))]
 		args := make([]any, len(part))
-		for i, id := range part {
-			args[i] = id
+		for i, v := range part {
+			args[i] = v
 		}
-		err := s.queryPackages(ctx, `SELECT `+packageCols+` FROM packages WHERE input IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args,
+		err := s.queryPackages(ctx, `SELECT `+packageCols+` FROM packages WHERE `+column+` IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args,
 			func(p store.Package) { out = append(out, p) })
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading packages by %s: %w", column, err)
 		}
 	}
 	return out, nil

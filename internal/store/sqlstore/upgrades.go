@@ -64,19 +64,5 @@ func (s *DB) UpgradeRules(ctx context.Context, productIDs ...string) ([]store.Up
 
 // PackagesByName implements store.Packages.
 func (s *DB) PackagesByName(ctx context.Context, names []string) ([]store.Package, error) {
-	var out []store.Package
-	const chunk = 500
-	for start := 0; start < len(names); start += chunk {
-		part := names[start:min(start+chunk, len(names))]
-		args := make([]any, len(part))
-		for i, n := range part {
-			args[i] = n
-		}
-		err := s.queryPackages(ctx, `SELECT `+packageCols+` FROM packages WHERE name IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args,
-			func(p store.Package) { out = append(out, p) })
-		if err != nil {
-			return nil, fmt.Errorf("reading packages by name: %w", err)
-		}
-	}
-	return out, nil
+	return s.packagesWhereIn(ctx, "name", names)
 }
