@@ -119,6 +119,9 @@ func (a *app) printSync(r mirror.Report) {
 		for _, n := range r.New {
 			fmt.Fprintf(a.stdout, "would add %s\n", n)
 		}
+		for _, d := range r.Metadata {
+			fmt.Fprintf(a.stdout, "would update the upstream's %s\n", d)
+		}
 		fmt.Fprintf(a.stdout, "%s: %d upstream packages, %d new (dry run: nothing changed)\n", r.Repo, r.Upstreams, len(r.New))
 		return
 	}
@@ -132,6 +135,9 @@ func (a *app) printSync(r mirror.Report) {
 	default:
 		fmt.Fprintf(a.stdout, "publication %d of %s: %d new packages from %s (%d downloaded, %d resumed)\n",
 			r.Publication, r.Repo, len(r.New), r.Upstream, r.Downloaded, r.Resumed)
+		if len(r.Metadata) > 0 {
+			fmt.Fprintf(a.stdout, "updated the upstream's %s\n", strings.Join(r.Metadata, ", "))
+		}
 	}
 	if r.Frozen != "" {
 		fmt.Fprintf(a.stdout, "%s is frozen at %s: later syncs need --force\n", r.Repo, r.Frozen)

@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,6 +35,9 @@ type upstreamRepo struct {
 	pubKey map[string]string // name → armored public key file
 	url    string
 	log    string // nginx's access log
+	// docs are documents modifyrepo_c adds beside primary, by type
+	// ("group", "modules", "updateinfo") → content.
+	docs map[string]string
 }
 
 func newUpstream(t *testing.T, limitRate string) *upstreamRepo {
@@ -109,6 +115,14 @@ func (u *upstreamRepo) index() {
 	if out, err := exec.Command("createrepo_c", "--quiet", "--update", u.dir).CombinedOutput(); err != nil {
 		u.t.Fatalf("createrepo_c: %v\n%s", err, out)
 	}
+	names := map[string]string{"group": "comps.xml", "modules": "modules.yaml", "updateinfo": "updateinfo.xml"}
+	for _, typ := range slices.Sorted(maps.Keys(u.docs)) {
+		f := filepath.Join(u.t.TempDir(), names[typ])
+		must(u.t, os.WriteFile(f, []byte(u.docs[typ]), 0o644))
+		if out, err := exec.Command("modifyrepo_c", "--mdtype="+typ, f, filepath.Join(u.dir, "repodata")).CombinedOutput(); err != nil {
+			u.t.Fatalf("modifyrepo_c %s: %v\n%s", typ, err, out)
+		}
+	}
 	if out, err := exec.Command("gpg", "--homedir", u.gnupg, "--batch", "--yes", "--local-user", u.keys["distro"],
 		"--detach-sign", "--armor", filepath.Join(u.dir, "repodata/repomd.xml")).CombinedOutput(); err != nil {
 		u.t.Fatalf("gpg --detach-sign: %v\n%s", err, out)
@@ -123,6 +137,7 @@ type syncReport struct {
 	Resumed     int      `json:"resumed"`
 	Refused     []string `json:"refused"`
 	Frozen      string   `json:"frozen"`
+	Metadata    []string `json:"metadata"`
 }
 
 func upstreamSpec(name, release string) demo.Spec {
@@ -137,8 +152,70 @@ func upstreamSpec(name, release string) demo.Spec {
 // sync downloads only what is new, a package signed by another key is
 // refused with the mirror left as it was, a frozen mirror refuses syncs,
 // and a mirror refuses plain publish.
+// The documents beside primary that a mirror of an EL8/9 repository
+// must keep: comps groups, a module stream and the distribution's own
+// advisories.
+const (
+	upstreamComps = `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
+<comps>
+  <group>
+    <id>distro-core</id>
+    <name>Distro Core Tools</name>
+    <description>The distribution's core tools.</description>
+    <default>true</default>
+    <uservisible>true</uservisible>
+    <packagelist><packagereq type="mandatory">distro-base</packagereq></packagelist>
+  </group>
+</comps>
+`
+	upstreamModules = `---
+document: modulemd
+version: 2
+data:
+  name: distro-stack
+  stream: "7"
+  version: 9000020240101
+  context: 9edba152
+  arch: x86_64
+  summary: The distribution's stack
+  description: A module stream the mirror must keep.
+  license:
+    module: [MIT]
+  profiles:
+    common:
+      rpms: [distro-tool]
+  artifacts:
+    rpms:
+    - distro-tool-0:1.0-1.x86_64
+...
+`
+	upstreamAdvisory = `  <update from="security@distro.example" status="final" type="security" version="2">
+    <id>%s</id>
+    <title>distro-base security update</title>
+    <issued date="2024-01-02 00:00:00"/>
+    <severity>Important</severity>
+    <description>Fixes a flaw.</description>
+    <pkglist><collection short="distro"><name>distro</name>
+      <package name="distro-base" version="1.0" release="1" epoch="0" arch="x86_64" src="distro-base-1.0-1.src.rpm"><filename>distro-base-1.0-1.x86_64.rpm</filename></package>
+    </collection></pkglist>
+  </update>
+`
+)
+
+func upstreamUpdateinfo(ids ...string) string {
+	var b strings.Builder
+	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<updates>\n")
+	for _, id := range ids {
+		fmt.Fprintf(&b, upstreamAdvisory, id)
+	}
+	b.WriteString("</updates>\n")
+	return b.String()
+}
+
 func TestMirrorSync(t *testing.T) {
 	up := newUpstream(t, "")
+	up.docs = map[string]string{"group": upstreamComps, "modules": upstreamModules, "updateinfo": upstreamUpdateinfo("DSA-2024:0001")}
 	up.add(upstreamSpec("distro-base", "1"), "distro")
 	up.add(upstreamSpec("distro-tool", "1"), "distro")
 
@@ -192,6 +269,16 @@ func TestMirrorSync(t *testing.T) {
 	if got := h.rpmQuery("distro-base"); !strings.HasSuffix(got, "1.0-1") {
 		t.Errorf("distro-base = %s", got)
 	}
+	// The upstream's groups, module streams and advisories came along.
+	if out, err := mirrorDNF("group", "list", "--hidden"); err != nil || !strings.Contains(out, "Distro Core Tools") {
+		t.Errorf("dnf group list does not show the upstream's comps group: %v\n%s", err, out)
+	}
+	if out, err := mirrorDNF("module", "list"); err != nil || !regexp.MustCompile(`distro-stack\s+7\s`).MatchString(out) {
+		t.Errorf("dnf module list does not show the upstream's module stream: %v\n%s", err, out)
+	}
+	if out, err := mirrorDNF("updateinfo", "list", "--all"); err != nil || !strings.Contains(out, "DSA-2024:0001") {
+		t.Errorf("dnf updateinfo list does not show the upstream's advisory: %v\n%s", err, out)
+	}
 	// The kept signature is the distribution's: rpm names its key.
 	if out, _ := exec.Command("rpm", "-qp", "--qf", "%{RSAHEADER:pgpsig}", filepath.Join(up.dir, "Packages/distro-base-1.0-1.x86_64.rpm")).Output(); !strings.Contains(strings.ToLower(string(out)), strings.ToLower(up.keys["distro"][24:])) {
 		t.Errorf("upstream package signature %q does not name the distribution's key %s", out, up.keys["distro"])
@@ -220,6 +307,18 @@ func TestMirrorSync(t *testing.T) {
 	}
 	must(t, os.Remove(filepath.Join(up.dir, "Packages/distro-evil-1.0-1.x86_64.rpm")))
 	up.index()
+
+	// A new advisory upstream, no new package: a publication with it.
+	up.docs["updateinfo"] = upstreamUpdateinfo("DSA-2024:0001", "DSA-2024:0002")
+	up.index()
+	v.mustJSON(&rep, "repo", "sync", "el9-baseos")
+	if rep.Publication == 0 || len(rep.New) != 0 || !slices.Equal(rep.Metadata, []string{"updateinfo"}) {
+		t.Errorf("sync of a new upstream advisory: %+v, want a publication for updateinfo alone", rep)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if out, err := mirrorDNF("--refresh", "updateinfo", "list", "--all"); err != nil || !strings.Contains(out, "DSA-2024:0002") {
+		t.Errorf("dnf updateinfo list lacks the new upstream advisory: %v\n%s", err, out)
+	}
 
 	// Frozen at the community's last state; plain publish refused.
 	v.mustJSON(&rep, "repo", "sync", "el9-baseos", "--snapshot", "almalinux-9-final")

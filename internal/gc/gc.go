@@ -117,6 +117,9 @@ func (c *Collector) Run(ctx context.Context, grace time.Duration) (Report, error
 		for _, f := range m.Files {
 			keepBlob[f.Sum] = true
 		}
+		for _, f := range m.Upstream {
+			keepBlob[f.Sum] = true
+		}
 		for _, id := range m.Packages {
 			keepPkg[id] = true
 		}

@@ -25,6 +25,12 @@ type Manifest struct {
 	Format   string             `json:"format"`
 	Packages []string           `json:"packages"` // package record IDs
 	Files    map[string]FileRef `json:"files"`    // repository path → blob
+	// Upstream holds a mirror's copies of its upstream's own metadata
+	// documents by repomd type ("modules", "group", "updateinfo"),
+	// decompressed. They are not served as they are: every publication
+	// of the mirror is written with them (updateinfo merged with the
+	// vendor's advisories), and gc keeps them like served files.
+	Upstream map[string]FileRef `json:"upstream,omitempty"`
 }
 
 // FileRef points a served path at a blob.

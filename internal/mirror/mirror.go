@@ -11,6 +11,8 @@ package mirror
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +24,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
 	"github.com/enmei-project/enmei/internal/publish"
 	"github.com/enmei-project/enmei/internal/store"
 	"github.com/enmei-project/enmei/internal/upstream"
@@ -38,6 +41,10 @@ type Store interface {
 type Publisher interface {
 	Current(ctx context.Context, repoID string) ([]store.Package, error)
 	Publish(ctx context.Context, repoID string, paths []string, opts publish.Options) (publish.Result, error)
+	// CurrentUpstream and SetUpstream read and replace the upstream's
+	// own metadata documents (modules, groups, advisories) a mirror carries.
+	CurrentUpstream(ctx context.Context, repoID string) (map[string]string, error)
+	SetUpstream(ctx context.Context, repoID string, docs []rpm.Extra) (store.Publication, error)
 }
 
 // Options are a sync's: where from, with which key, and what to do.
@@ -66,6 +73,9 @@ type Report struct {
 	Downloaded  int      `json:"downloaded"`
 	Resumed     int      `json:"resumed"`
 	Refused     []string `json:"refused"` // "package: reason"
+	// Metadata names the upstream documents beside the packages
+	// ("group", "modules", "updateinfo") that changed since the last sync.
+	Metadata []string `json:"metadata,omitempty"`
 	Publication int64    `json:"publication,omitempty"`
 	DryRun      bool     `json:"dry_run"`
 	Frozen      string   `json:"frozen,omitempty"`
@@ -138,7 +148,7 @@ func Sync(ctx context.Context, st Store, pub Publisher, repoID string, o Options
 		return Report{}, err
 	}
 	rep := Report{Repo: repoID, Upstream: m.URL, DryRun: o.DryRun}
-	revision, items, err := src.fetch(ctx)
+	revision, items, docs, err := src.fetch(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("reading %s: %w", m.URL, err)
 	}
@@ -160,6 +170,13 @@ func Sync(ctx context.Context, st Store, pub Publisher, repoID string, o Options
 		}
 	}
 	slices.Sort(rep.New)
+	if docs != nil {
+		had, err := pub.CurrentUpstream(ctx, repoID)
+		if err != nil {
+			return rep, err
+		}
+		rep.Metadata = changedDocs(had, docs)
+	}
 	if o.DryRun {
 		return rep, nil
 	}
@@ -182,7 +199,7 @@ func Sync(ctx context.Context, st Store, pub Publisher, repoID string, o Options
 		if err != nil {
 			return rep, fmt.Errorf("downloading from %s: %w (run the sync again to resume)", m.URL, err)
 		}
-		res, err := pub.Publish(ctx, repoID, got, publish.Options{KeepSignatures: repo.Format == "rpm", Signer: fingerprint(keyring), Sync: true})
+		res, err := pub.Publish(ctx, repoID, got, publish.Options{KeepSignatures: repo.Format == "rpm", Signer: fingerprint(keyring), Sync: true, Upstream: docs})
 		if err != nil {
 			return rep, err
 		}
@@ -190,6 +207,12 @@ func Sync(ctx context.Context, st Store, pub Publisher, repoID string, o Options
 		for _, p := range got {
 			os.Remove(p)
 		}
+	} else if len(rep.Metadata) > 0 {
+		p, err := pub.SetUpstream(ctx, repoID, docs)
+		if err != nil {
+			return rep, err
+		}
+		rep.Publication = p.ID
 	}
 	now := time.Now
 	if o.Now != nil {
@@ -216,7 +239,9 @@ func fingerprint(kr openpgp.EntityList) string {
 
 // source is an upstream of either format.
 type source interface {
-	fetch(ctx context.Context) (revision string, items []item, err error)
+	// fetch reads the upstream's metadata: its packages and, for rpm-md,
+	// the documents beside them (never nil then, maybe empty).
+	fetch(ctx context.Context) (revision string, items []item, docs []rpm.Extra, err error)
 	download(ctx context.Context, want []item, dir string, progress io.Writer, rep *Report) ([]string, error)
 }
 
@@ -232,16 +257,41 @@ func newSource(format string, m *store.Mirror, kr openpgp.EntityList, parallel i
 
 type rpmSource struct{ src *upstream.Source }
 
-func (s *rpmSource) fetch(ctx context.Context) (string, []item, error) {
+func (s *rpmSource) fetch(ctx context.Context) (string, []item, []rpm.Extra, error) {
 	md, err := s.src.Metadata(ctx)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	items := make([]item, 0, len(md.Packages))
 	for _, p := range md.Packages {
 		items = append(items, item{name: p.NEVRA(), checksum: p.Checksum, rpm: p})
 	}
-	return md.Revision, items, nil
+	docs := make([]rpm.Extra, 0, len(md.Extra))
+	for _, x := range md.Extra {
+		docs = append(docs, rpm.Extra{Type: x.Type, XML: x.Data})
+	}
+	return md.Revision, items, docs, nil
+}
+
+// changedDocs names the documents that differ from what the mirror has
+// (type → SHA-256), including ones the upstream no longer has.
+func changedDocs(had map[string]string, docs []rpm.Extra) []string {
+	var changed []string
+	now := map[string]bool{}
+	for _, d := range docs {
+		now[d.Type] = true
+		sum := sha256.Sum256(d.XML)
+		if had[d.Type] != hex.EncodeToString(sum[:]) {
+			changed = append(changed, d.Type)
+		}
+	}
+	for typ := range had {
+		if !now[typ] {
+			changed = append(changed, typ)
+		}
+	}
+	slices.Sort(changed)
+	return changed
 }
 
 func (s *rpmSource) download(ctx context.Context, want []item, dir string, progress io.Writer, rep *Report) ([]string, error) {
@@ -274,16 +324,16 @@ func (s *rpmSource) download(ctx context.Context, want []item, dir string, progr
 
 type debSource struct{ src *apt.Source }
 
-func (s *debSource) fetch(ctx context.Context) (string, []item, error) {
+func (s *debSource) fetch(ctx context.Context) (string, []item, []rpm.Extra, error) {
 	md, err := s.src.Metadata(ctx)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	items := make([]item, 0, len(md.Packages))
 	for _, p := range md.Packages {
 		items = append(items, item{name: p.Name + " " + p.Version + " " + p.Arch, checksum: p.SHA256, deb: p})
 	}
-	return md.Release.Date, items, nil
+	return md.Release.Date, items, nil, nil
 }
 
 func (s *debSource) download(ctx context.Context, want []item, dir string, progress io.Writer, rep *Report) ([]string, error) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
 	"github.com/enmei-project/enmei/internal/publish"
 	"github.com/enmei-project/enmei/internal/store"
 )
@@ -33,6 +34,25 @@ func (f *fakePublisher) Current(ctx context.Context, repoID string) ([]store.Pac
 
 func (f *fakePublisher) Publish(ctx context.Context, repoID string, paths []string, opts publish.Options) (publish.Result, error) {
 	panic("a refused sync published")
+}
+
+func (f *fakePublisher) CurrentUpstream(ctx context.Context, repoID string) (map[string]string, error) {
+	return nil, nil
+}
+
+func (f *fakePublisher) SetUpstream(ctx context.Context, repoID string, docs []rpm.Extra) (store.Publication, error) {
+	panic("a refused sync published")
+}
+
+func TestChangedDocs(t *testing.T) {
+	had := map[string]string{
+		"group":      "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", // sha256("test")
+		"updateinfo": "0000",
+	}
+	got := changedDocs(had, []rpm.Extra{{Type: "group", XML: []byte("test")}, {Type: "modules", XML: []byte("x")}})
+	if strings.Join(got, ",") != "modules,updateinfo" {
+		t.Errorf("changedDocs = %v, want modules (new) and updateinfo (gone)", got)
+	}
 }
 
 func TestRefusalsBeforeAnyDownload(t *testing.T) {

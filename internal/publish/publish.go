@@ -106,6 +106,10 @@ type Options struct {
 	// Sync marks the publish of enmeid repo sync, the only one a mirror
 	// repository takes: the vendor's fixes go to its ELS repositories.
 	Sync bool
+	// Upstream, when not nil, are the upstream's own metadata documents
+	// (modules, group, updateinfo) a sync carries into the mirror; they
+	// replace the current publication's. Nil keeps those.
+	Upstream []rpm.Extra
 }
 
 // signer is what a package record of this publish says signed it.
@@ -244,6 +248,10 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 		}
 	}
 	known := &knownCurrent{pub: repo.Current, pkgs: cur}
+	up, err := p.putUpstream(ctx, opts.Upstream)
+	if err != nil {
+		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
+	}
 	// Pass 3: store the package files and their records.
 	err = parallel(ctx, len(prepared), func(i int) error {
 		return p.store(ctx, prepared[i])
@@ -261,7 +269,7 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 			}
 		}
 		return merge(current, added), nil
-	}, 0, known)
+	}, 0, known, up)
 	if err != nil {
 		return Result{}, err
 	}
@@ -283,7 +291,79 @@ func (p *Publisher) Republish(ctx context.Context, repoID string) (store.Publica
 	defer release()
 	return p.commitRetrying(ctx, repoID, func(_ store.Repo, current []store.Package) ([]store.Package, error) {
 		return current, nil
-	}, 0, nil)
+	}, 0, nil, nil)
+}
+
+// SetUpstream writes a fresh publication of a mirror's current packages
+// with new upstream metadata documents: a sync that found no new packages
+// but changed modules, groups or advisories upstream.
+func (p *Publisher) SetUpstream(ctx context.Context, repoID string, docs []rpm.Extra) (store.Publication, error) {
+	release, err := p.lease(ctx)
+	if err != nil {
+		return store.Publication{}, fmt.Errorf("publish %s: %w", repoID, err)
+	}
+	defer release()
+	up, err := p.putUpstream(ctx, docs)
+	if err != nil {
+		return store.Publication{}, fmt.Errorf("publish %s: %w", repoID, err)
+	}
+	if up == nil {
+		up = map[string]manifest.FileRef{}
+	}
+	return p.commitRetrying(ctx, repoID, func(_ store.Repo, current []store.Package) ([]store.Package, error) {
+		return current, nil
+	}, 0, nil, up)
+}
+
+// CurrentUpstream returns the upstream metadata documents of a mirror's
+// current publication: repomd type → SHA-256 of the decompressed document.
+func (p *Publisher) CurrentUpstream(ctx context.Context, repoID string) (map[string]string, error) {
+	repo, err := p.Store.Repo(ctx, repoID)
+	if err != nil {
+		return nil, err
+	}
+	up, err := p.upstreamOf(ctx, repo.Current)
+	if err != nil {
+		return nil, err
+	}
+	sums := make(map[string]string, len(up))
+	for typ, ref := range up {
+		sums[typ] = ref.Sum
+	}
+	return sums, nil
+}
+
+// putUpstream stores a sync's upstream documents (nil for none given).
+func (p *Publisher) putUpstream(ctx context.Context, docs []rpm.Extra) (map[string]manifest.FileRef, error) {
+	if docs == nil {
+		return nil, nil
+	}
+	up := make(map[string]manifest.FileRef, len(docs))
+	for _, d := range docs {
+		info, err := p.Blobs.Put(ctx, bytes.NewReader(d.XML))
+		if err != nil {
+			return nil, fmt.Errorf("storing the upstream's %s: %w", d.Type, err)
+		}
+		up[d.Type] = manifest.FileRef{Sum: info.Sum, Size: info.Size}
+	}
+	return up, nil
+}
+
+// upstreamOf returns the upstream documents a publication carries (none
+// for publication 0 or one without).
+func (p *Publisher) upstreamOf(ctx context.Context, pubID int64) (map[string]manifest.FileRef, error) {
+	if pubID == 0 {
+		return nil, nil
+	}
+	pub, err := p.Store.Publication(ctx, pubID)
+	if err != nil {
+		return nil, fmt.Errorf("reading publication %d: %w", pubID, err)
+	}
+	m, err := manifest.Load(ctx, p.Blobs, pub.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	return m.Upstream, nil
 }
 
 // Rollback makes the packages of an earlier publication current again, as
@@ -321,9 +401,18 @@ func (p *Publisher) Rollback(ctx context.Context, repoID string, pubID int64) (s
 			return store.Publication{}, fmt.Errorf("rollback %s to %d: package %s: %w", repoID, pubID, pk.Location, err)
 		}
 	}
+	up := m.Upstream
+	if up == nil {
+		up = map[string]manifest.FileRef{}
+	}
+	for _, ref := range up {
+		if err := p.Blobs.Touch(ctx, ref.Sum); err != nil {
+			return store.Publication{}, fmt.Errorf("rollback %s to %d: upstream metadata: %w", repoID, pubID, err)
+		}
+	}
 	return p.commitRetrying(ctx, repoID, func(store.Repo, []store.Package) ([]store.Package, error) {
 		return pkgs, nil
-	}, pubID, nil)
+	}, pubID, nil, up)
 }
 
 // Prune deletes all but the current and the keep newest publications of a
@@ -378,8 +467,10 @@ type choose func(repo store.Repo, current []store.Package) ([]store.Package, err
 
 // commitRetrying builds and commits a publication, starting again from the
 // new current publication when another publish or a rollback got there
-// first, so concurrent publishes never lose each other's packages.
-func (p *Publisher) commitRetrying(ctx context.Context, repoID string, pick choose, rollbackOf int64, known *knownCurrent) (store.Publication, error) {
+// first, so concurrent publishes never lose each other's packages. up are
+// the upstream documents of a mirror's new publication (nil: the current
+// publication's).
+func (p *Publisher) commitRetrying(ctx context.Context, repoID string, pick choose, rollbackOf int64, known *knownCurrent, up map[string]manifest.FileRef) (store.Publication, error) {
 	for attempt := 0; ; attempt++ {
 		repo, err := p.Store.Repo(ctx, repoID)
 		if err != nil {
@@ -395,7 +486,13 @@ func (p *Publisher) commitRetrying(ctx context.Context, repoID string, pick choo
 		if err != nil {
 			return store.Publication{}, err
 		}
-		pub, err := p.commit(ctx, repo, pkgs, rollbackOf)
+		docs := up
+		if docs == nil && repo.Mirror != nil {
+			if docs, err = p.upstreamOf(ctx, repo.Current); err != nil {
+				return store.Publication{}, fmt.Errorf("publish %s: %w", repoID, err)
+			}
+		}
+		pub, err := p.commit(ctx, repo, pkgs, rollbackOf, docs)
 		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
 			return pub, err
 		}
@@ -828,8 +925,9 @@ func (p *Publisher) store(ctx context.Context, pr prepared) error {
 	return nil
 }
 
-// commit builds the publication of pkgs and makes it current.
-func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Package, rollbackOf int64) (store.Publication, error) {
+// commit builds the publication of pkgs, with a mirror's upstream
+// documents up, and makes it current.
+func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Package, rollbackOf int64, up map[string]manifest.FileRef) (store.Publication, error) {
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Location < pkgs[j].Location })
 	now := p.Now()
 	m := &manifest.Manifest{Repo: repo.ID, Format: repo.Format, Packages: make([]string, len(pkgs)), Files: make(map[string]manifest.FileRef, len(pkgs)+8)}
@@ -837,15 +935,12 @@ func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Pa
 		m.Packages[i] = pk.ID
 		m.Files[pk.Location] = manifest.FileRef{Sum: pk.Blob, Size: pk.Size}
 	}
-	var extra []rpm.Extra
-	if p.Updateinfo != nil && repo.Format == "rpm" {
-		doc, err := p.Updateinfo(ctx, repo)
-		if err != nil {
-			return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
-		}
-		if doc != nil {
-			extra = append(extra, rpm.Extra{Type: "updateinfo", XML: doc})
-		}
+	extra, err := p.extras(ctx, repo, up)
+	if err != nil {
+		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
+	}
+	if len(up) > 0 {
+		m.Upstream = up
 	}
 	generated, err := Metadata(ctx, repo, p.Store, m.Packages, extra, p.Key.WithTime(func() time.Time { return now }), now)
 	if err != nil {
@@ -881,6 +976,57 @@ func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Pa
 	}
 	pub.ID = id
 	return pub, nil
+}
+
+// extras are the repodata documents beside primary of an rpm publication:
+// the upstream's modules and groups as they are, and updateinfo with the
+// vendor's released advisories merged into the upstream's.
+func (p *Publisher) extras(ctx context.Context, repo store.Repo, up map[string]manifest.FileRef) ([]rpm.Extra, error) {
+	if repo.Format != "rpm" {
+		return nil, nil
+	}
+	var extra []rpm.Extra
+	types := make([]string, 0, len(up))
+	for typ := range up {
+		types = append(types, typ)
+	}
+	sort.Strings(types)
+	var upInfo []byte
+	for _, typ := range types {
+		doc, err := p.readBlob(ctx, up[typ].Sum)
+		if err != nil {
+			return nil, fmt.Errorf("the upstream's %s: %w", typ, err)
+		}
+		if typ == "updateinfo" {
+			upInfo = doc
+			continue
+		}
+		extra = append(extra, rpm.Extra{Type: typ, XML: doc})
+	}
+	var vendor []byte
+	if p.Updateinfo != nil {
+		var err error
+		if vendor, err = p.Updateinfo(ctx, repo); err != nil {
+			return nil, err
+		}
+	}
+	info, err := rpm.MergeUpdateinfo(upInfo, vendor)
+	if err != nil {
+		return nil, err
+	}
+	if info != nil {
+		extra = append(extra, rpm.Extra{Type: "updateinfo", XML: info})
+	}
+	return extra, nil
+}
+
+func (p *Publisher) readBlob(ctx context.Context, sum string) ([]byte, error) {
+	r, _, err := p.Blobs.Open(ctx, sum)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
 }
 
 // File is one generated metadata file of a publication.

@@ -2,11 +2,13 @@ package publish
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -487,4 +489,85 @@ func TestMirrorTakesOnlySyncs(t *testing.T) {
 	if _, err := p.Publish(ctx, "r", []string{in}, Options{Sync: true}); err != nil {
 		t.Errorf("the sync's publish: %v", err)
 	}
+}
+
+// TestMirrorCarriesUpstreamMetadata: a sync's upstream modules, comps and
+// updateinfo are in its publication (updateinfo merged with the vendor's
+// advisories), and stay in every later one until a sync replaces them.
+func TestMirrorCarriesUpstreamMetadata(t *testing.T) {
+	p, _ := setup(t)
+	ctx := context.Background()
+	must(t, p.Store.(interface {
+		SetMirror(context.Context, string, *store.Mirror) error
+	}).SetMirror(ctx, "r", &store.Mirror{URL: "http://upstream.example/"}))
+	vendor := `<?xml version="1.0" encoding="UTF-8"?>` + "\n<updates>\n" + `<update from="enmei" type="security"><id>ENMEI-2026-0001</id></update>` + "\n</updates>\n"
+	p.Updateinfo = func(context.Context, store.Repo) ([]byte, error) { return []byte(vendor), nil }
+	modules := "---\ndocument: modulemd\nversion: 2\ndata:\n  name: nodejs\n  stream: \"18\"\n...\n"
+	comps := `<?xml version="1.0" encoding="UTF-8"?><comps><group><id>core</id></group></comps>`
+	upInfo := `<updates><update type="security"><id>ALSA-2024:0001</id></update></updates>`
+	docs := []rpm.Extra{{Type: "modules", XML: []byte(modules)}, {Type: "group", XML: []byte(comps)}, {Type: "updateinfo", XML: []byte(upInfo)}}
+	_, err := p.Publish(ctx, "r", []string{rpmFile(t, "a")}, Options{Sync: true, Upstream: docs})
+	must(t, err)
+
+	check := func(when string) {
+		t.Helper()
+		_, files := served(t, p, "r")
+		repomd := readServed(t, p, files["repodata/repomd.xml"])
+		for _, typ := range []string{`type="modules"`, `type="group"`, `type="group_gz"`, `type="updateinfo"`} {
+			if !strings.Contains(string(repomd), typ) {
+				t.Errorf("%s: repomd.xml lacks %s:\n%s", when, typ, repomd)
+			}
+		}
+		var sawModules, sawComps, sawInfo bool
+		for path, sum := range files {
+			switch {
+			case strings.HasSuffix(path, "-modules.yaml.gz"):
+				sawModules = strings.Contains(gunzip(t, readServed(t, p, sum)), "name: nodejs")
+			case strings.HasSuffix(path, "-comps.xml"):
+				sawComps = string(readServed(t, p, sum)) == comps
+			case strings.HasSuffix(path, "-updateinfo.xml.gz"):
+				doc := gunzip(t, readServed(t, p, sum))
+				sawInfo = strings.Contains(doc, "ALSA-2024:0001") && strings.Contains(doc, "ENMEI-2026-0001")
+			}
+		}
+		if !sawModules || !sawComps || !sawInfo {
+			t.Errorf("%s: modules.yaml.gz %v, comps.xml %v, merged updateinfo %v", when, sawModules, sawComps, sawInfo)
+		}
+	}
+	check("the sync's publication")
+	_, err = p.Republish(ctx, "r")
+	must(t, err)
+	check("a republish")
+	_, err = p.Publish(ctx, "r", []string{rpmFile(t, "b")}, Options{Sync: true})
+	must(t, err)
+	check("a later sync without new documents")
+	sums, err := p.CurrentUpstream(ctx, "r")
+	must(t, err)
+	if want := fmt.Sprintf("%x", sha256.Sum256([]byte(modules))); sums["modules"] != want || len(sums) != 3 {
+		t.Errorf("CurrentUpstream = %v, want modules %s among 3", sums, want)
+	}
+	_, err = p.SetUpstream(ctx, "r", []rpm.Extra{{Type: "group", XML: []byte(comps)}})
+	must(t, err)
+	_, files := served(t, p, "r")
+	for path := range files {
+		if strings.HasSuffix(path, "-modules.yaml.gz") {
+			t.Errorf("SetUpstream without modules kept %s", path)
+		}
+	}
+}
+
+func readServed(t *testing.T, p *Publisher, sum string) []byte {
+	t.Helper()
+	data, err := p.readBlob(context.Background(), sum)
+	must(t, err)
+	return data
+}
+
+func gunzip(t *testing.T, data []byte) string {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	must(t, err)
+	out, err := io.ReadAll(zr)
+	must(t, err)
+	return string(out)
 }

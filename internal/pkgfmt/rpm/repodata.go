@@ -176,11 +176,12 @@ type built struct {
 	size, openSize int
 }
 
-// Extra is an additional repodata document listed in repomd.xml, such as
-// updateinfo (the advisories dnf shows).
+// Extra is an additional repodata document listed in repomd.xml: updateinfo
+// (the advisories dnf shows), modules (modules.yaml, EL8/9 modularity) or
+// group (comps, listed both plain and as group_gz).
 type Extra struct {
-	Type string // repomd data type, e.g. "updateinfo"
-	XML  []byte // the document, uncompressed
+	Type string // repomd data type: "updateinfo", "modules", "group", …
+	XML  []byte // the document, uncompressed (YAML for modules)
 }
 
 // Repodata builds repodata/ for the given entries (from Entry): primary,
@@ -275,9 +276,22 @@ func RepodataFrom(n int, each func(yield func(entry []byte) error) error, extra 
 		if err != nil {
 			return nil, fmt.Errorf("writing %s: %w", x.Type, err)
 		}
-		href := fmt.Sprintf("repodata/%s-%s.xml.gz", r.sum, x.Type)
+		name, typ := x.Type+".xml", x.Type
+		switch x.Type {
+		case "modules":
+			name = "modules.yaml" // dnf's modularity reads YAML, named so by createrepo_c
+		case "group":
+			// comps: yum and older dnf read the plain "group" document,
+			// newer ones prefer "group_gz"; createrepo_c writes both.
+			name, typ = "comps.xml", "group_gz"
+			href := fmt.Sprintf("repodata/%s-comps.xml", r.openSum)
+			fmt.Fprintf(&repomd, "  <data type=\"group\">\n    <checksum type=\"sha256\">%s</checksum>\n    <location href=\"%s\"/>\n    <timestamp>%d</timestamp>\n    <size>%d</size>\n  </data>\n",
+				r.openSum, href, ts, r.openSize)
+			files = append(files, File{Path: href, Data: x.XML})
+		}
+		href := fmt.Sprintf("repodata/%s-%s.gz", r.sum, esc(name))
 		fmt.Fprintf(&repomd, "  <data type=\"%s\">\n    <checksum type=\"sha256\">%s</checksum>\n    <open-checksum type=\"sha256\">%s</open-checksum>\n    <location href=\"%s\"/>\n    <timestamp>%d</timestamp>\n    <size>%d</size>\n    <open-size>%d</open-size>\n  </data>\n",
-			esc(x.Type), r.sum, r.openSum, href, ts, r.size, r.openSize)
+			esc(typ), r.sum, r.openSum, href, ts, r.size, r.openSize)
 		files = append(files, File{Path: href, Data: r.gz})
 	}
 	repomd.WriteString("</repomd>\n")
