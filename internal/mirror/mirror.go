@@ -65,17 +65,17 @@ type Options struct {
 
 // Report is what a sync did (or, on a dry run, would do).
 type Report struct {
-	Repo        string   `json:"repo"`
-	Upstream    string   `json:"upstream"`
-	Revision    string   `json:"revision"`
-	Upstreams   int      `json:"upstream_packages"`
-	New         []string `json:"new"` // packages not held yet
-	Downloaded  int      `json:"downloaded"`
-	Resumed     int      `json:"resumed"`
-	Refused     []string `json:"refused"` // "package: reason"
+	Repo       string   `json:"repo"`
+	Upstream   string   `json:"upstream"`
+	Revision   string   `json:"revision"`
+	Upstreams  int      `json:"upstream_packages"`
+	New        []string `json:"new"` // packages not held yet
+	Downloaded int      `json:"downloaded"`
+	Resumed    int      `json:"resumed"`
+	Refused    []string `json:"refused"` // "package: reason"
 	// Metadata names the upstream documents beside the packages
 	// ("group", "modules", "updateinfo") that changed since the last sync.
-	Metadata []string `json:"metadata,omitempty"`
+	Metadata    []string `json:"metadata,omitempty"`
 	Publication int64    `json:"publication,omitempty"`
 	DryRun      bool     `json:"dry_run"`
 	Frozen      string   `json:"frozen,omitempty"`
