@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -105,6 +106,12 @@ func (a *app) contractCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var mirrorID, mirrorPassword string
+			if c.AllowMirror {
+				if mirrorID, mirrorPassword, err = a.issueMirrorAccount(cmd.Context(), c.SupportID); err != nil {
+					return fmt.Errorf("contract %s was created, but its mirror account was not (%w): issue it with enmeid contract mirror-account %s", c.SupportID, err, c.SupportID)
+				}
+			}
 			keys := issued.Keys
 			if a.cfg.JSON {
 				out := map[string]any{"support_id": c.SupportID}
@@ -119,6 +126,10 @@ func (a *app) contractCommand() *cobra.Command {
 				if issued.Account != "" {
 					out["account"], out["password"] = issued.Account, issued.Password
 				}
+				if mirrorID != "" {
+					out["mirror_account"], out["mirror_password"] = mirrorID, mirrorPassword
+				}
+				out["allow_mirror"], out["allow_offline"] = c.AllowMirror, c.AllowOffline
 				return a.printJSON(out)
 			}
 			fmt.Fprintf(a.stdout, "support ID:  %s\n", c.SupportID)
@@ -130,6 +141,12 @@ func (a *app) contractCommand() *cobra.Command {
 					issued.Account, issued.Password, strings.Join(c.Products, ", "), c.Quantity)
 			}
 			fmt.Fprintf(a.stdout, "valid:       %s – %s (Asia/Tokyo)\ncontact:     %s\n", c.Start, c.End, c.Contact)
+			if mirrorID != "" {
+				a.printMirrorAccount(mirrorID, mirrorPassword)
+			}
+			if c.AllowOffline {
+				fmt.Fprintln(a.stdout, "offline:     allowed (companion disks with packages)")
+			}
 			if issued.Account != "" {
 				fmt.Fprintln(a.stderr, "The initial password is shown only now: it is stored hashed (argon2id); the customer changes it at /developer/.")
 			} else {
@@ -144,6 +161,8 @@ func (a *app) contractCommand() *cobra.Command {
 	f.StringVar(&products, "product", "", "product IDs, comma-separated")
 	f.StringVar(&c.Plan, "plan", "server", "server, container (seats of hosts), developer (one account, maven products, quantity ≥ 5), or the AlmaLinux menu's physical, virtual (VMs only) and platform (quantity = physical hosts, VMs unlimited)")
 	f.BoolVar(&c.ELSUpdates, "els-updates", false, "platform plan: include updates in the extended support phase (the extra option)")
+	f.BoolVar(&c.AllowMirror, "allow-mirror", false, "individual term: the customer mirrors the repositories with their own tools (prints a mirror account; it takes no seat)")
+	f.BoolVar(&c.AllowOffline, "allow-offline", false, "individual term: the customer downloads companion disks that carry the packages, for sites without network")
 	f.StringVar(&fromQuote, "from-quote", "", "sell what enmeid quote counted in FILE.yaml: one contract per subscription of each system, starting on the quote's support start for one year")
 	f.IntVar(&c.Quantity, "quantity", 0, "servers (server plan), concurrent containers (container plan) or developers")
 	f.StringVar(&c.Start, "start", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
@@ -203,6 +222,7 @@ func (a *app) contractCommand() *cobra.Command {
 					"plan": c.Plan, "products": c.Products, "quantity": c.Quantity, "seats_used": top, "per_product": per,
 					"start": c.Start, "end": c.End, "contact": c.Contact, "valid": entitle.CheckValid(c, a.now()) == nil,
 					"inquiries": inquiriesJSON(c), "lang": c.Language(), "els_updates": c.ELSUpdates,
+					"allow_mirror": c.AllowMirror, "allow_offline": c.AllowOffline, "mirror_account": mirrorAccountID(ctx, a, c),
 					"hosts": hs})
 			}
 			validity := "valid now"
@@ -215,6 +235,16 @@ func (a *app) contractCommand() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "plan:       %s\nproducts:   %s\nvalidity:   %s – %s (Asia/Tokyo), %s\ncontact:    %s\n",
 				c.Plan, strings.Join(c.Products, ", "), c.Start, c.End, validity, c.Contact)
+			if c.AllowMirror || c.AllowOffline {
+				var terms []string
+				if c.AllowMirror {
+					terms = append(terms, "mirror use (account "+cmp.Or(mirrorAccountID(ctx, a, c), "not issued")+")")
+				}
+				if c.AllowOffline {
+					terms = append(terms, "offline use")
+				}
+				fmt.Fprintf(a.stdout, "terms:      %s\n", strings.Join(terms, ", "))
+			}
 			for i, p := range c.Products {
 				label := "seats:"
 				if i > 0 {
@@ -351,7 +381,7 @@ day, ephemeral leases included. Seat history is kept 400 days.`,
 	}
 	peaks.Flags().StringVar(&from, "from", "", "first day, YYYY-MM-DD (Asia/Tokyo)")
 	peaks.Flags().StringVar(&to, "to", "", "last day, YYYY-MM-DD (Asia/Tokyo)")
-	cmd.AddCommand(add, list, show, renew, peaks, a.certificateCommand(), a.allowanceCommand())
+	cmd.AddCommand(add, list, show, renew, peaks, a.certificateCommand(), a.allowanceCommand(), a.termsCommand(), a.mirrorAccountCommand())
 	return cmd
 }
 

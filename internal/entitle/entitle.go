@@ -41,7 +41,13 @@ type Contract struct {
 	// contract: updates in the product's extended phase (standard plans
 	// include them).
 	ELSUpdates bool
-	CreatedAt  time.Time
+	// AllowMirror and AllowOffline are individual contract terms: the
+	// customer may mirror the repositories with their own tools (a mirror
+	// account, no seat), and may download companion disks that carry the
+	// packages for sites without network.
+	AllowMirror  bool
+	AllowOffline bool
+	CreatedAt    time.Time
 }
 
 // DefaultInquiries is the TuxCare rule: 2 new matters per contract year.
@@ -199,13 +205,17 @@ func NewSupportID(now time.Time) string {
 // Shapes of what clients send, checked before anything is looked up or
 // cached, so a flood of junk credentials costs no memory and no query.
 var (
-	hostIDShape = regexp.MustCompile(`^h_[0-9a-z]{16}$`)
+	hostIDShape   = regexp.MustCompile(`^h_[0-9a-z]{16}$`)
+	mirrorIDShape = regexp.MustCompile(`^m_[0-9a-z]{16}$`)
 	secretShape = regexp.MustCompile(`^[0-9a-z]{32}$`)
 	keyShape    = regexp.MustCompile(`^EK-[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){4}$`)
 )
 
 // LooksLikeHostID reports whether id has the shape NewHostID makes.
 func LooksLikeHostID(id string) bool { return len(id) == 18 && hostIDShape.MatchString(id) }
+
+// LooksLikeMirrorID reports whether id has the shape NewMirrorID makes.
+func LooksLikeMirrorID(id string) bool { return len(id) == 18 && mirrorIDShape.MatchString(id) }
 
 // LooksLikeSecret reports whether s has the shape NewSecret makes.
 func LooksLikeSecret(s string) bool { return len(s) == 32 && secretShape.MatchString(s) }
@@ -243,6 +253,9 @@ func NewInitialPassword() string {
 
 // NewHostID makes a host's public ID (its HTTP Basic user name).
 func NewHostID() string { return "h_" + strings.ToLower(randomText(10)) }
+
+// NewMirrorID makes a mirror account's ID (its HTTP Basic user name).
+func NewMirrorID() string { return "m_" + strings.ToLower(randomText(10)) }
 
 // NewSecret makes a host secret (its HTTP Basic password), 160 random bits.
 func NewSecret() string { return strings.ToLower(randomText(20)) }

@@ -48,6 +48,7 @@ type Store interface {
 	LicenseKeyByHash(ctx context.Context, hash []byte) (store.LicenseKey, error)
 	ClaimSeat(ctx context.Context, claim store.SeatClaim) (store.Host, bool, error)
 	Host(ctx context.Context, id string) (store.Host, error)
+	MirrorAccount(ctx context.Context, id string) (store.MirrorAccount, error)
 	Hosts(ctx context.Context, supportID string, now time.Time) ([]store.Host, error)
 	ReleaseSeat(ctx context.Context, supportID, hostID string) error
 	TouchHost(ctx context.Context, hostID string, t time.Time) error
@@ -418,7 +419,15 @@ func (s *Server) hostFacts(ctx context.Context, id string, now time.Time) hostEn
 	v, _, _ := s.hostLoads.Do(id, func() (any, error) {
 		ctx := context.WithoutCancel(ctx)
 		e := hostEntry{at: now}
-		e.host, e.err = s.cfg.Store.Host(ctx, id)
+		if entitle.LooksLikeMirrorID(id) {
+			// A mirror account is cached like a host: a credential
+			// and the contract it reads under.
+			var a store.MirrorAccount
+			a, e.err = s.cfg.Store.MirrorAccount(ctx, id)
+			e.host = store.Host{ID: a.ID, SupportID: a.SupportID, SecretHash: a.SecretHash}
+		} else {
+			e.host, e.err = s.cfg.Store.Host(ctx, id)
+		}
 		if e.err == nil {
 			e.contract, e.err = s.cfg.Store.Contract(ctx, e.host.SupportID)
 		}
@@ -521,6 +530,10 @@ func CleanRepoPath(rel string) (string, bool) {
 }
 
 func (s *Server) repoFile(w http.ResponseWriter, r *http.Request) {
+	if id, _, ok := r.BasicAuth(); ok && entitle.LooksLikeMirrorID(id) {
+		s.mirrorFile(w, r)
+		return
+	}
 	host, contract, err := s.authHost(r)
 	if err != nil {
 		s.fail(w, r, err)
@@ -536,6 +549,68 @@ func (s *Server) repoFile(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
+}
+
+// mirrorFile serves a repository to a mirror account: any repository of
+// the contract's products, while the contract is valid and allows mirror
+// use (an individual term, checked on every request like a host's lease).
+func (s *Server) mirrorFile(w http.ResponseWriter, r *http.Request) {
+	contract, err := s.authMirror(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.serveRepoFile(w, r, r.PathValue("repo"), r.PathValue("path"), func(repo store.Repo) error {
+		if !contains(contract.Products, repo.ProductID) {
+			return errs.E(errs.Forbidden, "contract %s does not cover repository %s", contract.SupportID, repo.ID)
+		}
+		if contract.Plan != entitle.PlanPlatform || contract.ELSUpdates {
+			return nil
+		}
+		p, err := s.cfg.Store.Product(r.Context(), repo.ProductID)
+		if err != nil {
+			return err
+		}
+		return entitle.CheckUpdates(contract, p.Lifecycle(), s.cfg.Now())
+	})
+}
+
+// authMirror checks a mirror account's credential and its live contract,
+// deciding again on fresh facts when a refusal came from stale ones.
+func (s *Server) authMirror(r *http.Request) (store.Contract, error) {
+	c, stale, err := s.mirrorCredential(r)
+	if err != nil && stale {
+		id, _, _ := r.BasicAuth()
+		s.forget(id)
+		c, _, err = s.mirrorCredential(r)
+	}
+	return c, err
+}
+
+func (s *Server) mirrorCredential(r *http.Request) (store.Contract, bool, error) {
+	id, secret, _ := r.BasicAuth()
+	if !entitle.LooksLikeSecret(secret) {
+		return store.Contract{}, false, errs.E(errs.Unauthorized, "the mirror account's password is not valid: use the one enmeid contract mirror-account printed")
+	}
+	now := s.cfg.Now()
+	e := s.hostFacts(r.Context(), id, now)
+	stale := e.at.Before(now.Add(-time.Second))
+	if e.err != nil {
+		if errs.Is(e.err, errs.NotFound) {
+			return store.Contract{}, stale, errs.E(errs.Unauthorized, "the mirror account is not valid (it was replaced, or never existed): ask the vendor for the current one")
+		}
+		return store.Contract{}, false, e.err
+	}
+	if !entitle.Matches(secret, e.host.SecretHash) {
+		return store.Contract{}, stale, errs.E(errs.Unauthorized, "the mirror account's password is not valid: use the one enmeid contract mirror-account printed")
+	}
+	if err := entitle.CheckValid(e.contract, now); err != nil {
+		return store.Contract{}, stale, errs.E(errs.Forbidden, "%s", err.Error())
+	}
+	if !e.contract.AllowMirror {
+		return store.Contract{}, stale, errs.E(errs.Forbidden, "contract %s does not allow mirroring (an individual contract term): ask the vendor to allow it", e.contract.SupportID)
+	}
+	return e.contract, false, nil
 }
 
 // agentFile serves the agent's public repositories (/agent/rpm/…,

@@ -286,6 +286,31 @@ type DeveloperAccount struct {
 	ChangedAt    time.Time // zero until the password is first changed
 }
 
+// MirrorAccount is the account a contract allowed mirror use (an
+// individual contract's term) gives the customer's own mirroring tools —
+// dnf reposync, apt-mirror, enmeid repo sync — with HTTP Basic. It reads
+// every repository of the contract's products and takes no seat.
+type MirrorAccount struct {
+	ID         string // the HTTP Basic user name, "m_…"
+	SupportID  string
+	SecretHash []byte // sha256 of the password
+	CreatedAt  time.Time
+}
+
+// MirrorAccounts is contracts' mirror accounts and individual terms.
+type MirrorAccounts interface {
+	// PutMirrorAccount stores a contract's mirror account, replacing the
+	// one it had (whose password stops working at once).
+	PutMirrorAccount(ctx context.Context, a MirrorAccount) error
+	// MirrorAccount finds an account by ID (NotFound if none).
+	MirrorAccount(ctx context.Context, id string) (MirrorAccount, error)
+	// ContractMirrorAccount finds a contract's account (NotFound if none).
+	ContractMirrorAccount(ctx context.Context, supportID string) (MirrorAccount, error)
+	// SetContractTerms changes a contract's individual terms: mirror use
+	// and offline use (NotFound if there is no such contract).
+	SetContractTerms(ctx context.Context, supportID string, allowMirror, allowOffline bool) error
+}
+
 // Developers is developer-plan contracts and their accounts.
 type Developers interface {
 	// AddDeveloperContract stores a developer-plan contract and its
@@ -629,6 +654,7 @@ type Store interface {
 	Contracts
 	Seats
 	Developers
+	MirrorAccounts
 	Packages
 	Publications
 	Leases

@@ -309,6 +309,11 @@ CREATE TABLE upgrade_rules (product_id TEXT NOT NULL REFERENCES products(id), pa
 CREATE INDEX packages_name ON packages(name)
 `, `
 ALTER TABLE repos ADD COLUMN mirror TEXT NOT NULL DEFAULT ''
+`, `
+ALTER TABLE contracts ADD COLUMN allow_mirror INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE contracts ADD COLUMN allow_offline INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE mirror_accounts (id TEXT PRIMARY KEY, support_id TEXT NOT NULL UNIQUE REFERENCES contracts(support_id),
+  secret_hash {{bytes}} NOT NULL, created_at {{int64}} NOT NULL)
 `}
 
 // nonNil stores an empty value as empty bytes, not NULL.
@@ -483,17 +488,18 @@ func (s *DB) SetMirror(ctx context.Context, repoID string, m *store.Mirror) erro
 	return nil
 }
 
-const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at, lang, inquiries, els_updates`
+const contractCols = `support_id, customer, end_user, plan, products, quantity, start_date, end_date, contact, created_at, lang, inquiries, els_updates, allow_mirror, allow_offline`
 
 func scanContract(sc scanner) (store.Contract, error) {
 	var c store.Contract
 	var products string
 	var created int64
-	var els int
-	if err := sc.Scan(&c.SupportID, &c.Customer, &c.EndUser, &c.Plan, &products, &c.Quantity, &c.Start, &c.End, &c.Contact, &created, &c.Lang, &c.Inquiries, &els); err != nil {
+	var els, mirror, offline int
+	if err := sc.Scan(&c.SupportID, &c.Customer, &c.EndUser, &c.Plan, &products, &c.Quantity, &c.Start, &c.End, &c.Contact, &created, &c.Lang, &c.Inquiries, &els, &mirror, &offline); err != nil {
 		return c, err
 	}
 	c.CreatedAt, c.ELSUpdates = fromMS(created), els != 0
+	c.AllowMirror, c.AllowOffline = mirror != 0, offline != 0
 	if err := json.Unmarshal([]byte(products), &c.Products); err != nil {
 		return c, fmt.Errorf("contract %s: products: %w", c.SupportID, err)
 	}
@@ -521,9 +527,9 @@ func (s *DB) AddContract(ctx context.Context, c store.Contract, keys []store.Lic
 
 func (s *DB) insertContract(ctx context.Context, tx *sql.Tx, c store.Contract) error {
 	products, _ := json.Marshal(c.Products)
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO contracts (`+contractCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO contracts (`+contractCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.SupportID, c.Customer, c.EndUser, c.Plan, string(products), c.Quantity, c.Start, c.End, c.Contact, ms(c.CreatedAt), c.Language(),
-		c.Allowance(), b2i(c.ELSUpdates))
+		c.Allowance(), b2i(c.ELSUpdates), b2i(c.AllowMirror), b2i(c.AllowOffline))
 	if err != nil && s.d.IsUnique(err) {
 		return errs.E(errs.Exists, "contract %q already exists", c.SupportID)
 	}
