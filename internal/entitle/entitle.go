@@ -207,8 +207,8 @@ func NewSupportID(now time.Time) string {
 var (
 	hostIDShape   = regexp.MustCompile(`^h_[0-9a-z]{16}$`)
 	mirrorIDShape = regexp.MustCompile(`^m_[0-9a-z]{16}$`)
-	secretShape = regexp.MustCompile(`^[0-9a-z]{32}$`)
-	keyShape    = regexp.MustCompile(`^EK-[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){4}$`)
+	secretShape   = regexp.MustCompile(`^[0-9a-z]{32}$`)
+	keyShape      = regexp.MustCompile(`^EK-[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){4}$`)
 )
 
 // LooksLikeHostID reports whether id has the shape NewHostID makes.
