@@ -5,8 +5,9 @@
 # For RPM hosts that cannot run the agent: EL6's kernel 2.6.32 is too old for
 # current Go programs. It takes a seat of the licence key and writes the same
 # yum configuration enmei register writes: /etc/yum.repos.d/enmei.repo (0600,
-# with this host's credential) and the signing key
-# /etc/pki/rpm-gpg/RPM-GPG-KEY-enmei. It keeps the seat's credential in
+# with this host's credential), the signing key
+# /etc/pki/rpm-gpg/RPM-GPG-KEY-enmei and, for mirrors of the distribution's
+# repositories, its key as RPM-GPG-KEY-enmei-upstream-REPO. It keeps the seat's credential in
 # /etc/enmei/register.conf (0600), so --unregister can give the seat back.
 # It needs only sh, curl, sed, grep, cat, mkdir, chmod, mv, rm and sha256sum.
 #
@@ -145,6 +146,9 @@ if [ "$unregister" = yes ]; then
 	401) echo "register.sh: note: $server no longer knows host $id: its seat was already released" >&2 ;;
 	*) echo "register.sh: $body (nothing was removed; run register.sh --unregister again once the server answers)" >&2 && exit 1 ;;
 	esac
+	for up in $(sed -n 's#^upstream_key=\(/etc/pki/rpm-gpg/RPM-GPG-KEY-enmei-upstream-[a-z0-9._-]*\)$#\1#p' "$root$state_file"); do
+		rm -f "$root$up"
+	done
 	rm -f "$root$repo_file" "$root$key_file" "$root$state_file" || die "the seat is returned, but removing the files failed: remove $repo_file, $key_file and $state_file by hand"
 	rmdir "$root${state_file%/*}" 2>/dev/null || true
 	echo "register.sh: removed $repo_file, $key_file and $state_file" >&2
@@ -300,6 +304,19 @@ clean "$id" && clean "$secret" && [ -n "$id" ] && [ -n "$secret" ] ||
 write "$root$key_file" 0644 <<'ENMEI_KEY' || die "cannot write ${root}$key_file: run register.sh again (it keeps the seat), or register.sh --unregister"
 @@.Key@@
 ENMEI_KEY
+# The distribution's key of each mirrored repository, which its gpgkey=
+# names beside the vendor's (packages there keep the distribution's
+# signatures). The files are recorded in the state, for --unregister.
+for up in $(printf '%s\n' "$repo" | sed -n 's#^gpgkey=.* file://\(/etc/pki/rpm-gpg/RPM-GPG-KEY-enmei-upstream-[a-z0-9._-]*\).*#\1#p'); do
+	rid=${up##*RPM-GPG-KEY-enmei-upstream-}
+	api -H 'Accept: text/plain' -u "$id:$secret" "$server/api/v1/repos/$rid/upstream-key"
+	case $code:$body in
+	200:-----BEGIN\ PGP\ PUBLIC\ KEY\ BLOCK-----*) ;;
+	*) die "cannot fetch the distribution's key of mirror $rid (${body:-HTTP $code}): run register.sh again (it keeps the seat), or register.sh --unregister" ;;
+	esac
+	printf 'upstream_key=%s\n' "$up" >>"$root$state_file" || die "cannot write ${root}$state_file: run register.sh again (it keeps the seat)"
+	printf '%s\n' "$body" | write "$root$up" 0644 || die "cannot write ${root}$up: run register.sh again (it keeps the seat), or register.sh --unregister"
+done
 printf '%s\n' "$repo" | write "$root$repo_file" 0600 || die "cannot write ${root}$repo_file: run register.sh again (it keeps the seat), or register.sh --unregister"
 
 repos=$(printf '%s\n' "$repo" | sed -n 's/^\[enmei-\(.*\)\]$/\1/p' | sed -n 'H;${x;s/\n/, /g;s/^, //;p;}')

@@ -199,6 +199,7 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /api/v1/status", s.limited(s.status))
 	mux.Handle("POST /api/v1/heartbeat", s.limited(s.heartbeat))
 	mux.Handle("GET /api/v1/signing-key", s.limited(s.signingKey))
+	mux.Handle("GET /api/v1/repos/{repo}/upstream-key", s.limited(s.upstreamKey))
 	mux.Handle("GET /api/v1/advisories", s.limited(s.advisories))
 	mux.Handle("GET /api/v1/upgrade-paths", s.limited(s.upgradePaths))
 	mux.Handle("POST /api/v1/tickets/{ticket}/attachments", s.limited(s.ticketAttachment))
@@ -772,6 +773,33 @@ func (s *Server) signingKey(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/pgp-keys")
 	w.Write(pub)
+}
+
+// upstreamKey answers a registered host with the distribution's key of a
+// mirror of its product (what register.sh installs beside the vendor's
+// key; the agent gets it in the repository list).
+func (s *Server) upstreamKey(w http.ResponseWriter, r *http.Request) {
+	host, _, err := s.authHost(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("repo")
+	re := s.repoFacts(r.Context(), id, false)
+	if re.err != nil {
+		s.fail(w, r, re.err)
+		return
+	}
+	if re.repo.ProductID != host.ProductID {
+		s.fail(w, r, errs.E(errs.Forbidden, "this host's licence does not cover repository %s", id))
+		return
+	}
+	if re.repo.Mirror == nil || re.repo.Mirror.Key == "" {
+		s.fail(w, r, errs.E(errs.NotFound, "repository %s has no upstream key: it is not a mirror synced with --gpgkey", id))
+		return
+	}
+	w.Header().Set("Content-Type", "application/pgp-keys")
+	io.WriteString(w, strings.TrimRight(re.repo.Mirror.Key, "\n")+"\n")
 }
 
 // fail writes err as an api.Error with the status its kind maps to. This is
