@@ -5,16 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/enmei-project/enmei/internal/blob"
 	"github.com/enmei-project/enmei/internal/bundle"
+	"github.com/enmei-project/enmei/internal/bytesize"
 	"github.com/enmei-project/enmei/internal/errs"
+	"github.com/enmei-project/enmei/internal/manifest"
 	"github.com/enmei-project/enmei/internal/pkgfmt/deb"
 	"github.com/enmei-project/enmei/internal/pkgfmt/rpm"
 	"github.com/enmei-project/enmei/internal/sbom"
@@ -29,9 +35,10 @@ func (a *app) bundleCommand() *cobra.Command {
 	var pubID int64
 	var formats string
 	var agents []string
+	var withPackages bool
 	create := &cobra.Command{
-		Use:   "create REPO [--out FILE.iso] [--publication ID] [--formats F,…] [--agent PKG]…",
-		Short: "write an ISO companion disk with the SBOM of every package of a publication, the agent's packages, the signing key and a signed MANIFEST, and offer it on the portal",
+		Use:   "create REPO [--out FILE.iso] [--publication ID] [--formats F,…] [--agent PKG]… [--with-packages]",
+		Short: "write an ISO companion disk with the SBOM of every package of a publication, the agent's packages, the signing key and a signed MANIFEST (with --with-packages also the publication itself, to install from), and offer it on the portal",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -60,9 +67,43 @@ func (a *app) bundleCommand() *cobra.Command {
 			if err != nil || pub.RepoID != repo.ID {
 				return errs.E(errs.NotFound, "repository %s has no publication %d: see enmeid publication list %s", repo.ID, pubID, repo.ID)
 			}
+			if withPackages && repo.Format != "rpm" && repo.Format != "deb" {
+				return errs.E(errs.Invalid, "--with-packages puts an rpm or deb repository on the disk to install from, and %s is a %s repository", repo.ID, repo.Format)
+			}
 			prod, err := a.st.Product(ctx, repo.ProductID)
 			if err != nil {
 				return err
+			}
+			// The publication itself, checked blob by blob before any
+			// work is done: it is streamed into the image from the store.
+			var repoFiles []bundle.File
+			var repoSize int64
+			packageFiles := 0
+			if withPackages {
+				m, err := manifest.Load(ctx, a.blobs, pub.Manifest)
+				if err != nil {
+					return err
+				}
+				repoFiles = bundle.PublicationFiles(m, func(sum string) (io.ReadCloser, error) {
+					r, _, err := a.blobs.Open(ctx, sum)
+					if err != nil {
+						return nil, err
+					}
+					return struct {
+						io.Reader
+						io.Closer
+					}{blob.ContextReader(ctx, r), r}, nil
+				})
+				g, gctx := errgroup.WithContext(ctx)
+				g.SetLimit(16) // an S3 store takes a round trip per blob
+				for _, f := range repoFiles {
+					g.Go(func() error { return a.checkPublicationBlob(gctx, repo.ID, pub.ID, f) })
+					repoSize += f.Size
+				}
+				if err := g.Wait(); err != nil {
+					return err
+				}
+				packageFiles = len(m.Packages)
 			}
 			key, err := a.key(ctx)
 			if err != nil {
@@ -115,9 +156,22 @@ func (a *app) bundleCommand() *cobra.Command {
 			}
 			idx, _ := json.MarshalIndent(index, "", " ")
 			files = append(files, bundle.File{Path: bundle.IndexPath, Data: idx})
+			what, install := "SBOMs", ""
+			if withPackages {
+				guide := bundle.InstallGuide{Repo: repo.ID, Format: repo.Format, Publication: pub.ID, Suite: repo.Suite, Component: repo.Component}
+				// A mirror's packages carry the distribution's signatures:
+				// dnf needs its key beside the vendor's (apt checks only
+				// the vendor's InRelease).
+				if repo.Format == "rpm" && repo.Mirror != nil && strings.TrimSpace(repo.Mirror.Key) != "" {
+					guide.Upstream = true
+					files = append(files, bundle.File{Path: bundle.UpstreamKeyPath(repo.ID), Data: []byte(strings.TrimRight(repo.Mirror.Key, "\n") + "\n")})
+				}
+				what, install = "packages and SBOMs", guide.Readme()
+				files = append(files, repoFiles...)
+			}
 			files = append(files, bundle.File{Path: "README.txt", Data: []byte(fmt.Sprintf(
-				"enmei companion disk: SBOMs of %s, publication %d (%d packages).\nUse it with: enmei sbom --offline PATH\nMANIFEST lists every file with its SHA-256; MANIFEST.asc is its signature by the key in KEYS/.\n%s",
-				repo.ID, pub.ID, set.Len(), agentReadme(agentNames)))})
+				"enmei companion disk: %s of %s, publication %d (%d packages).\nUse it with: enmei sbom --offline PATH\nMANIFEST lists every file with its SHA-256; MANIFEST.asc is its signature by the key in KEYS/.\n%s%s",
+				what, repo.ID, pub.ID, set.Len(), agentReadme(agentNames), install))})
 			pubKey, err := key.ArmoredPublic()
 			if err != nil {
 				return err
@@ -132,25 +186,37 @@ func (a *app) bundleCommand() *cobra.Command {
 				target = filepath.Join(a.stagingDir(), fmt.Sprintf("enmei-publish-disk-%s-%d.iso", repo.ID, os.Getpid()))
 				defer os.Remove(target)
 			}
-			err = bundle.Create(target, bundle.Contents{Label: "ENMEI_" + repo.ID, Files: files, PublicKey: pubKey},
+			contents := bundle.Contents{Label: "ENMEI_" + repo.ID, Files: files, PublicKey: pubKey}
+			if progress && withPackages {
+				contents.Progress = copyProgress(a.stderr, a.now)
+			}
+			err = bundle.Create(target, contents,
 				func(m []byte) ([]byte, error) { return key.DetachSignArmored(bytes.NewReader(m)) })
+			if progress && withPackages {
+				fmt.Fprintln(a.stderr)
+			}
 			if err != nil {
 				return err
 			}
-			offer, err := a.offerDisk(ctx, target, bundle.Offered{Repo: repo.ID, Publication: pub.ID, Packages: set.Len(), Agent: agentNames, CreatedAt: a.now().UTC()})
+			offer, err := a.offerDisk(ctx, target, bundle.Offered{Repo: repo.ID, Publication: pub.ID, Packages: set.Len(), Agent: agentNames,
+				WithPackages: withPackages, CreatedAt: a.now().UTC()})
 			if err != nil {
 				return err
 			}
 			if a.cfg.JSON {
 				return a.printJSON(map[string]any{"repo": repo.ID, "publication": pub.ID, "packages": set.Len(), "files": len(files), "out": out,
-					"sha256": offer.SHA256, "size": offer.Size, "agent": agentNames})
+					"sha256": offer.SHA256, "size": offer.Size, "agent": agentNames, "with_packages": withPackages, "package_files": packageFiles})
 			}
 			where := out
 			if where == "" {
 				where = "(not written to a file)"
 			}
-			fmt.Fprintf(a.stderr, "companion disk %s: SBOMs of %d packages of %s (publication %d) and %d agent packages, signed by %s; customers download it from the portal at %s/sbom\n",
-				where, set.Len(), repo.ID, pub.ID, len(agentNames), sign.FormatFingerprint(key.Fingerprint()), a.publicURL())
+			published := ""
+			if withPackages {
+				published = fmt.Sprintf(", the publication itself under %s/ (%d package files, %d files in all, %s)", bundle.RepoDir, packageFiles, len(repoFiles), bytesize.About(repoSize))
+			}
+			fmt.Fprintf(a.stderr, "companion disk %s: SBOMs of %d packages of %s (publication %d)%s and %d agent packages, signed by %s; customers download it from the portal at %s/sbom\n",
+				where, set.Len(), repo.ID, pub.ID, published, len(agentNames), sign.FormatFingerprint(key.Fingerprint()), a.publicURL())
 			return nil
 		},
 	}
@@ -158,6 +224,7 @@ func (a *app) bundleCommand() *cobra.Command {
 	f.StringVar(&out, "out", "", "also write the ISO to this file")
 	f.StringArrayVar(&agents, "agent", nil, "an enmei agent package (.rpm or .deb) to put on the disk under agent/ (repeatable)")
 	f.Int64Var(&pubID, "publication", 0, "publication ID (default: the current one)")
+	f.BoolVar(&withPackages, "with-packages", false, "also put the publication itself on the disk under repo/ (every package and the signed metadata, as served), so hosts install from the disk with dnf, yum or apt")
 	var all []string
 	for _, x := range sbom.Formats() {
 		all = append(all, string(x))
@@ -211,6 +278,35 @@ func agentReadme(names []string) string {
 		return ""
 	}
 	return "agent/ holds the enmei agent's packages: install the one for the host (rpm -i or dpkg -i) before using the disk.\n"
+}
+
+// checkPublicationBlob makes sure the blob behind a file of the publication
+// is in the store with the size the manifest gives, before a disk is made.
+func (a *app) checkPublicationBlob(ctx context.Context, repo string, pub int64, f bundle.File) error {
+	served := strings.TrimPrefix(f.Path, bundle.RepoDir+"/")
+	info, err := a.blobs.Stat(ctx, f.SHA256)
+	if errs.Is(err, errs.NotFound) {
+		return errs.E(errs.NotFound, "%s of publication %d of %s (blob %s) is missing from the blob store, so no disk was written: restore the blob store from a backup, or publish the repository again", served, pub, repo, f.SHA256)
+	}
+	if err != nil {
+		return fmt.Errorf("checking %s of publication %d of %s in the blob store: %w", served, pub, repo, err)
+	}
+	if info.Size != f.Size {
+		return errs.E(errs.Invalid, "%s of publication %d of %s (blob %s) is %d bytes in the blob store, not the %d its manifest gives, so no disk was written: the blob store is damaged", served, pub, repo, f.SHA256, info.Size, f.Size)
+	}
+	return nil
+}
+
+// copyProgress reports on a terminal how much of the publication has been
+// copied onto the disk, at most four times a second.
+func copyProgress(w io.Writer, now func() time.Time) func(done, total int64) {
+	var last time.Time
+	return func(done, total int64) {
+		if t := now(); done == total || t.Sub(last) >= 250*time.Millisecond {
+			last = t
+			fmt.Fprintf(w, "\r\033[Kpublication %s of %s", bytesize.About(done), bytesize.About(total))
+		}
+	}
 }
 
 // offerDisk stores the ISO at path in the blob store and records it as the

@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"path"
 	"sort"
 	"strings"
@@ -54,12 +55,31 @@ const (
 	maxManifestSize = 64 << 20
 )
 
-// File is one file to put on a companion disk.
+// File is one file to put on a companion disk: its content is Data, or,
+// for a file too large to hold in memory (a package of a publication),
+// what Open returns, streamed into the image.
 type File struct {
 	// Path is the slash-separated path on the disk, e.g.
 	// "sbom/spdx-json/openssl-1_3.0.7-27.el9.x86_64.spdx.json".
 	Path string
 	Data []byte
+
+	// Open, when not nil, supplies the content instead of Data (which
+	// must then be empty). MANIFEST is signed before any content is read,
+	// so Size and SHA256 (lower-case hex) must be known beforehand — a
+	// content-addressed blob's size and address — and Create fails, with
+	// nothing written, when what Open yields differs from them.
+	Open   func() (io.ReadCloser, error)
+	Size   int64
+	SHA256 string
+}
+
+// size is the file's length in bytes.
+func (f File) size() int64 {
+	if f.Open != nil {
+		return f.Size
+	}
+	return int64(len(f.Data))
 }
 
 // Contents is what a companion disk holds besides its MANIFEST and
@@ -68,10 +88,14 @@ type Contents struct {
 	// Label is the volume label; it is upper-cased and reduced to ISO 9660
 	// d-characters (A–Z, 0–9, _), at most 32 of them ("ENMEI" if empty).
 	Label string
-	// Files are the SBOMs, agent packages, README and so on.
+	// Files are the SBOMs, agent packages, README, the publication under
+	// RepoDir and so on.
 	Files []File
 	// PublicKey is the armored OpenPGP public key written to KeyPath.
 	PublicKey []byte
+	// Progress, when not nil, is called as the content of streamed files
+	// (File.Open) is copied: bytes done of total.
+	Progress func(done, total int64)
 }
 
 // VolumeLabel returns the ISO 9660 volume identifier Create writes for label.

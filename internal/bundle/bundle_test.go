@@ -295,7 +295,7 @@ func wantErr(t *testing.T, d *Disk, msg string) {
 func rawDisk(t *testing.T, files []File) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "raw.iso")
-	if err := writeISO(p, "RAW", files); err != nil {
+	if err := writeISO(p, "RAW", files, nil); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -2,6 +2,8 @@ package bundle
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -263,10 +265,47 @@ func (d *Disk) Verify(trusted [][]byte) (fingerprint string, err error) {
 	return strings.ToUpper(fmt.Sprintf("%x", signer.PrimaryKey.Fingerprint)), nil
 }
 
-// check reads p and compares it with its MANIFEST checksum.
+// check reads p and compares it with its MANIFEST checksum. The file is
+// hashed as it is read, never held whole: a disk with a publication on it
+// holds packages of any size.
 func (d *Disk) check(p, want string) error {
-	_, err := d.checked(p, want)
+	err := d.hashFile(p, want)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errs.E(errs.Invalid, "file %s listed in the companion disk's MANIFEST is missing from the disk", p)
+	}
+	if err != nil && errs.KindOf(err) != errs.Invalid {
+		return errs.Wrap(errs.Invalid, err, fmt.Sprintf("file %s on the companion disk cannot be read: %v", p, err))
+	}
 	return err
+}
+
+// hashFile streams the regular file p through SHA-256 and compares the
+// result with want.
+func (d *Disk) hashFile(p, want string) error {
+	f, err := d.src.fsys().Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return errs.E(errs.Invalid, "%s on the companion disk is not a regular file", p)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return err
+	}
+	if n > maxFileSize {
+		return errs.E(errs.Invalid, "%s on the companion disk is larger than %d bytes", p, int64(maxFileSize))
+	}
+	if hex.EncodeToString(h.Sum(nil)) != want {
+		return errs.E(errs.Invalid, "file %s on the companion disk does not match its MANIFEST entry: the disk is damaged or altered", p)
+	}
+	return nil
 }
 
 func (d *Disk) checked(p, want string) ([]byte, error) {

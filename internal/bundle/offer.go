@@ -16,6 +16,12 @@ type Offered struct {
 	Packages    int       `json:"packages"`
 	Agent       []string  `json:"agent,omitempty"` // file names under agent/
 	CreatedAt   time.Time `json:"created_at"`
+
+	// WithPackages is set when the disk also carries the publication
+	// itself under RepoDir (enmeid bundle create --with-packages): the
+	// packages, not only their SBOMs, so only contracts allowed to install
+	// offline should be offered it.
+	WithPackages bool `json:"with_packages,omitempty"`
 }
 
 // OfferSetting names the setting that holds a repository's Offered disk.

@@ -101,6 +101,22 @@ func TestPortalSBOMWithClientCertificate(t *testing.T) {
 		t.Errorf("/ with a certificate: %d", status)
 	}
 
+	// A disk with the packages goes only to contracts allowed offline use.
+	v.must("bundle", "create", "el9-x86_64", "--with-packages")
+	b.open(v.url + "/sbom")
+	if strings.Contains(b.text(), "コンパニオンディスク (ISO) をダウンロード") {
+		t.Error("the portal offers a disk with packages to a contract without offline use")
+	}
+	if status := b.open(v.url + "/sbom/disk/el9-x86_64"); status != 403 {
+		t.Errorf("the disk with packages without offline use: status %d, want 403", status)
+	}
+	v.must("contract", "terms", c.SupportID, "--allow-offline")
+	b.open(v.url + "/sbom")
+	b.sees("コンパニオンディスク (ISO) をダウンロード")
+	if disk := b.download("//section", "コンパニオンディスク (ISO) をダウンロード"); !bytes.Contains(disk, []byte("repomd.xml")) || len(disk) <= len(isoBytes) {
+		t.Errorf("the offline contract's download (%d bytes) is not the disk with packages", len(disk))
+	}
+
 	// Revoked: the same browser is refused, with the reason.
 	v.must("cert", "revoke", c.SupportID, "--reason", "key lost")
 	if status := b.open(v.url + "/sbom"); status != 403 {

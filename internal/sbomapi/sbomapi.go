@@ -398,7 +398,9 @@ func (a *API) Catalog(ctx context.Context, c store.Contract) ([]RepoPackages, er
 				})
 			}
 			if d, err := a.disk(ctx, repo.ID); err == nil {
-				rp.Disk = &d
+				if offeredTo(c, d) {
+					rp.Disk = &d
+				}
 			} else if !errs.Is(err, errs.NotFound) {
 				return nil, err
 			}
@@ -438,6 +440,9 @@ func (a *API) Disk(ctx context.Context, c store.Contract, repoID string) (bundle
 			if err != nil {
 				return d, nil, err
 			}
+			if !offeredTo(c, d) {
+				return bundle.Offered{}, nil, errs.E(errs.Forbidden, "the companion disk of %s carries the packages, which contract %s may not take offline (an individual contract term): ask the vendor to allow offline use", repoID, c.SupportID)
+			}
 			rc, _, err := a.cfg.Blobs.Open(ctx, d.SHA256)
 			if err != nil {
 				return d, nil, fmt.Errorf("opening the companion disk of %s: %w", repoID, err)
@@ -446,6 +451,12 @@ func (a *API) Disk(ctx context.Context, c store.Contract, repoID string) (bundle
 		}
 	}
 	return bundle.Offered{}, nil, errs.E(errs.NotFound, "no companion disk %s for this contract", repoID)
+}
+
+// offeredTo reports whether contract c may download disk d: a disk that
+// carries the packages goes only to contracts allowed offline use.
+func offeredTo(c store.Contract, d bundle.Offered) bool {
+	return !d.WithPackages || c.AllowOffline
 }
 
 func (a *API) disk(ctx context.Context, repoID string) (bundle.Offered, error) {
