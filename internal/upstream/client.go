@@ -80,8 +80,13 @@ func (s *Source) get(ctx context.Context, u *url.URL, offset int64) (*http.Respo
 		return nil, &statusError{url: u, status: resp.Status, err: errs.E(errs.Unavailable,
 			"the proxy%s refused the request for %s (407 Proxy Authentication Required): check the user and password in HTTPS_PROXY or HTTP_PROXY (http://user:password@proxy:port)", s.proxyName(u), u.Redacted())}
 	case http.StatusUnauthorized, http.StatusForbidden:
+		// Some proxies (tinyproxy) answer a wrong proxy password with 401.
+		if p := s.proxyName(u); p != "" {
+			return nil, &statusError{url: u, status: resp.Status, err: errs.E(errs.Forbidden,
+				"the upstream server or the proxy%s refused %s (%s): check the user and password in HTTPS_PROXY or HTTP_PROXY, and those in the repository URL if it needs an account", p, u.Redacted(), resp.Status)}
+		}
 		return nil, &statusError{url: u, status: resp.Status, err: errs.E(errs.Forbidden,
-			"the upstream server refused %s (%s): check the repository URL and that it is public", u.Redacted(), resp.Status)}
+			"the upstream server refused %s (%s): check the repository URL, and the account in it (https://user:password@host/…) if the repository is not public", u.Redacted(), resp.Status)}
 	}
 	return nil, &statusError{url: u, status: resp.Status, retry: true, err: errs.E(errs.Unavailable,
 		"the upstream server answered %s for %s: try again later or use another mirror", resp.Status, u.Redacted())}
