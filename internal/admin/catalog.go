@@ -260,7 +260,7 @@ func (a *app) repoCommand() *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&r.ProductID, "product", "", "product ID")
-	add.Flags().StringVar(&r.Arch, "arch", "", "architecture (rpm: x86_64, aarch64, noarch; deb: amd64, arm64…)")
+	add.Flags().StringVar(&r.Arch, "arch", "", "architecture (rpm: x86_64, aarch64, noarch; deb: amd64, arm64…); src (rpm) or source (deb) for a source repository")
 	add.Flags().StringVar(&r.Suite, "suite", "", "deb suite (default stable)")
 	add.Flags().StringVar(&r.Component, "component", "", "deb component (default main)")
 	add.MarkFlagRequired("product")

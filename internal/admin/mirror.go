@@ -36,6 +36,11 @@ signature against the upstream key, and publishes them atomically like a
 publish, keeping the distribution's signatures. If any package is refused,
 the sync names it, exits 1 and the mirror keeps serving what it had.
 
+A source repository (repo add --arch src or --arch source) mirrors the
+upstream's source packages: the source RPMs of an rpm-md repository (their
+signatures kept), or the Sources index of an APT suite, each source package's
+files checked against it.
+
 --from, --gpgkey, --arch, --suite and --component are remembered: later syncs
 need only the repository. --until DATE or --snapshot NAME freezes the mirror
 at the community's last state after this sync; later syncs are refused

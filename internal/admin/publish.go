@@ -81,6 +81,13 @@ a directory again is cheap and changes no package's bytes. A file whose name,
 version and architecture match a published package but whose content differs is
 refused unless --replace is given.
 
+Source packages go into a source repository of the product (enmeid repo add
+ID-source --arch src for rpm, --arch source for deb): source RPMs, and Debian
+source packages given by their .dsc (or a directory holding .dsc files), whose
+listed files are taken from beside it, each checked against the .dsc's
+Checksums-Sha256 before anything is stored. A source repository takes source
+packages only, and a binary repository binaries only.
+
 For a maven-format product, give the product ID: FILE.jar… --pom FILE.pom
 publishes an artifact at the coordinates its POM names (more files named
 artifactId-version-classifier.ext, such as -sources.jar, go beside it), and

@@ -9,9 +9,12 @@ import (
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"github.com/enmei-project/enmei/internal/repoconf"
 )
 
-// aptFiles renders the deb822 sources, the binary keyring Signed-By names,
+// aptFiles renders the deb822 sources (a source repository as a deb-src
+// stanza with Enabled: no), the binary keyring Signed-By names,
 // the credentials (0600; with s.authConf only the lines of the managed
 // block of /etc/apt/auth.conf) and, for a CA or a proxy, an apt.conf.d
 // snippet.
@@ -23,8 +26,15 @@ func aptFiles(s settings) ([]file, error) {
 	var src, auth strings.Builder
 	src.WriteString("# Written by enmei register; enmei unregister removes it.\n")
 	for _, r := range s.repos {
-		fmt.Fprintf(&src, "\n# %s\nTypes: deb\nURIs: %s%s\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
-			oneLine(r.Name), s.server, r.Path, r.Suite, r.Component, aptKeyring)
+		if repoconf.IsSource(r.Arch) {
+			// Source packages, for apt-get source: off until the user
+			// sets Enabled: yes (deb822's per-stanza switch).
+			fmt.Fprintf(&src, "\n# %s: source packages (apt-get source); set Enabled: yes to use them\nTypes: deb-src\nURIs: %s%s\nSuites: %s\nComponents: %s\nSigned-By: %s\nEnabled: no\n",
+				oneLine(r.Name), s.server, r.Path, r.Suite, r.Component, aptKeyring)
+		} else {
+			fmt.Fprintf(&src, "\n# %s\nTypes: deb\nURIs: %s%s\nSuites: %s\nComponents: %s\nSigned-By: %s\n",
+				oneLine(r.Name), s.server, r.Path, r.Suite, r.Component, aptKeyring)
+		}
 		// apt sends auth.conf credentials over plain http only when the
 		// machine line carries the scheme, so it always does.
 		// The path makes each repository use its own registration's

@@ -81,11 +81,13 @@ type Report struct {
 	Frozen      string   `json:"frozen,omitempty"`
 }
 
-// item is one upstream package in either format.
+// item is one upstream package in either format: for a Debian source
+// package, checksum is its .dsc's.
 type item struct {
 	name, checksum string
 	rpm            upstream.Package
 	deb            apt.Package
+	src            apt.SourcePackage
 }
 
 // Sync brings repoID up to date with its upstream.
@@ -126,9 +128,19 @@ func Sync(ctx context.Context, st Store, pub Publisher, repoID string, o Options
 			return Report{}, errs.E(errs.Invalid, "the upstream key is not an armored OpenPGP public key (%v): pass the distribution's key file with --gpgkey", err)
 		}
 	}
-	if o.Arch != nil {
+	sources := publish.IsSourceRepo(repo)
+	srcArch := []string{"src"} // upstream.Source's name for source RPMs
+	if repo.Format == "deb" {
+		srcArch = []string{"source"}
+	}
+	switch {
+	case sources && o.Arch != nil && !slices.Equal(o.Arch, srcArch):
+		return Report{}, errs.E(errs.Invalid, "repository %s holds source packages, so it mirrors the upstream's source packages only: sync it without --arch", repoID)
+	case sources:
+		m.Arch = srcArch
+	case o.Arch != nil:
 		m.Arch = o.Arch
-	} else if m.Arch == nil && repo.Arch != "" {
+	case m.Arch == nil && repo.Arch != "":
 		m.Arch = []string{repo.Arch}
 	}
 	if repo.Format == "deb" {
@@ -143,7 +155,7 @@ func Sync(ctx context.Context, st Store, pub Publisher, repoID string, o Options
 			m.Components = []string{repo.Component}
 		}
 	}
-	src, err := newSource(repo.Format, m, keyring, o.Parallel)
+	src, err := newSource(repo.Format, m, keyring, o.Parallel, sources)
 	if err != nil {
 		return Report{}, err
 	}
@@ -191,7 +203,7 @@ func Sync(ctx context.Context, st Store, pub Publisher, repoID string, o Options
 		return rep, fmt.Errorf("creating the download directory: %w", err)
 	}
 	if len(want) > 0 {
-		got, err := src.download(ctx, want, stage, o.Progress, &rep)
+		got, staged, err := src.download(ctx, want, stage, o.Progress, &rep)
 		if len(rep.Refused) > 0 {
 			return rep, errs.E(errs.Invalid, "%d packages of %s were refused (%s), so %s keeps its current publication: check the upstream and its key, then sync again",
 				len(rep.Refused), m.URL, rep.Refused[0], repoID)
@@ -204,7 +216,7 @@ func Sync(ctx context.Context, st Store, pub Publisher, repoID string, o Options
 			return rep, err
 		}
 		rep.Publication = res.Publication.ID
-		for _, p := range got {
+		for _, p := range staged {
 			os.Remove(p)
 		}
 	} else if len(rep.Metadata) > 0 {
@@ -242,15 +254,25 @@ type source interface {
 	// fetch reads the upstream's metadata: its packages and, for rpm-md,
 	// the documents beside them (never nil then, maybe empty).
 	fetch(ctx context.Context) (revision string, items []item, docs []rpm.Extra, err error)
-	download(ctx context.Context, want []item, dir string, progress io.Writer, rep *Report) ([]string, error)
+	// download fetches want into dir and returns the files to publish and
+	// every file it staged (removed once published): the same, but for
+	// Debian source packages, published by their .dsc.
+	download(ctx context.Context, want []item, dir string, progress io.Writer, rep *Report) (inputs, staged []string, err error)
 }
 
-func newSource(format string, m *store.Mirror, kr openpgp.EntityList, parallel int) (source, error) {
+// newSource makes the upstream of a repository of format; sources: one of
+// source packages (rpm: the upstream's src and nosrc packages; deb: its
+// Sources indexes).
+func newSource(format string, m *store.Mirror, kr openpgp.EntityList, parallel int, sources bool) (source, error) {
 	switch format {
 	case "rpm":
 		return &rpmSource{src: &upstream.Source{URL: m.URL, Keyring: kr, Arch: m.Arch, Parallel: parallel}}, nil
 	case "deb":
-		return &debSource{src: &apt.Source{URL: m.URL, Suite: m.Suite, Components: m.Components, Arch: m.Arch, Keyring: kr, Parallel: parallel}}, nil
+		s := &apt.Source{URL: m.URL, Suite: m.Suite, Components: m.Components, Arch: m.Arch, Keyring: kr, Parallel: parallel, OnlySources: sources}
+		if sources {
+			s.Arch = nil
+		}
+		return &debSource{src: s}, nil
 	}
 	return nil, errs.E(errs.Invalid, "only rpm and deb repositories can mirror an upstream, not %s ones", format)
 }
@@ -294,7 +316,7 @@ func changedDocs(had map[string]string, docs []rpm.Extra) []string {
 	return changed
 }
 
-func (s *rpmSource) download(ctx context.Context, want []item, dir string, progress io.Writer, rep *Report) ([]string, error) {
+func (s *rpmSource) download(ctx context.Context, want []item, dir string, progress io.Writer, rep *Report) ([]string, []string, error) {
 	pkgs := make([]upstream.Package, len(want))
 	for i, it := range want {
 		pkgs[i] = it.rpm
@@ -319,7 +341,7 @@ func (s *rpmSource) download(ctx context.Context, want []item, dir string, progr
 	for _, p := range append(res.Downloaded, res.Skipped...) {
 		paths = append(paths, filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(p.Href, "./"))))
 	}
-	return paths, err
+	return paths, paths, err
 }
 
 type debSource struct{ src *apt.Source }
@@ -329,40 +351,81 @@ func (s *debSource) fetch(ctx context.Context) (string, []item, []rpm.Extra, err
 	if err != nil {
 		return "", nil, nil, err
 	}
-	items := make([]item, 0, len(md.Packages))
+	items := make([]item, 0, len(md.Packages)+len(md.Sources))
 	for _, p := range md.Packages {
 		items = append(items, item{name: p.Name + " " + p.Version + " " + p.Arch, checksum: p.SHA256, deb: p})
+	}
+	for _, sp := range md.Sources {
+		dsc := dscOf(sp)
+		if dsc == nil {
+			return "", nil, nil, errs.E(errs.Invalid, "the Sources index lists %s without its .dsc: the upstream's index is malformed; report it to the repository", sp)
+		}
+		items = append(items, item{name: sp.String(), checksum: dsc.SHA256, src: sp})
 	}
 	return md.Release.Date, items, nil, nil
 }
 
-func (s *debSource) download(ctx context.Context, want []item, dir string, progress io.Writer, rep *Report) ([]string, error) {
-	pkgs := make([]apt.Package, len(want))
-	for i, it := range want {
-		pkgs[i] = it.deb
+// dscOf is a source package's .dsc among its files (nil: none).
+func dscOf(sp apt.SourcePackage) *apt.SourceFile {
+	for i, f := range sp.Files {
+		if strings.HasSuffix(f.Name, ".dsc") {
+			return &sp.Files[i]
+		}
+	}
+	return nil
+}
+
+func (s *debSource) download(ctx context.Context, want []item, dir string, progress io.Writer, rep *Report) ([]string, []string, error) {
+	var pkgs []apt.Package
+	var srcs []apt.SourcePackage
+	total := 0
+	for _, it := range want {
+		if it.src.Name != "" {
+			srcs = append(srcs, it.src)
+			total += len(it.src.Files)
+		} else {
+			pkgs = append(pkgs, it.deb)
+			total++
+		}
 	}
 	var bar progressLine
-	res, err := s.src.Download(ctx, pkgs, dir, func(e apt.Event) {
+	event := func(e apt.Event) {
 		if e.Resumed {
 			rep.Resumed++
 		}
 		if e.Kind != apt.EventRefused {
-			bar.step(progress, len(pkgs), e.Package)
+			bar.step(progress, total, e.Package)
 		}
-	})
+	}
+	var res apt.Result
+	var err error
+	if len(srcs) > 0 {
+		res, err = s.src.DownloadSources(ctx, srcs, dir, event)
+	} else {
+		res, err = s.src.Download(ctx, pkgs, dir, event)
+	}
 	bar.end(progress)
 	for _, r := range res.Refused {
 		rep.Refused = append(rep.Refused, r.Package+": "+r.Reason)
 	}
 	rep.Downloaded = len(res.Downloaded)
-	var paths []string
+	var staged []string
 	for _, f := range append(res.Downloaded, res.Skipped...) {
-		paths = append(paths, filepath.Join(dir, filepath.FromSlash(f.Path)))
+		staged = append(staged, filepath.Join(dir, filepath.FromSlash(f.Path)))
+	}
+	inputs := staged
+	if len(srcs) > 0 {
+		// A source package is published by its .dsc, which names the
+		// files beside it.
+		inputs = nil
+		for _, sp := range srcs {
+			inputs = append(inputs, filepath.Join(dir, filepath.FromSlash(sp.Directory+"/"+dscOf(sp).Name)))
+		}
 	}
 	if len(rep.Refused) > 0 {
-		return paths, nil // reported by the caller, with the rest
+		return inputs, staged, nil // reported by the caller, with the rest
 	}
-	return paths, err
+	return inputs, staged, err
 }
 
 // progressLine shows "downloading n/total name" on a terminal.

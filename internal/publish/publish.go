@@ -26,6 +26,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -157,11 +158,21 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 	if repo.Mirror != nil && !opts.Sync {
 		return Result{}, errs.E(errs.Invalid, "repository %s mirrors %s and changes only with enmeid repo sync: publish the vendor's fixes into the product's ELS repositories", repoID, repo.Mirror.URL)
 	}
-	files, err := Expand(paths)
+	suffixes := []string{".rpm", ".deb"}
+	if repo.Format == "deb" && IsSourceRepo(repo) {
+		suffixes = []string{".dsc"}
+	}
+	files, err := expand(paths, suffixes)
 	if err != nil {
 		return Result{}, err
 	}
+	if repo.Format == "deb" {
+		files = dropListed(files)
+	}
 	if len(files) == 0 {
+		if repo.Format == "deb" && IsSourceRepo(repo) {
+			return Result{}, errs.E(errs.Invalid, "no source packages given: pass .dsc files (each with the files it lists beside it) or directories holding them")
+		}
 		return Result{}, errs.E(errs.Invalid, "no package files given: pass .%s files or directories holding them", repo.Format)
 	}
 	release, err := p.lease(ctx)
@@ -198,24 +209,27 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
 	}
 	defer sp.close()
-	prepared := make([]prepared, len(files))
+	byInput := make([][]prepared, len(files))
 	var done atomic.Int64
 	err = parallel(ctx, len(files), func(i int) error {
-		pr, ok := reusable[i]
-		if !ok {
+		prs := []prepared{reusable[i]}
+		if _, ok := reusable[i]; !ok {
 			var err error
-			if pr, err = p.prepare(ctx, repo, files[i], tmpDir, opts); err != nil {
+			if prs, err = p.prepare(ctx, repo, files[i], tmpDir, opts); err != nil {
 				return err
 			}
-			if pr.meta, err = sp.put(pr.pkg.Meta); err != nil {
-				return err
+			for j := range prs {
+				pr := &prs[j]
+				if pr.meta, err = sp.put(pr.pkg.Meta); err != nil {
+					return err
+				}
+				if pr.facts, err = sp.put(pr.pkg.Facts); err != nil {
+					return err
+				}
+				pr.pkg.Meta, pr.pkg.Facts = nil, nil
 			}
-			if pr.facts, err = sp.put(pr.pkg.Facts); err != nil {
-				return err
-			}
-			pr.pkg.Meta, pr.pkg.Facts = nil, nil
 		}
-		prepared[i] = pr
+		byInput[i] = prs
 		if p.Progress != nil {
 			p.Progress(int(done.Add(1))-1, len(files), files[i])
 		}
@@ -223,6 +237,18 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 	})
 	if err != nil {
 		return Result{}, err
+	}
+	// A source package's files (and an orig tarball two versions share)
+	// come with its .dsc: one record per file, stored once.
+	var prepared []prepared
+	seenID := map[string]bool{}
+	for _, prs := range byInput {
+		for _, pr := range prs {
+			if !seenID[pr.pkg.ID] {
+				seenID[pr.pkg.ID] = true
+				prepared = append(prepared, pr)
+			}
+		}
 	}
 	added := make([]store.Package, len(prepared))
 	for i, pr := range prepared {
@@ -273,7 +299,7 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Publication: pub, Added: len(added), Reused: len(reusable)}
+	res := Result{Publication: pub, Added: countPackages(added), Reused: len(reusable)}
 	if repo.Format == "deb" {
 		res.Reused = countKnown(cur, added)
 	}
@@ -537,7 +563,25 @@ func countKnown(current, added []store.Package) int {
 	}
 	n := 0
 	for _, pk := range added {
-		if ids[pk.ID] {
+		if ids[pk.ID] && !companion(pk) {
+			n++
+		}
+	}
+	return n
+}
+
+// companion reports a file of a Debian source package other than its
+// .dsc: stored and served like a package, counted with its .dsc.
+func companion(pk store.Package) bool {
+	return pk.Format == "deb" && pk.Arch == debSourceArch && !strings.HasSuffix(pk.Location, ".dsc")
+}
+
+// countPackages counts records as packages: a source package's files count
+// once, with their .dsc.
+func countPackages(pkgs []store.Package) int {
+	n := 0
+	for _, pk := range pkgs {
+		if !companion(pk) {
 			n++
 		}
 	}
@@ -586,6 +630,10 @@ func checkReplacements(repo store.Repo, current []store.Package, batch []prepare
 		if !ok || sameContent(old, pr.pkg) {
 			continue
 		}
+		if companion(pr.pkg) {
+			return errs.E(errs.Invalid, "refusing %s: it lists %s, which is already published in %s with different content (published sha256 %s, this file sha256 %s): a source package's upstream tarball must be the one published before; build it against that one, or pass --replace to replace the published file; nothing was published",
+				pr.name, path.Base(pr.pkg.Location), repo.ID, digestOf(old), digestOf(pr.pkg))
+		}
 		return errs.E(errs.Invalid, "refusing %s: %s %s (%s) is already published in %s with different content (published sha256 %s, this file sha256 %s): give the rebuild a new release number, or pass --replace to replace the published package; nothing was published",
 			pr.name, pr.pkg.Name, pr.pkg.Version, pr.pkg.Arch, repo.ID, digestOf(old), digestOf(pr.pkg))
 	}
@@ -597,6 +645,10 @@ func checkBatch(repo store.Repo, batch []prepared) error {
 	seen := make(map[string]prepared, len(batch))
 	for _, pr := range batch {
 		if first, ok := seen[pr.pkg.Location]; ok && !sameContent(first.pkg, pr.pkg) {
+			if companion(pr.pkg) {
+				return errs.E(errs.Invalid, "refusing %s and %s: both list %s but their copies differ (sha256 %s and %s): publish source packages built against the same upstream tarball; nothing was published",
+					first.name, pr.name, path.Base(pr.pkg.Location), digestOf(first.pkg), digestOf(pr.pkg))
+			}
 			return errs.E(errs.Invalid, "refusing %s and %s: both are %s %s (%s) for %s but their content differs (sha256 %s and %s): publish only one of them; nothing was published",
 				first.name, pr.name, pr.pkg.Name, pr.pkg.Version, pr.pkg.Arch, repo.ID, digestOf(first.pkg), digestOf(pr.pkg))
 		}
@@ -722,6 +774,22 @@ func (p *Publisher) reusable(ctx context.Context, repo store.Repo, files []strin
 	return out, err
 }
 
+// The architectures of source packages: a source repository is one whose
+// Arch is one of these (enmeid repo add --arch src for rpm, --arch source
+// for deb; either spelling is taken for either format). It takes source
+// packages only, and a binary repository binaries only.
+const (
+	rpmSourceArch = "src"
+	debSourceArch = "source"
+)
+
+// IsSourceRepo reports whether repo holds source packages.
+func IsSourceRepo(repo store.Repo) bool { return isSourceArch(repo.Arch) }
+
+func isSourceArch(arch string) bool {
+	return arch == rpmSourceArch || arch == debSourceArch || arch == "nosrc"
+}
+
 // fits reports whether a stored record can be served by repo as is.
 func (p *Publisher) fits(repo store.Repo, pk store.Package, signer string) bool {
 	if pk.Format != repo.Format || !archFits(repo, pk.Arch) {
@@ -738,8 +806,12 @@ func (p *Publisher) fits(repo store.Repo, pk store.Package, signer string) bool 
 
 // archFits reports whether a repository for repo.Arch takes packages of
 // arch: its own, architecture-independent ones, and on x86_64 the i686
-// multilib packages (32-bit libraries RHEL ships beside 64-bit ones).
+// multilib packages (32-bit libraries RHEL ships beside 64-bit ones). A
+// source repository takes source packages, and only those.
 func archFits(repo store.Repo, arch string) bool {
+	if IsSourceRepo(repo) || isSourceArch(arch) {
+		return IsSourceRepo(repo) && isSourceArch(arch)
+	}
 	switch {
 	case repo.Arch == "" || arch == repo.Arch || arch == "noarch" || arch == "all":
 		return true
@@ -762,36 +834,55 @@ func hashFile(ctx context.Context, name string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func (p *Publisher) prepare(ctx context.Context, repo store.Repo, name, tmpDir string, opts Options) (prepared, error) {
+// prepare validates one input and makes its records: one for a package
+// file, one per file for a Debian source package (.dsc).
+func (p *Publisher) prepare(ctx context.Context, repo store.Repo, name, tmpDir string, opts Options) ([]prepared, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return prepared{}, errs.Wrap(errs.Invalid, err, fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err)))
+		return nil, errs.Wrap(errs.Invalid, err, fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err)))
 	}
 	defer f.Close()
 	head := make([]byte, 8)
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return prepared{}, err
+		return nil, err
 	}
 	refuse := func(reason string) error {
 		return errs.E(errs.Invalid, "refusing %s: %s; nothing was published", name, reason)
 	}
 	isRPM, isDeb := bytes.HasPrefix(head, rpmMagic), bytes.HasPrefix(head, debMagic)
+	isDsc := !isRPM && !isDeb && strings.HasSuffix(name, ".dsc")
 	in := blob.ContextReader(ctx, f)
+	one := func(pr prepared, err error) ([]prepared, error) {
+		if err != nil {
+			return nil, err
+		}
+		return []prepared{pr}, nil
+	}
 	switch repo.Format {
 	case "rpm":
-		if isDeb {
-			return prepared{}, refuse(fmt.Sprintf("it is a Debian package, but repository %s holds rpm packages", repo.ID))
+		if isDeb || isDsc {
+			return nil, refuse(fmt.Sprintf("it is a Debian package, but repository %s holds rpm packages", repo.ID))
 		}
-		return p.prepareRPM(ctx, repo, name, in, tmpDir, refuse, opts)
+		return one(p.prepareRPM(ctx, repo, name, in, tmpDir, refuse, opts))
 	case "deb":
-		if isRPM {
-			return prepared{}, refuse(fmt.Sprintf("it is an RPM package, but repository %s holds deb packages", repo.ID))
+		switch {
+		case isRPM:
+			return nil, refuse(fmt.Sprintf("it is an RPM package, but repository %s holds deb packages", repo.ID))
+		case isDsc && !IsSourceRepo(repo):
+			return nil, refuse(fmt.Sprintf("it is a Debian source package, but repository %s holds binary packages: publish it into the product's source repository (enmeid repo add %s-source --product %s --arch source --suite %s --component %s makes one)",
+				repo.ID, repo.ID, repo.ProductID, repo.Suite, repo.Component))
+		case isDsc:
+			return p.prepareDsc(ctx, repo, name, in, refuse)
+		case isDeb && IsSourceRepo(repo):
+			return nil, refuse(fmt.Sprintf("it is a binary Debian package, but repository %s holds source packages: publish it into one of the product's binary repositories", repo.ID))
+		case IsSourceRepo(repo):
+			return nil, refuse(fmt.Sprintf("it is not a Debian source package, and repository %s holds source packages only: give the .dsc, with the files it lists beside it", repo.ID))
 		}
-		return p.prepareDeb(repo, name, in, refuse)
+		return one(p.prepareDeb(repo, name, in, refuse))
 	}
-	return prepared{}, errs.E(errs.Invalid, "repository %s has format %q, which publish does not handle", repo.ID, repo.Format)
+	return nil, errs.E(errs.Invalid, "repository %s has format %q, which publish does not handle", repo.ID, repo.Format)
 }
 
 func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string, in io.Reader, tmpDir string, refuse func(string) error, opts Options) (prepared, error) {
@@ -807,7 +898,7 @@ func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string
 	if opts.KeepSignatures {
 		hdr, err = keep(in, io.MultiWriter(bw, inHash))
 	} else {
-		hdr, err = rpm.Sign(bufio.NewReaderSize(io.TeeReader(in, inHash), 64<<10), bw, p.Key.WithTime(p.Now))
+		hdr, err = rpm.SignAny(bufio.NewReaderSize(io.TeeReader(in, inHash), 64<<10), bw, p.Key.WithTime(p.Now))
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -820,6 +911,13 @@ func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string
 	}
 	if err := bw.Flush(); err != nil {
 		return prepared{}, fmt.Errorf("signing %s: %w", name, err)
+	}
+	switch {
+	case hdr.Source && !IsSourceRepo(repo):
+		return prepared{}, refuse(fmt.Sprintf("it is a source RPM, but repository %s holds binary packages: publish it into the product's source repository (enmeid repo add %s-source --product %s --arch src makes one, named so that dnf download --source finds it)",
+			repo.ID, repo.ID, repo.ProductID))
+	case !hdr.Source && IsSourceRepo(repo):
+		return prepared{}, refuse(fmt.Sprintf("it is a binary RPM (%s), but repository %s holds source RPMs only: publish it into one of the product's binary repositories", hdr.Arch, repo.ID))
 	}
 	if !archFits(repo, hdr.Arch) {
 		return prepared{}, refuse(fmt.Sprintf("its architecture is %s, but repository %s is for %s", hdr.Arch, repo.ID, repo.Arch))
@@ -836,6 +934,11 @@ func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string
 		return prepared{}, fmt.Errorf("indexing %s: %w", name, err)
 	}
 	facts := pkgfacts.FromRPM(hdr, sum)
+	if hdr.Source {
+		// A source RPM's file list names its tarballs and spec, and its
+		// requirements are build requirements: the SBOM keeps what it is.
+		facts.Files, facts.Requires, facts.Provides = nil, nil, nil
+	}
 	var factsJSON []byte
 	if !p.SkipFacts {
 		if factsJSON, err = facts.Encode(); err != nil {
@@ -853,7 +956,7 @@ func (p *Publisher) prepareRPM(ctx context.Context, repo store.Repo, name string
 // header against the digests its signature header holds.
 func keep(in io.Reader, w io.Writer) (*rpm.Header, error) {
 	br := bufio.NewReaderSize(in, 64<<10)
-	hdr, err := rpm.ReadHeader(io.TeeReader(br, w))
+	hdr, err := rpm.ReadAnyHeader(io.TeeReader(br, w))
 	if err != nil {
 		return nil, err
 	}
@@ -969,7 +1072,7 @@ func (p *Publisher) commit(ctx context.Context, repo store.Repo, pkgs []store.Pa
 			return store.Publication{}, err
 		}
 	}
-	pub := store.Publication{RepoID: repo.ID, CreatedAt: now, Packages: len(pkgs), Manifest: info.Sum, Base: repo.Current, RollbackOf: rollbackOf}
+	pub := store.Publication{RepoID: repo.ID, CreatedAt: now, Packages: countPackages(pkgs), Manifest: info.Sum, Base: repo.Current, RollbackOf: rollbackOf}
 	id, err := p.Store.CommitPublication(ctx, pub)
 	if err != nil {
 		return store.Publication{}, fmt.Errorf("publish %s: %w", repo.ID, err)
@@ -1063,10 +1166,14 @@ func Metadata(ctx context.Context, repo store.Repo, st Metas, ids []string, extr
 			return nil, fmt.Errorf("writing apt indexes: %w", err)
 		}
 		opts := deb.IndexOptions{Origin: "enmei", Label: repo.ProductID, Suite: repo.Suite, Codename: repo.Suite, Component: repo.Component}
-		if repo.Arch != "" {
+		index := deb.Index
+		switch {
+		case IsSourceRepo(repo):
+			index = deb.SourceIndex
+		case repo.Arch != "":
 			opts.Architectures = []string{repo.Arch}
 		}
-		files, err := deb.Index(opts, metas, key, now)
+		files, err := index(opts, metas, key, now)
 		if err != nil {
 			return nil, fmt.Errorf("writing apt indexes: %w", err)
 		}
@@ -1087,6 +1194,15 @@ func packageID(blobSum, location string) string {
 // Expand turns the command line's files and directories into a sorted list of
 // files; directories contribute their *.rpm and *.deb files.
 func Expand(paths []string) ([]string, error) {
+	return expand(paths, []string{".rpm", ".deb"})
+}
+
+// expand is Expand with directories contributing the files whose names end
+// in one of suffixes: a deb source repository takes a directory's *.dsc
+// (the other files of a source package come with its .dsc), so that a
+// build directory holding .debs and the source package can be published
+// into the binary and the source repository alike.
+func expand(paths, suffixes []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		fi, err := os.Stat(p)
@@ -1101,7 +1217,7 @@ func Expand(paths []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			if d.Type().IsRegular() && (strings.HasSuffix(path, ".rpm") || strings.HasSuffix(path, ".deb")) {
+			if d.Type().IsRegular() && slices.ContainsFunc(suffixes, func(s string) bool { return strings.HasSuffix(path, s) }) {
 				out = append(out, path)
 			}
 			return nil

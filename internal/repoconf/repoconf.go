@@ -62,8 +62,11 @@ var Options = []string{"name", "baseurl", "enabled", "username", "password", "gp
 
 // Render returns enmei.repo: one section per repository, each with its
 // registration's credential, packages and metadata verified against the
-// signing key at RPMKeyPath. The file holds host credentials: write it
-// 0600.
+// signing key at RPMKeyPath. A source repository's section is disabled
+// (enabled=0): dnf download --source enables the one named after an
+// enabled repository plus "-source" by itself (dnf's enable_source_repos;
+// yumdownloader --source likewise), and --enablerepo enables any. The file
+// holds host credentials: write it 0600.
 func (y Yum) Render() []byte {
 	var b strings.Builder
 	b.WriteString("# Written by enmei register (or register.sh); unregistering removes it.\n")
@@ -77,8 +80,12 @@ func (y Yum) Render() []byte {
 			// A mirror's packages carry the distribution's signatures.
 			keys += " file://" + UpstreamKeyPath(r.ID)
 		}
-		fmt.Fprintf(&b, "\n[enmei-%s]\nname=%s\nbaseurl=%s%s\nenabled=1\nusername=%s\npassword=%s\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s\n",
-			r.ID, oneLine(name), y.Server, r.Path, r.HostID, r.Secret, keys)
+		enabled := 1
+		if IsSource(r.Arch) {
+			enabled = 0
+		}
+		fmt.Fprintf(&b, "\n[enmei-%s]\nname=%s\nbaseurl=%s%s\nenabled=%d\nusername=%s\npassword=%s\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s\n",
+			r.ID, oneLine(name), y.Server, r.Path, enabled, r.HostID, r.Secret, keys)
 		if y.CA {
 			fmt.Fprintf(&b, "sslcacert=%s\n", CAPath)
 		}
@@ -122,10 +129,22 @@ func CanonicalArch(arch string) string {
 	return a
 }
 
+// IsSource reports whether a repository of arch holds source packages:
+// "src" (rpm, as enmeid repo add --arch src makes one) or "source" (deb).
+// Such repositories fit every host, and are configured disabled.
+func IsSource(arch string) bool {
+	a := strings.ToLower(strings.TrimSpace(arch))
+	return a == "src" || a == "source"
+}
+
 // ArchFits reports whether a repository of repoArch serves a host of
 // hostArch (uname -m form). An x86_64 RPM host also takes i686 packages
-// (multilib); Debian's multiarch is opt-in, so a deb host does not.
+// (multilib); Debian's multiarch is opt-in, so a deb host does not. Source
+// repositories fit every host.
 func ArchFits(family, hostArch, repoArch string) bool {
+	if IsSource(repoArch) {
+		return true
+	}
 	r, h := CanonicalArch(repoArch), CanonicalArch(hostArch)
 	return r == "" || r == h || (family == FamilyRPM && h == "x86_64" && r == "i686")
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/enmei-project/enmei/internal/advisory/scan"
 	"github.com/enmei-project/enmei/internal/api"
+	"github.com/enmei-project/enmei/internal/repoconf"
 	"github.com/enmei-project/enmei/internal/store"
 	"github.com/enmei-project/enmei/internal/upgradepath"
 )
@@ -77,6 +78,9 @@ func (s *Server) latestVersions(ctx context.Context, product string, names []str
 	}
 	newest := map[string]store.Package{}
 	for _, repo := range repos {
+		if repoconf.IsSource(repo.Arch) {
+			continue // source packages are not what a host upgrades to
+		}
 		// The newest publication, as repomd.xml is served: Latest must
 		// describe what dnf or apt will see in the same minute.
 		re := s.repoFacts(ctx, repo.ID, true)

@@ -52,8 +52,9 @@ type Source struct {
 	// verify either way.
 	AllowUnsignedRepomd bool
 	// Arch lists the architectures to keep, e.g. "x86_64" or "x86_64",
-	// "i686"; empty keeps all. noarch is always kept; source packages only
-	// when "src" is listed.
+	// "i686"; empty keeps all. noarch is kept too, unless "src" alone is
+	// listed (a mirror of source RPMs); source packages (src and nosrc)
+	// only when "src" is listed.
 	Arch []string
 	// Client makes the requests. nil: a shared client honouring HTTPS_PROXY,
 	// HTTP_PROXY and NO_PROXY (with user:password@ in the proxy URL sent as
@@ -279,7 +280,7 @@ func (s *Source) keep(arch string) bool {
 	case "src", "nosrc":
 		return slices.Contains(s.Arch, "src")
 	case "noarch":
-		return true
+		return !slices.Equal(s.Arch, []string{"src"})
 	}
 	return len(s.Arch) == 0 || slices.Contains(s.Arch, arch)
 }

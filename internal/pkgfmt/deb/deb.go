@@ -325,29 +325,35 @@ var archiveFields = map[string]bool{"filename": true, "size": true, "md5sum": tr
 // well-formed and not the archive's own, and no control characters. A line
 // of only spaces would end the stanza in apt's parser and start another.
 func checkParagraph(para []byte) error {
+	return checkFields(para, "control file", archiveFields, invalid)
+}
+
+// checkFields is checkParagraph for the paragraph of a file named what,
+// refusing the fields reserved (lower-case) with errors made by fail.
+func checkFields(para []byte, what string, reserved map[string]bool, fail func(string, ...any) error) error {
 	seen := map[string]bool{}
 	for i, line := range strings.Split(string(para), "\n") {
 		for _, r := range line {
 			if r < 0x20 && r != '\t' || r == 0x7f {
-				return invalid("its control file holds control characters")
+				return fail("its %s holds control characters", what)
 			}
 		}
 		if line == "" || line[0] == ' ' || line[0] == '\t' {
 			if strings.TrimSpace(line) == "" || i == 0 {
-				return invalid("its control file holds an empty or misplaced continuation line")
+				return fail("its %s holds an empty or misplaced continuation line", what)
 			}
 			continue
 		}
 		name, _, ok := strings.Cut(line, ":")
 		if !ok || !fieldName.MatchString(name) {
-			return invalid("its control file has a line that is not a field: %.40q", line)
+			return fail("its %s has a line that is not a field: %.40q", what, line)
 		}
 		key := strings.ToLower(name)
-		if archiveFields[key] {
-			return invalid("its control file sets %s, which only the archive may set", name)
+		if reserved[key] {
+			return fail("its %s sets %s, which only the archive may set", what, name)
 		}
 		if seen[key] {
-			return invalid("its control file sets %s twice", name)
+			return fail("its %s sets %s twice", what, name)
 		}
 		seen[key] = true
 	}
@@ -375,11 +381,7 @@ func fields(para []byte) map[string]string {
 // PoolPath is where a package lives in the repository:
 // "pool/<component>/<prefix>/<source>/<filename>".
 func PoolPath(component string, i *Info) string {
-	prefix := i.Source[:1]
-	if strings.HasPrefix(i.Source, "lib") && len(i.Source) > 3 {
-		prefix = i.Source[:4]
-	}
-	return "pool/" + component + "/" + prefix + "/" + i.Source + "/" + i.Filename()
+	return PoolDir(component, i.Source) + "/" + i.Filename()
 }
 
 // Entry renders the package's Packages stanza.

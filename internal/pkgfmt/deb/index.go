@@ -57,21 +57,7 @@ func Index(opts IndexOptions, entries [][]byte, key *sign.Key, now time.Time) ([
 			seen[s.arch] = true
 		}
 	}
-	sort.SliceStable(stanzas, func(i, j int) bool {
-		a, b := stanzas[i], stanzas[j]
-		if a.pkg != b.pkg {
-			return a.pkg < b.pkg
-		}
-		if a.version != b.version {
-			va, errA := debversion.NewVersion(a.version)
-			vb, errB := debversion.NewVersion(b.version)
-			if errA == nil && errB == nil {
-				return va.LessThan(vb)
-			}
-			return a.version < b.version
-		}
-		return a.arch < b.arch
-	})
+	sortStanzas(stanzas)
 	archs := opts.Architectures
 	if len(archs) == 0 {
 		seen["amd64"], seen["arm64"] = true, true
@@ -122,6 +108,12 @@ func Index(opts IndexOptions, entries [][]byte, key *sign.Key, now time.Time) ([
 		indexes = append(indexes, r.files...)
 	}
 
+	return release(opts, archs, indexes, key, now)
+}
+
+// release writes dists/<suite>/: the indexes with by-hash copies, and
+// Release listing them, signed as Release.gpg and InRelease.
+func release(opts IndexOptions, archs []string, indexes []File, key *sign.Key, now time.Time) ([]File, error) {
 	var rel bytes.Buffer
 	fmt.Fprintf(&rel, "Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\nDate: %s\nArchitectures: %s\nComponents: %s\nDescription: %s\nAcquire-By-Hash: yes\n",
 		opts.Origin, opts.Label, opts.Suite, opts.Codename, now.UTC().Format(time.RFC1123Z),
@@ -157,6 +149,68 @@ func Index(opts IndexOptions, entries [][]byte, key *sign.Key, now time.Time) ([
 		files = append(files, File{base + f.Path, f.Data}, File{base + byHash, f.Data})
 	}
 	return append(files, File{base + "Release", release}, File{base + "Release.gpg", detached}, File{base + "InRelease", inline}), nil
+}
+
+// SourceIndex writes dists/<suite>/ of a source repository: the
+// component's source/Sources (plain, .gz, .xz) from the Sources stanzas in
+// entries (SourcesEntry; empty entries, the files beside a .dsc, are
+// skipped), with by-hash copies, and Release (Architectures: source),
+// Release.gpg and InRelease. apt reads it through deb-src entries.
+func SourceIndex(opts IndexOptions, entries [][]byte, key *sign.Key, now time.Time) ([]File, error) {
+	if opts.Suite == "" || opts.Component == "" {
+		return nil, errors.New("writing apt index: suite and component are required")
+	}
+	if opts.Codename == "" {
+		opts.Codename = opts.Suite
+	}
+	stanzas := make([]stanza, 0, len(entries))
+	for _, e := range entries {
+		if len(bytes.TrimSpace(e)) == 0 {
+			continue
+		}
+		f := fields(e)
+		stanzas = append(stanzas, stanza{pkg: f["Package"], version: f["Version"], data: bytes.TrimRight(e, "\n")})
+	}
+	sortStanzas(stanzas)
+	var plain bytes.Buffer
+	for _, s := range stanzas {
+		if plain.Len() > 0 {
+			plain.WriteByte('\n')
+		}
+		plain.Write(s.data)
+		plain.WriteByte('\n')
+	}
+	dir := opts.Component + "/source/"
+	gz, err := gzipped(plain.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("compressing Sources: %w", err)
+	}
+	x, err := xzed(plain.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("compressing Sources: %w", err)
+	}
+	indexes := []File{{dir + "Sources", plain.Bytes()}, {dir + "Sources.gz", gz}, {dir + "Sources.xz", x}}
+	return release(opts, []string{"source"}, indexes, key, now)
+}
+
+// sortStanzas orders stanzas by name, version (as dpkg compares them) and
+// architecture.
+func sortStanzas(stanzas []stanza) {
+	sort.SliceStable(stanzas, func(i, j int) bool {
+		a, b := stanzas[i], stanzas[j]
+		if a.pkg != b.pkg {
+			return a.pkg < b.pkg
+		}
+		if a.version != b.version {
+			va, errA := debversion.NewVersion(a.version)
+			vb, errB := debversion.NewVersion(b.version)
+			if errA == nil && errB == nil {
+				return va.LessThan(vb)
+			}
+			return a.version < b.version
+		}
+		return a.arch < b.arch
+	})
 }
 
 func gzipped(b []byte) ([]byte, error) {

@@ -220,7 +220,7 @@ func FuzzParseHeader(f *testing.F) {
 		hdr, err := readHeader(bytes.NewReader(data), regionHeader)
 		var h *Header
 		if err == nil {
-			h, err = parseHeader(lead, hdr.bytes)
+			h, err = parseHeader(lead, hdr.bytes, true)
 		}
 		checkAllocs(t, before, len(data))
 		if err != nil {

@@ -17,7 +17,13 @@ type Header struct {
 	HasEpoch bool
 	Version  string
 	Release  string
-	Arch     string
+	// Arch is the package's architecture; for a source RPM it is "src"
+	// ("nosrc" when it leaves out some of its sources), as dnf and
+	// createrepo_c name it, not the build architecture its header records.
+	Arch string
+	// Source reports a source RPM (one without a SOURCERPM tag, as rpm
+	// tells them apart), which only ReadAnyHeader and SignAny accept.
+	Source bool
 
 	Summary, Description, License, URL, Vendor, Group, Packager, BuildHost, SourceRPM string
 
@@ -78,7 +84,8 @@ const maxChangelogs = 10
 
 // parseHeader decodes a main header with cavaliergopher/rpm, which reads a
 // whole package prefix: we give it the lead and an empty signature header.
-func parseHeader(lead, hdr []byte) (h *Header, err error) {
+// A source RPM is refused unless sources is set.
+func parseHeader(lead, hdr []byte, sources bool) (h *Header, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			h, err = nil, invalid("its header is damaged (%v)", r)
@@ -108,7 +115,14 @@ func parseHeader(lead, hdr []byte) (h *Header, err error) {
 		return nil, invalid("its header lacks a name, version, release or architecture")
 	}
 	if h.SourceRPM == "" {
-		return nil, invalid("it is a source RPM; repositories hold binary RPMs")
+		if !sources {
+			return nil, invalid("it is a source RPM; repositories hold binary RPMs")
+		}
+		// rpm's headerIsSource; NOSOURCE or NOPATCH make it a nosrc.
+		h.Source, h.Arch = true, "src"
+		if p.Header.GetTag(1051) != nil || p.Header.GetTag(1052) != nil {
+			h.Arch = "nosrc"
+		}
 	}
 	for _, s := range []string{h.Name, h.Version, h.Release, h.Arch} {
 		if strings.ContainsAny(s, "/\\ \x00") || s == "." || s == ".." {

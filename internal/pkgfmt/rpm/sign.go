@@ -23,7 +23,8 @@ import (
 	"github.com/enmei-project/enmei/internal/sign"
 )
 
-// ErrInvalid marks input that is not a valid binary RPM.
+// ErrInvalid marks input that is not a valid RPM (or, where only binary
+// RPMs are taken, a source RPM).
 var ErrInvalid = errors.New("invalid rpm")
 
 func invalid(format string, args ...any) error {
@@ -277,16 +278,24 @@ func payloadDigest(hdr *rawHeader) (hash.Hash, string) {
 	return h, e.str()
 }
 
-// ReadHeader reads an RPM's lead and headers, checks the header against the
-// digests the signature header holds, and returns what the header says. It
-// reads no payload.
+// ReadHeader reads a binary RPM's lead and headers, checks the header
+// against the digests the signature header holds, and returns what the
+// header says. It reads no payload. A source RPM is refused.
 func ReadHeader(r io.Reader) (*Header, error) {
-	_, _, _, h, err := readPackage(r)
+	_, _, _, h, err := readPackage(r, false)
 	return h, err
 }
 
-// readPackage reads an RPM up to the end of its header.
-func readPackage(r io.Reader) (lead []byte, sig, hdr *rawHeader, h *Header, err error) {
+// ReadAnyHeader is ReadHeader for binary and source RPMs alike: Header.Source
+// tells which it read.
+func ReadAnyHeader(r io.Reader) (*Header, error) {
+	_, _, _, h, err := readPackage(r, true)
+	return h, err
+}
+
+// readPackage reads an RPM up to the end of its header; a source RPM only
+// when sources is set.
+func readPackage(r io.Reader, sources bool) (lead []byte, sig, hdr *rawHeader, h *Header, err error) {
 	lead = make([]byte, leadSize)
 	if n, err := io.ReadFull(r, lead); err != nil {
 		if n >= 4 && bytes.Equal(lead[:4], []byte{0xed, 0xab, 0xee, 0xdb}) {
@@ -303,8 +312,11 @@ func readPackage(r io.Reader) (lead []byte, sig, hdr *rawHeader, h *Header, err 
 	if lead[4] < 3 || lead[4] > 4 {
 		return nil, nil, nil, nil, invalid("it is an RPM of unsupported format version %d", lead[4])
 	}
-	if t := binary.BigEndian.Uint16(lead[6:8]); t != 0 {
+	switch t := binary.BigEndian.Uint16(lead[6:8]); {
+	case t == 1 && !sources:
 		return nil, nil, nil, nil, invalid("it is a source RPM; repositories hold binary RPMs")
+	case t > 1:
+		return nil, nil, nil, nil, invalid("its lead names an unknown package type %d", t)
 	}
 	sig, err = readHeader(r, regionSig)
 	if err != nil {
@@ -332,9 +344,12 @@ func readPackage(r io.Reader) (lead []byte, sig, hdr *rawHeader, h *Header, err 
 			return nil, nil, nil, nil, invalid("its header does not match its SHA-1 digest (the file is corrupted)")
 		}
 	}
-	h, err = parseHeader(lead, hdr.bytes)
+	h, err = parseHeader(lead, hdr.bytes, sources)
 	if err != nil {
 		return nil, nil, nil, nil, err
+	}
+	if binary.BigEndian.Uint16(lead[6:8]) == 1 && !h.Source {
+		return nil, nil, nil, nil, invalid("its lead says it is a source RPM but its header is a binary package's (the file is damaged)")
 	}
 	return lead, sig, hdr, h, nil
 }
@@ -344,8 +359,19 @@ func readPackage(r io.Reader) (lead []byte, sig, hdr *rawHeader, h *Header, err 
 // key (existing signatures are replaced; digests are kept). On error the
 // output is incomplete and must be discarded. The payload is streamed and
 // checked against the package's payload digest (or MD5 and size) as it goes.
+// A source RPM is refused.
 func Sign(r io.Reader, w io.Writer, key *sign.Key) (*Header, error) {
-	lead, sig, hdr, h, err := readPackage(r)
+	return signPackage(r, w, key, false)
+}
+
+// SignAny is Sign for binary and source RPMs alike (sources are signed as
+// binaries are: a header signature); Header.Source tells which it signed.
+func SignAny(r io.Reader, w io.Writer, key *sign.Key) (*Header, error) {
+	return signPackage(r, w, key, true)
+}
+
+func signPackage(r io.Reader, w io.Writer, key *sign.Key, sources bool) (*Header, error) {
+	lead, sig, hdr, h, err := readPackage(r, sources)
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,9 @@ type Source struct {
 	// Sources also reads each component's Sources index into
 	// Metadata.Sources.
 	Sources bool
+	// OnlySources reads the Sources indexes alone, no Packages (Arch is
+	// then ignored): a mirror of the suite's source packages.
+	OnlySources bool
 	// AllowExpired accepts a Release whose Valid-Until has passed. Off, such
 	// a Release is refused as a mirror may be replaying an old one; frozen
 	// community suites that are no longer re-signed need it on.
@@ -202,16 +205,18 @@ func (s *Source) Metadata(ctx context.Context) (*Metadata, error) {
 	if err != nil {
 		return nil, err
 	}
-	archs, err := pick("architecture", s.Arch, rel.Architectures, s.Suite)
-	if err != nil {
-		return nil, err
+	var archs []string
+	if !s.OnlySources {
+		if archs, err = pick("architecture", s.Arch, rel.Architectures, s.Suite); err != nil {
+			return nil, err
+		}
 	}
 	md := &Metadata{Release: *rel}
 	seen := map[string]int{} // Filename → index in md.Packages
 	indexes := 0
 	for _, comp := range comps {
 		want := archs
-		if _, ok := findIndex(rel, comp+"/binary-all/Packages"); ok && !contains(want, "all") {
+		if _, ok := findIndex(rel, comp+"/binary-all/Packages"); ok && !contains(want, "all") && !s.OnlySources {
 			want = append(append([]string(nil), want...), "all")
 		}
 		for _, arch := range want {
@@ -248,7 +253,7 @@ func (s *Source) Metadata(ctx context.Context) (*Metadata, error) {
 				md.Packages = append(md.Packages, p)
 			}
 		}
-		if s.Sources {
+		if s.Sources || s.OnlySources {
 			name := comp + "/source/Sources"
 			if _, ok := findIndex(rel, name); !ok {
 				return nil, errs.E(errs.NotFound, "the Release of %s lists no %s index: the suite publishes no source packages for %s", s.suiteURL(base), name, comp)
@@ -266,7 +271,7 @@ func (s *Source) Metadata(ctx context.Context) (*Metadata, error) {
 			}
 		}
 	}
-	if indexes == 0 {
+	if indexes == 0 && !s.OnlySources {
 		return nil, errs.E(errs.NotFound, "the Release of %s lists no Packages index for %s on %s: check the components and architectures asked for", s.suiteURL(base), strings.Join(comps, ", "), strings.Join(archs, ", "))
 	}
 	return md, nil
