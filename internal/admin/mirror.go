@@ -23,9 +23,10 @@ func (a *app) repoSyncCommand() *cobra.Command {
 		o                       mirror.Options
 		keyFile, until, snap    string
 		arch, components, suite string
+		allowExpired            bool
 	)
 	cmd := &cobra.Command{
-		Use:   "sync REPO [--from URL] [--gpgkey FILE] [--arch A,…] [--suite S --component C,…] [--dry-run] [--until DATE | --snapshot NAME] [--force]",
+		Use:   "sync REPO [--from URL] [--gpgkey FILE] [--arch A,…] [--suite S --component C,…] [--allow-expired] [--dry-run] [--until DATE | --snapshot NAME] [--force]",
 		Short: "mirror an upstream dnf or APT repository into REPO, verified and incrementally",
 		Long: `sync makes REPO a mirror of an upstream repository: an rpm-md (dnf) one for
 an rpm repository, an APT suite for a deb one. It reads the upstream metadata
@@ -71,6 +72,9 @@ product's ELS repositories.`,
 				}
 				o.Key = data
 			}
+			if cmd.Flags().Changed("allow-expired") {
+				o.AllowExpired = &allowExpired
+			}
 			o.Arch = splitList(arch)
 			o.Components = splitList(components)
 			o.Suite = suite
@@ -112,6 +116,7 @@ product's ELS repositories.`,
 	f.StringVar(&until, "until", "", "freeze the mirror after this sync, at the community's state of DATE")
 	f.StringVar(&snap, "snapshot", "", "freeze the mirror after this sync under a snapshot name")
 	f.BoolVar(&o.Force, "force", false, "sync a frozen mirror anyway")
+	f.BoolVar(&allowExpired, "allow-expired", false, "APT: take a Release past its Valid-Until, for a frozen suite no longer re-signed (remembered; =false to stop)")
 	f.IntVar(&o.Parallel, "parallel", 4, "downloads at the same time")
 	return cmd
 }

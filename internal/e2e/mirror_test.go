@@ -484,9 +484,27 @@ func TestMirrorSyncAPT(t *testing.T) {
 		t.Errorf("incremental sync: %+v, want only deb-extra", rep)
 	}
 
+	// A frozen suite whose Valid-Until has passed: refused, then taken
+	// with --allow-expired, which later syncs remember.
+	dists := filepath.Join(up.dir, "dists/bookworm")
+	rel, err := os.ReadFile(filepath.Join(dists, "Release"))
+	must(t, err)
+	expired := regexp.MustCompile(`(?m)^Date: .*$`).ReplaceAllStringFunc(string(rel), func(d string) string {
+		return d + "\nValid-Until: " + time.Now().Add(-48*time.Hour).UTC().Format(time.RFC1123)
+	})
+	must(t, os.WriteFile(filepath.Join(dists, "Release"), []byte(expired), 0o644))
+	if out, err := exec.Command("gpg", "--homedir", up.gnupg, "--batch", "--yes", "--local-user", up.keys["distro"],
+		"--clearsign", "--output", filepath.Join(dists, "InRelease"), filepath.Join(dists, "Release")).CombinedOutput(); err != nil {
+		t.Fatalf("gpg: %v\n%s", err, out)
+	}
+	if r := v.admin("repo", "sync", "deb12-mirror"); r.code != 1 || !strings.Contains(r.stderr, "Valid-Until") || !strings.Contains(r.stderr, "--allow-expired") {
+		t.Errorf("sync of an expired Release: exit %d\n%s", r.code, r.stderr)
+	}
+	v.must("repo", "sync", "deb12-mirror", "--allow-expired")
+	v.must("repo", "sync", "deb12-mirror")
+
 	// The suite re-signed by a stranger: refused before any download.
 	before := v.must("publication", "list", "deb12-mirror")
-	dists := filepath.Join(up.dir, "dists/bookworm")
 	if out, err := exec.Command("gpg", "--homedir", up.gnupg, "--batch", "--yes", "--local-user", up.keys["stranger"],
 		"--clearsign", "--output", filepath.Join(dists, "InRelease"), filepath.Join(dists, "Release")).CombinedOutput(); err != nil {
 		t.Fatalf("gpg: %v\n%s", err, out)

@@ -57,10 +57,13 @@ type Options struct {
 	DryRun     bool
 	Freeze     string // pin the mirror after this sync (a date or snapshot name)
 	Force      bool   // sync a frozen mirror anyway
-	Parallel   int
-	StageDir   string // where downloads wait (and resume) until published
-	Progress   io.Writer
-	Now        func() time.Time
+	// AllowExpired: APT, take a Release past its Valid-Until (remembered);
+	// nil : as the last sync did.
+	AllowExpired *bool
+	Parallel     int
+	StageDir     string // where downloads wait (and resume) until published
+	Progress     io.Writer
+	Now          func() time.Time
 }
 
 // Report is what a sync did (or, on a dry run, would do).
@@ -144,6 +147,9 @@ func Sync(ctx context.Context, st Store, pub Publisher, repoID string, o Options
 		m.Arch = []string{repo.Arch}
 	}
 	if repo.Format == "deb" {
+		if o.AllowExpired != nil {
+			m.AllowExpired = *o.AllowExpired
+		}
 		if o.Suite != "" {
 			m.Suite = o.Suite
 		} else if m.Suite == "" {
@@ -268,7 +274,8 @@ func newSource(format string, m *store.Mirror, kr openpgp.EntityList, parallel i
 	case "rpm":
 		return &rpmSource{src: &upstream.Source{URL: m.URL, Keyring: kr, Arch: m.Arch, Parallel: parallel}}, nil
 	case "deb":
-		s := &apt.Source{URL: m.URL, Suite: m.Suite, Components: m.Components, Arch: m.Arch, Keyring: kr, Parallel: parallel, OnlySources: sources}
+		s := &apt.Source{URL: m.URL, Suite: m.Suite, Components: m.Components, Arch: m.Arch, Keyring: kr, Parallel: parallel, OnlySources: sources,
+			AllowExpired: m.AllowExpired}
 		if sources {
 			s.Arch = nil
 		}

@@ -70,9 +70,12 @@ type Mirror struct {
 	Components []string `json:"components,omitempty"`
 	// Frozen pins the mirror to the community's last state (a date or a
 	// snapshot name): later syncs are refused unless forced.
-	Frozen   string    `json:"frozen,omitempty"`
-	Revision string    `json:"revision,omitempty"` // the upstream metadata's, at the last sync
-	SyncedAt time.Time `json:"synced_at,omitzero"`
+	Frozen string `json:"frozen,omitempty"`
+	// AllowExpired takes an APT Release past its Valid-Until: a frozen
+	// suite its distribution no longer re-signs.
+	AllowExpired bool      `json:"allow_expired,omitempty"`
+	Revision     string    `json:"revision,omitempty"` // the upstream metadata's, at the last sync
+	SyncedAt     time.Time `json:"synced_at,omitzero"`
 }
 
 // Contract is a customer's contract, as the entitlement rules define it.

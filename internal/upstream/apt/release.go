@@ -188,7 +188,7 @@ func (s *Source) checkRelease(base *url.URL, rel *Release) error {
 		return errs.E(errs.Invalid, "the Release of %s has a Valid-Until that is not a date (%q): the file is damaged; try another mirror", s.suiteURL(base), rel.ValidUntil)
 	}
 	if now := s.now(); now.After(until) {
-		return errs.E(errs.Invalid, "the Release of %s expired on %s (its Valid-Until): the mirror may serve a stale copy; try another mirror, or allow an expired Release if this is a frozen suite no longer re-signed", s.suiteURL(base), until.UTC().Format(time.RFC1123))
+		return errs.E(errs.Invalid, "the Release of %s expired on %s (its Valid-Until): the mirror may serve a stale copy; try another mirror, or pass --allow-expired if this is a frozen suite its distribution no longer re-signs", s.suiteURL(base), until.UTC().Format(time.RFC1123))
 	}
 	return nil
 }
