@@ -29,7 +29,7 @@ func testMirrors(t *testing.T, s store.Store) {
 	if len(repos) != 2 || repos[0].Mirror == nil || repos[0].Mirror.URL != m.URL || repos[1].Mirror != nil {
 		t.Errorf("Repos(alma9) = %+v", repos)
 	}
-	deb := &store.Mirror{URL: "http://archive.debian.org/debian/", Suite: "buster", Components: []string{"main", "contrib"}}
+	deb := &store.Mirror{URL: "http://archive.debian.org/debian/", Suite: "buster", Components: []string{"main", "contrib"}, AllowExpired: true}
 	must(t, s.AddProduct(ctx, store.Product{ID: "deb10", Name: "Debian 10", Format: "deb"}))
 	must(t, s.AddRepo(ctx, store.Repo{ID: "deb10-main", ProductID: "deb10", Format: "deb", Suite: "buster", Component: "main", Mirror: deb}))
 	if r, err := s.Repo(ctx, "deb10-main"); err != nil || !reflect.DeepEqual(r.Mirror, deb) {
