@@ -100,6 +100,23 @@ func (u *upstreamRepo) add(spec demo.Spec, key string) {
 	must(u.t, err)
 	p := filepath.Join(u.dir, "Packages", fmt.Sprintf("%s-%s-%s.%s.rpm", spec.Name, spec.Version, spec.Release, spec.Arch))
 	must(u.t, os.WriteFile(p, data, 0o644))
+	u.sign(p, key)
+}
+
+// addFile adds a package built elsewhere (by rpmbuild), signed with the
+// named key, and rewrites the metadata.
+func (u *upstreamRepo) addFile(rpmFile, key string) {
+	u.t.Helper()
+	data, err := os.ReadFile(rpmFile)
+	must(u.t, err)
+	p := filepath.Join(u.dir, "Packages", filepath.Base(rpmFile))
+	must(u.t, os.WriteFile(p, data, 0o644))
+	u.sign(p, key)
+}
+
+// sign signs p with rpmsign and the named key, then rewrites the metadata.
+func (u *upstreamRepo) sign(p, key string) {
+	u.t.Helper()
 	gpg, err := exec.LookPath("gpg")
 	must(u.t, err)
 	if out, err := exec.Command("rpmsign", "--define", "__gpg "+gpg, "--define", "_gpg_path "+u.gnupg,
@@ -218,6 +235,8 @@ func TestMirrorSync(t *testing.T) {
 	up.docs = map[string]string{"group": upstreamComps, "modules": upstreamModules, "updateinfo": upstreamUpdateinfo("DSA-2024:0001")}
 	up.add(upstreamSpec("distro-base", "1"), "distro")
 	up.add(upstreamSpec("distro-tool", "1"), "distro")
+	built, _ := srcRPMs(t, "distro-built", "2.0", "1.el9") // the real rpmbuild
+	up.addFile(built, "distro")
 
 	v := newVendor(t, "")
 	v.catalog()
@@ -228,11 +247,11 @@ func TestMirrorSync(t *testing.T) {
 	// Without the key the upstream's repomd signature cannot be checked.
 	var rep syncReport
 	v.mustJSON(&rep, "repo", "sync", "el9-baseos", "--from", up.url, "--gpgkey", up.pubKey["distro"], "--dry-run")
-	if len(rep.New) != 2 || rep.Publication != 0 {
-		t.Errorf("dry run: %+v, want 2 new and no publication", rep)
+	if len(rep.New) != 3 || rep.Publication != 0 {
+		t.Errorf("dry run: %+v, want 3 new and no publication", rep)
 	}
 	v.mustJSON(&rep, "repo", "sync", "el9-baseos", "--from", up.url, "--gpgkey", up.pubKey["distro"])
-	if rep.Publication == 0 || rep.Downloaded != 2 || len(rep.Refused) != 0 {
+	if rep.Publication == 0 || rep.Downloaded != 3 || len(rep.Refused) != 0 {
 		t.Fatalf("first sync: %+v", rep)
 	}
 	if key := v.must("repo", "key", "el9-baseos"); !strings.Contains(key, "BEGIN PGP PUBLIC KEY BLOCK") {
@@ -263,7 +282,7 @@ func TestMirrorSync(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	if out, err := mirrorDNF("install", "distro-base"); err != nil {
+	if out, err := mirrorDNF("install", "distro-base", "distro-built"); err != nil {
 		t.Fatalf("dnf install from the mirror: %v\n%s", err, out)
 	}
 	if got := h.rpmQuery("distro-base"); !strings.HasSuffix(got, "1.0-1") {
