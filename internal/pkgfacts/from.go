@@ -52,7 +52,7 @@ func names(deps []rpm.Dep, skip string) []string {
 // regular files; none when the member was not listed whole, since a
 // partial list would read as the package's complete contents.
 func FromDeb(info *deb.Info) Facts {
-	ctl := controlFields(info.Control)
+	ctl := deb.ControlFields(info.Control)
 	version, epoch := info.Version, ""
 	if i := strings.IndexByte(version, ':'); i >= 0 {
 		epoch, version = version[:i], version[i+1:]
@@ -90,31 +90,6 @@ func debFiles(files []deb.DataFile) []File {
 		out = append(out, File{Path: file.Path, SHA256: file.SHA256})
 	}
 	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	return out
-}
-
-// controlFields reads a control paragraph, folding continuation lines.
-func controlFields(para []byte) map[string]string {
-	out := map[string]string{}
-	key := ""
-	for _, line := range strings.Split(string(para), "\n") {
-		if line == "" {
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if key != "" {
-				out[key] += "\n" + strings.TrimSpace(line)
-			}
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			key = ""
-			continue
-		}
-		key = k
-		out[k] = strings.TrimSpace(v)
-	}
 	return out
 }
 

@@ -195,6 +195,17 @@ func isHex(s string) bool {
 // (trimmed, joined by newlines), by lower-case name.
 func multiline(para []byte) map[string]string {
 	out := map[string]string{}
+	for k, v := range ControlFields(para) {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+// ControlFields reads a control paragraph by field name as written,
+// folding continuation lines (trimmed, joined by newlines). A line that is
+// neither a field nor a continuation is skipped.
+func ControlFields(para []byte) map[string]string {
+	out := map[string]string{}
 	key := ""
 	for _, line := range strings.Split(string(para), "\n") {
 		if line == "" {
@@ -206,9 +217,13 @@ func multiline(para []byte) map[string]string {
 			}
 			continue
 		}
-		k, v, _ := strings.Cut(line, ":")
-		key = strings.ToLower(k)
-		out[key] = strings.TrimSpace(v)
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			key = ""
+			continue
+		}
+		key = k
+		out[k] = strings.TrimSpace(v)
 	}
 	return out
 }
