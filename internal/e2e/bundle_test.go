@@ -115,15 +115,7 @@ func TestOfflineSBOM(t *testing.T) {
 
 	// A tampered MANIFEST on a mounted (here: extracted) disk is refused.
 	mnt := t.TempDir()
-	if out, err := exec.Command("xorriso", "-osirrox", "on", "-indev", iso, "-extract", "/", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("xorriso extract: %v\n%s", err, out)
-	}
-	filepath.Walk(mnt, func(p string, fi os.FileInfo, err error) error {
-		if err == nil {
-			os.Chmod(p, fi.Mode()|0o200)
-		}
-		return nil
-	})
+	extractDisk(t, iso, mnt)
 	if r := enmei(root, mnt, "--fingerprint", key.Fingerprint); r.code != 0 {
 		t.Fatalf("extracted disk: exit %d %s", r.code, r.stderr)
 	}
