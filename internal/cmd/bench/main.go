@@ -4,7 +4,9 @@
 // thousands of already-published RPMs again (createrepo_c --update on an
 // unchanged directory as a reference), a first signed publish of thousands
 // of debs and adding one deb to it (vs aptly), and authenticated download
-// throughput (vs nginx serving the same file). It prints medians and ratios.
+// throughput (vs nginx serving the same file), and mirroring a signed dnf
+// upstream with enmeid repo sync (vs dnf reposync). It prints medians and
+// ratios.
 // Run it with scripts/bench.
 //
 // Every enmei data directory starts with a copy of one RSA-3072 signing key
@@ -49,7 +51,7 @@ var (
 )
 
 // parts are the names -skip accepts, in the order they run.
-var parts = []string{"full", "republish", "update", "deb", "download", "maven", "leases", "facts", "hostsbom", "advisories", "scan", "desk", "scale", "large", "hostops"}
+var parts = []string{"full", "republish", "update", "deb", "download", "maven", "leases", "facts", "hostsbom", "advisories", "scan", "desk", "scale", "large", "hostops", "mirror"}
 
 // atExit holds clean-ups (servers, gpg-agent, the scratch directory) that
 // run on success and on failure alike, newest first.
@@ -86,7 +88,7 @@ func main() {
 	defer cleanup()
 	fmt.Printf("enmei bench on %d CPUs, %s\n", cpus(), time.Now().Format(time.RFC3339))
 	run := map[string]func(){"full": benchFull, "republish": benchRepublish, "update": benchUpdate,
-		"deb": benchDeb, "download": benchDownload, "maven": benchMaven, "leases": benchLeases, "facts": benchPublishFacts, "hostsbom": benchHostSBOM, "advisories": benchAdvisories, "scan": benchScan, "desk": benchDesk, "scale": benchScale, "large": benchLarge, "hostops": benchHostOps}
+		"deb": benchDeb, "download": benchDownload, "maven": benchMaven, "leases": benchLeases, "facts": benchPublishFacts, "hostsbom": benchHostSBOM, "advisories": benchAdvisories, "scan": benchScan, "desk": benchDesk, "scale": benchScale, "large": benchLarge, "hostops": benchHostOps, "mirror": benchMirror}
 	for _, p := range parts {
 		if !skipped[p] {
 			run[p]()
