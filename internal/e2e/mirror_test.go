@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -405,17 +404,7 @@ func TestMirrorSyncResumes(t *testing.T) {
 	if !strings.Contains(string(log), `distro-big-1.0-1.x86_64.rpm HTTP/1.1" 206`) {
 		t.Errorf("no Range request (206) continued the partial download:\n%s", log)
 	}
-	var cur struct {
-		Packages int  `json:"packages"`
-		Current  bool `json:"current"`
-	}
-	for line := range strings.Lines(v.must("--json", "publication", "list", "el9-baseos")) {
-		must(t, json.Unmarshal([]byte(line), &cur))
-		if cur.Current {
-			break
-		}
-	}
-	if !cur.Current || cur.Packages != 2 {
+	if cur := v.current("el9-baseos"); !cur.Current || cur.Packages != 2 {
 		t.Errorf("the current publication after the resumed sync: %+v, want 2 packages", cur)
 	}
 }

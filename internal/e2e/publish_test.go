@@ -37,6 +37,18 @@ func (v *vendor) publications(repo string) []pubRow {
 	return rows
 }
 
+// current is the repository's current publication (Current false when
+// there is none).
+func (v *vendor) current(repo string) pubRow {
+	v.t.Helper()
+	for _, r := range v.publications(repo) {
+		if r.Current {
+			return r
+		}
+	}
+	return pubRow{}
+}
+
 func writeDemo(t *testing.T, format string) (dir string, names []string) {
 	t.Helper()
 	files, err := demo.Files(format)

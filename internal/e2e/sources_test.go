@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -462,17 +461,7 @@ func TestSourceMirrorAPT(t *testing.T) {
 	if rep.Publication == 0 || len(rep.New) != 1 || rep.New[0] != "distro-srcpkg 1.0-2 (source)" {
 		t.Errorf("incremental sync: %+v, want only distro-srcpkg 1.0-2", rep)
 	}
-	var cur struct {
-		Packages int  `json:"packages"`
-		Current  bool `json:"current"`
-	}
-	for line := range strings.Lines(v.must("--json", "publication", "list", "deb12-src-mirror")) {
-		must(t, json.Unmarshal([]byte(line), &cur))
-		if cur.Current {
-			break
-		}
-	}
-	if !cur.Current || cur.Packages != 2 {
+	if cur := v.current("deb12-src-mirror"); !cur.Current || cur.Packages != 2 {
 		t.Errorf("the current publication after the second sync: %+v, want 2 source packages", cur)
 	}
 }

@@ -82,11 +82,13 @@ type Publisher struct {
 	Updateinfo func(ctx context.Context, repo store.Repo) ([]byte, error)
 }
 
-// knownCurrent is a publication's records as a publish already read them,
-// so its commit does not read them again.
+// knownCurrent is a publication's records (and a mirror's upstream
+// documents) as a publish already read them, so its commit does not read
+// them again.
 type knownCurrent struct {
 	pub  int64
 	pkgs []store.Package
+	up   map[string]manifest.FileRef
 }
 
 // Options change what a publish accepts.
@@ -264,16 +266,16 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 	if err != nil {
 		return Result{}, err
 	}
-	cur, err := p.currentPackages(ctx, repo)
+	known, err := p.currentOf(ctx, repo)
 	if err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
 	}
+	cur := known.pkgs
 	if !opts.Replace {
 		if err := checkReplacements(repo, cur, prepared); err != nil {
 			return Result{}, err
 		}
 	}
-	known := &knownCurrent{pub: repo.Current, pkgs: cur}
 	up, err := p.putUpstream(ctx, opts.Upstream)
 	if err != nil {
 		return Result{}, fmt.Errorf("publish %s: %w", repoID, err)
@@ -295,7 +297,7 @@ func (p *Publisher) Publish(ctx context.Context, repoID string, paths []string, 
 			}
 		}
 		return merge(current, added), nil
-	}, 0, known, up)
+	}, 0, &known, up)
 	if err != nil {
 		return Result{}, err
 	}
@@ -502,21 +504,19 @@ func (p *Publisher) commitRetrying(ctx context.Context, repoID string, pick choo
 		if err != nil {
 			return store.Publication{}, err
 		}
-		var current []store.Package
+		var cur knownCurrent
 		if known != nil && known.pub == repo.Current {
-			current = known.pkgs
-		} else if current, err = p.currentPackages(ctx, repo); err != nil {
+			cur = *known
+		} else if cur, err = p.currentOf(ctx, repo); err != nil {
 			return store.Publication{}, fmt.Errorf("publish %s: %w", repoID, err)
 		}
-		pkgs, err := pick(repo, current)
+		pkgs, err := pick(repo, cur.pkgs)
 		if err != nil {
 			return store.Publication{}, err
 		}
 		docs := up
 		if docs == nil && repo.Mirror != nil {
-			if docs, err = p.upstreamOf(ctx, repo.Current); err != nil {
-				return store.Publication{}, fmt.Errorf("publish %s: %w", repoID, err)
-			}
+			docs = cur.up
 		}
 		pub, err := p.commit(ctx, repo, pkgs, rollbackOf, docs)
 		if !errors.Is(err, store.ErrConflict) || attempt >= 5 {
@@ -533,26 +533,29 @@ func (p *Publisher) Current(ctx context.Context, repoID string) ([]store.Package
 	if err != nil {
 		return nil, err
 	}
-	return p.currentPackages(ctx, repo)
+	cur, err := p.currentOf(ctx, repo)
+	return cur.pkgs, err
 }
 
-func (p *Publisher) currentPackages(ctx context.Context, repo store.Repo) ([]store.Package, error) {
+// currentOf reads the repository's current publication: its package
+// records and its upstream documents, from one manifest read.
+func (p *Publisher) currentOf(ctx context.Context, repo store.Repo) (knownCurrent, error) {
 	if repo.Current == 0 {
-		return nil, nil
+		return knownCurrent{}, nil
 	}
 	cur, err := p.Store.Publication(ctx, repo.Current)
 	if err != nil {
-		return nil, fmt.Errorf("reading current publication: %w", err)
+		return knownCurrent{}, fmt.Errorf("reading current publication: %w", err)
 	}
 	m, err := manifest.Load(ctx, p.Blobs, cur.Manifest)
 	if err != nil {
-		return nil, err
+		return knownCurrent{}, err
 	}
 	pkgs, err := p.Store.Packages(ctx, m.Packages)
 	if err != nil {
-		return nil, fmt.Errorf("reading packages: %w", err)
+		return knownCurrent{}, fmt.Errorf("reading packages: %w", err)
 	}
-	return pkgs, nil
+	return knownCurrent{pub: repo.Current, pkgs: pkgs, up: m.Upstream}, nil
 }
 
 // countKnown counts the added packages that were already published as they are.
